@@ -1,0 +1,116 @@
+"""`create_app(settings)`: the one place where atende is wired together.
+
+Each resource is opened and closed in its own cleanup context, so shutting down closes
+exactly what was started, in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from config.sectors import load_sectors
+from config.settings import Settings
+from gateway import keys
+from gateway.embeddings import create_embedder
+from gateway.errors import ConfigurationError
+from gateway.http import messages, system
+from gateway.http.middlewares import request_context
+from gateway.services.embedding import EmbeddingWorker, check_embedding_model
+from gateway.services.messages import MessageService
+from storage import migrate
+from storage.database import create_engine, ping, session_factory
+from storage.embedded import EmbeddedPostgres
+from storage.repositories import MessageRepository, MetaRepository, SectorRepository
+
+log = structlog.get_logger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings, embedding_dim: int) -> AsyncIterator[tuple]:
+    """The engine and session factory, on the configured or the embedded server, migrated
+    when the settings say so. Shared by the gateway and the command-line tools."""
+    embedded = None
+    url = settings.async_database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = await asyncio.to_thread(embedded.start)
+    engine = create_engine(url)
+    try:
+        try:
+            await ping(engine)
+        except (OperationalError, DBAPIError, OSError) as exc:
+            raise ConfigurationError(f"cannot reach the database: {exc}") from exc
+        if settings.migrate_on_start:
+            await migrate.upgrade(engine, embedding_dim)
+        elif await migrate.current_revision(engine) != migrate.head_revision():
+            raise ConfigurationError(
+                "the database schema is not up to date; run `atende migrate` first"
+            )
+        yield engine, session_factory(engine)
+    finally:
+        await engine.dispose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def _embedder_ctx(app: web.Application) -> AsyncIterator[None]:
+    embedder = create_embedder(app[keys.SETTINGS])
+    app[keys.EMBEDDER] = embedder
+    yield
+    await embedder.aclose()
+
+
+async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    embedder = app[keys.EMBEDDER]
+    async with open_database(settings, embedder.dim) as (engine, sessions):
+        app[keys.ENGINE] = engine
+        app[keys.SESSIONS] = sessions
+        catalog = app[keys.SECTORS]
+        await SectorRepository(sessions).sync([(s.name, s.description) for s in catalog.sectors])
+        await check_embedding_model(MetaRepository(sessions), embedder)
+        yield
+
+
+async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    repository = MessageRepository(app[keys.SESSIONS])
+    worker = EmbeddingWorker(
+        app[keys.SESSIONS],
+        repository,
+        app[keys.EMBEDDER],
+        batch_size=settings.embedding_batch_size,
+    )
+    app[keys.EMBEDDING_WORKER] = worker
+    app[keys.MESSAGES] = MessageService(
+        repository,
+        app[keys.SECTORS],
+        app[keys.EMBEDDER],
+        max_message_chars=settings.max_message_chars,
+        on_stored=worker.wake,
+    )
+    task = (
+        asyncio.create_task(worker.run(), name="embedding-worker") if settings.run_worker else None
+    )
+    log.info("gateway_ready", worker=settings.run_worker, api_prefix=settings.api_prefix)
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the gateway. Reading the sectors file is the only I/O done before start."""
+    app = web.Application(middlewares=[request_context], client_max_size=2 * 1024 * 1024)
+    app[keys.SETTINGS] = settings
+    app[keys.SECTORS] = load_sectors(settings.sectors_file)
+    app.cleanup_ctx.extend([_embedder_ctx, _database_ctx, _services_ctx])
+    system.add_routes(app, system.OPERATIONS + messages.OPERATIONS, settings.api_prefix)
+    return app

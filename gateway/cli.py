@@ -1,0 +1,163 @@
+"""The `atende` command: serve, migrate, worker, reembed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from config.sectors import SectorConfigError
+from config.settings import Settings
+from gateway import __version__
+from gateway.errors import ConfigurationError
+from gateway.logging import configure_logging
+
+log = structlog.get_logger(__name__)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and `.env`, or exit naming each bad setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "ATENDE_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else ""
+            lines.append(f"  {name or 'settings'}: {err['msg']}")
+        sys.exit("atende: invalid settings:\n" + "\n".join(lines))
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from gateway.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    log.info(
+        "starting",
+        host=host,
+        port=port,
+        version=__version__,
+        database="external" if settings.database_url else f"embedded in {settings.data_dir}",
+        embeddings=settings.embedding_provider.value,
+    )
+    web.run_app(
+        create_app(settings), host=host, port=port, print=None, access_log=None, handle_signals=True
+    )
+
+
+async def _migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from gateway.app import open_database
+    from gateway.embeddings import create_embedder
+
+    embedder = create_embedder(settings)
+    try:
+        async with open_database(
+            settings.model_copy(update={"migrate_on_start": True}), embedder.dim
+        ):
+            log.info("migrated")
+    finally:
+        await embedder.aclose()
+
+
+async def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    from gateway.app import open_database
+    from gateway.embeddings import create_embedder
+    from gateway.services.embedding import EmbeddingWorker, check_embedding_model
+    from storage.repositories import MessageRepository, MetaRepository
+
+    embedder = create_embedder(settings)
+    try:
+        async with open_database(settings, embedder.dim) as (_, sessions):
+            await check_embedding_model(MetaRepository(sessions), embedder)
+            worker = EmbeddingWorker(
+                sessions,
+                MessageRepository(sessions),
+                embedder,
+                batch_size=settings.embedding_batch_size,
+            )
+            log.info("worker_started")
+            await worker.run()
+    finally:
+        await embedder.aclose()
+
+
+async def _reembed(settings: Settings, args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from gateway.app import open_database
+    from gateway.embeddings import create_embedder
+    from gateway.services.embedding import reembed_all
+
+    embedder = create_embedder(settings)
+    try:
+        async with open_database(settings, embedder.dim) as (engine, sessions):
+            with tqdm(unit="msg", desc="embedding", disable=args.quiet) as bar:
+
+                def progress(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.n = done
+                    bar.refresh()
+
+                done = await reembed_all(
+                    engine,
+                    sessions,
+                    embedder,
+                    missing_only=args.missing,
+                    batch_size=settings.embedding_batch_size,
+                    progress=progress,
+                )
+        print(f"embedded {done} messages with {embedder.model_id}")
+    finally:
+        await embedder.aclose()
+
+
+def _run(coro: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None]]):
+    def command(settings: Settings, args: argparse.Namespace) -> None:
+        asyncio.run(coro(settings, args))
+
+    return command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atende", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"atende {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway (HTTP API, webhooks and worker)")
+    serve.add_argument("--host", help="address to bind (default: ATENDE_HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (default: ATENDE_PORT)")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_run(_migrate))
+    sub.add_parser("worker", help="run only the background worker").set_defaults(func=_run(_worker))
+
+    reembed = sub.add_parser("reembed", help="rebuild message vectors with the configured model")
+    reembed.add_argument(
+        "--missing", action="store_true", help="only fill messages that have no vector yet"
+    )
+    reembed.add_argument("--quiet", action="store_true", help="no progress bar")
+    reembed.set_defaults(func=_run(_reembed))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        args.func(settings, args)
+    except (ConfigurationError, SectorConfigError) as exc:
+        sys.exit(f"atende: {exc}")
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

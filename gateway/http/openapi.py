@@ -1,0 +1,95 @@
+"""The OpenAPI 3.1 document, built from the operations and their pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from gateway import __version__
+from gateway.http.operations import Operation
+from gateway.schemas import ErrorBody
+
+_ERROR_TEXT = {
+    400: "Malformed request (for example, JSON that does not parse).",
+    401: "No valid API key.",
+    403: "The API key's role may not do this.",
+    404: "Not found.",
+    415: "The body is not application/json.",
+    422: "A field is invalid; `error.details` names it.",
+    429: "Too many requests; see Retry-After.",
+    503: "A dependency (database, embedding provider) is unavailable.",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel]) -> dict[str, Any]:
+    return {"application/json": {"schema": _ref(model)}}
+
+
+def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, Any]:
+    models: set[type[BaseModel]] = {ErrorBody}
+    for op in operations:
+        models.update(m for m in (op.body, op.response) if m is not None)
+    _, defs = models_json_schema(
+        [
+            (m, "validation" if m in {op.body for op in operations} else "serialization")
+            for m in sorted(models, key=lambda m: m.__name__)
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        parameters: list[dict[str, Any]] = [
+            {
+                "name": p.name,
+                "in": "path",
+                "required": True,
+                "schema": p.schema,
+                "description": p.description,
+            }
+            for p in op.path_params
+        ]
+        if op.query is not None:
+            schema = op.query.model_json_schema()
+            for name, prop in schema.get("properties", {}).items():
+                parameters.append({"name": name, "in": "query", "required": False, "schema": prop})
+        responses: dict[str, Any] = {
+            str(op.status): {"description": "Success"}
+            | ({"content": _json(op.response)} if op.response else {})
+        }
+        for status in (*op.errors, 500):
+            responses[str(status)] = {
+                "description": _ERROR_TEXT.get(status, "Unexpected error."),
+                "content": _json(ErrorBody),
+            }
+        for status, text in op.extra_responses.items():
+            responses[str(status)] = {"description": text}
+            if op.response:
+                responses[str(status)]["content"] = _json(op.response)
+        entry: dict[str, Any] = {
+            "summary": op.summary,
+            "operationId": op.handler.__name__,
+            "tags": [op.tag],
+            "responses": responses,
+        }
+        if parameters:
+            entry["parameters"] = parameters
+        if op.body is not None:
+            entry["requestBody"] = {"required": True, "content": _json(op.body)}
+        paths.setdefault(op.full_path(prefix), {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "atende",
+            "version": __version__,
+            "description": "Customer-support gateway: messages, semantic search, client "
+            "history and sectors.",
+        },
+        "paths": paths,
+        "components": {"schemas": defs.get("$defs", {})},
+    }

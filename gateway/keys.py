@@ -1,0 +1,23 @@
+"""Typed keys for what the application holds, set in `gateway.app`'s cleanup contexts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from config.sectors import SectorCatalog
+from config.settings import Settings
+from gateway.embeddings import Embedder
+
+if TYPE_CHECKING:
+    pass
+
+SETTINGS = web.AppKey("settings", Settings)
+SECTORS = web.AppKey("sectors", SectorCatalog)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+EMBEDDER = web.AppKey("embedder", Embedder)
+EMBEDDING_WORKER = web.AppKey("embedding_worker", "EmbeddingWorker")
+MESSAGES = web.AppKey("messages", "MessageService")

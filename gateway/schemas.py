@@ -1,0 +1,151 @@
+"""The REST API's request and response bodies. The OpenAPI document is built from these."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from storage.models import ChatInteraction
+
+ValidatedBy = Literal["pending", "ai", "human"]
+Channel = Literal["rest", "telegram", "whatsapp"]
+
+
+class _Strict(BaseModel):
+    # An unknown field is more often a typo than an intent; say so.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class MessageCreate(_Strict):
+    client_id: uuid.UUID = Field(description="The customer, as a UUID of the integrator's choice.")
+    sector: str = Field(description="One of the configured sectors (GET /api/v1/sectors).")
+    message: str = Field(
+        min_length=1,
+        description="The customer's message: not empty, at most ATENDE_MAX_MESSAGE_CHARS "
+        "(4096 by default) characters.",
+    )
+
+
+class MessageUpdate(_Strict):
+    answer: str | None = Field(default=None, min_length=1)
+    operator_name: str | None = Field(default=None, min_length=1, max_length=200)
+    validated_by: ValidatedBy | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> MessageUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of answer, operator_name, validated_by")
+        if "validated_by" in self.model_fields_set and self.validated_by is None:
+            raise ValueError("validated_by cannot be null")
+        return self
+
+
+class MessageOut(BaseModel):
+    id: int
+    client_id: uuid.UUID
+    sector: str | None
+    message: str
+    answer: str | None
+    operator_name: str | None
+    validated_by: ValidatedBy
+    channel: Channel
+    embedded: bool = Field(description="Whether the message has its vector yet.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: ChatInteraction) -> MessageOut:
+        return cls(
+            id=row.id,
+            client_id=row.client_id,
+            sector=row.sector,
+            message=row.message,
+            answer=row.answer,
+            operator_name=row.operator_name,
+            validated_by=row.validated_by,  # type: ignore[arg-type]
+            channel=row.channel,  # type: ignore[arg-type]
+            embedded=row.embedding_model is not None,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class SearchRequest(_Strict):
+    query: str = Field(min_length=1, max_length=4096)
+    sector: str | None = None
+    limit: int = Field(default=10, ge=1, le=100)
+    similarity_threshold: float = Field(
+        default=0.7, ge=-1.0, le=1.0, description="Least cosine similarity a result must have."
+    )
+
+
+class SearchHit(MessageOut):
+    similarity: float
+
+
+class SearchResponse(BaseModel):
+    items: list[SearchHit]
+
+
+class PageQuery(_Strict):
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=20, ge=1, le=100)
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+
+    @classmethod
+    def of(cls, items: list[MessageOut], total: int, query: PageQuery) -> MessagePage:
+        return cls(
+            items=items,
+            total=total,
+            page=query.page,
+            per_page=query.per_page,
+            pages=math.ceil(total / query.per_page) if total else 0,
+        )
+
+
+class SectorOut(BaseModel):
+    name: str
+    description: str
+    fallback: bool
+
+
+class SectorList(BaseModel):
+    items: list[SectorOut]
+
+
+class ServiceInfo(BaseModel):
+    name: str
+    version: str
+    status: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: str
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[FieldError] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+    request_id: str | None = None

@@ -1,0 +1,175 @@
+"""Keeping every stored message's vector filled, by the configured model.
+
+The queue is the table itself: rows whose embedding is NULL. Workers claim them with
+`FOR UPDATE SKIP LOCKED`, so any number of workers (in `atende serve` or alone as
+`atende worker`) share it without doing a row twice; a failure pushes the row's next
+attempt back and the message itself is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway.embeddings import Embedder, EmbeddingError
+from gateway.errors import ConfigurationError
+from storage.repositories import MessageRepository, MetaRepository
+
+log = structlog.get_logger(__name__)
+
+EMBEDDING_META_KEY = "embedding"
+MAX_ATTEMPTS = 8
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """Exponential backoff for a failed embedding: 2 s, 4 s, ... up to 10 minutes."""
+    return timedelta(seconds=min(600, 2 ** max(1, attempt)))
+
+
+async def check_embedding_model(meta: MetaRepository, embedder: Embedder) -> None:
+    """Record the model on first start; refuse to start on vectors of another model."""
+    stored = await meta.get(EMBEDDING_META_KEY)
+    current = {"model_id": embedder.model_id, "dim": embedder.dim}
+    if stored is None:
+        await meta.set(EMBEDDING_META_KEY, current)
+        return
+    if stored.get("model_id") != embedder.model_id or stored.get("dim") != embedder.dim:
+        raise ConfigurationError(
+            f"the stored vectors were made by {stored.get('model_id')} ({stored.get('dim')} "
+            f"dimensions) but the settings name {embedder.model_id} ({embedder.dim} dimensions). "
+            "Run `atende reembed` to rebuild every vector with the configured model, or set "
+            "ATENDE_EMBEDDING_PROVIDER (and ATENDE_EMBEDDING_MODEL) back to the stored model."
+        )
+
+
+class EmbeddingWorker:
+    """Fills missing vectors in batches until told to stop."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        repository: MessageRepository,
+        embedder: Embedder,
+        *,
+        batch_size: int = 32,
+        idle_poll_seconds: float = 1.0,
+    ) -> None:
+        self._sessions = sessions
+        self._repository = repository
+        self._embedder = embedder
+        self._batch_size = batch_size
+        self._idle_poll = idle_poll_seconds
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tell the worker there is new work, so it need not wait for its next poll."""
+        self._wakeup.set()
+
+    async def run_once(self) -> int:
+        """Embed one batch; returns how many rows got a vector."""
+        async with self._sessions.begin() as session:
+            rows = await self._repository.claim_unembedded(
+                session, limit=self._batch_size, max_attempts=MAX_ATTEMPTS
+            )
+            if not rows:
+                return 0
+            ids = [row.id for row in rows]
+            try:
+                vectors = await self._embedder.embed([row.message for row in rows])
+            except EmbeddingError as exc:
+                attempt = max(row.embed_attempts for row in rows) + 1
+                await self._repository.record_embed_failure(
+                    session, ids, str(exc), retry_delay(attempt)
+                )
+                log.warning("embedding_failed", rows=len(ids), attempt=attempt, error=str(exc))
+                return 0
+            await self._repository.store_embeddings(session, ids, vectors, self._embedder.model_id)
+        log.debug("embedded", rows=len(ids))
+        return len(ids)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+            except (OperationalError, DBAPIError, OSError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A rollback that failed while stopping must not swallow the stop.
+                    raise asyncio.CancelledError from exc
+                # The database is away; the rows wait in it, so try again shortly.
+                log.warning("embedding_worker_database_error", error=str(exc))
+                done = 0
+                await asyncio.sleep(self._idle_poll * 5)
+            if done:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
+
+    async def drain(self) -> int:
+        """Embed until nothing is left that may be tried now; returns the rows done."""
+        total = 0
+        while done := await self.run_once():
+            total += done
+        return total
+
+
+async def reembed_all(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    embedder: Embedder,
+    *,
+    missing_only: bool,
+    batch_size: int,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> int:
+    """Rebuild vectors with the configured model (all of them, or only the missing ones).
+
+    A full rebuild also resizes the vector column when the new model's size differs,
+    and rebuilds the HNSW index once at the end, which is far faster than keeping it
+    up to date row by row.
+    """
+    repository = MessageRepository(sessions)
+    meta = MetaRepository(sessions)
+    if not missing_only:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP INDEX IF EXISTS ix_chat_interactions_embedding"))
+            await conn.execute(
+                text(
+                    "ALTER TABLE chat_interactions ALTER COLUMN embedding "
+                    f"TYPE vector({int(embedder.dim)}) USING NULL"
+                )
+            )
+            await conn.execute(
+                text(
+                    "UPDATE chat_interactions SET embedding_model = NULL, embed_attempts = 0, "
+                    "embed_error = NULL, embed_after = now()"
+                )
+            )
+        await meta.set(EMBEDDING_META_KEY, {"model_id": embedder.model_id, "dim": embedder.dim})
+    total = await repository.reset_embed_failures()
+    worker = EmbeddingWorker(sessions, repository, embedder, batch_size=batch_size)
+    done = 0
+    progress(done, total)
+    while done < total:
+        batch = await worker.run_once()
+        if batch == 0:
+            break
+        done += batch
+        progress(done, total)
+    if not missing_only:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "CREATE INDEX IF NOT EXISTS ix_chat_interactions_embedding ON "
+                    "chat_interactions USING hnsw (embedding vector_cosine_ops)"
+                )
+            )
+    return done

@@ -1,0 +1,100 @@
+"""The message service: the business rules behind the REST API's message routes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import structlog
+
+from config.sectors import SectorCatalog
+from gateway.embeddings import Embedder, EmbeddingError
+from gateway.errors import NotFound, ServiceUnavailable, ValidationFailed
+from gateway.schemas import MessageCreate, MessageUpdate, PageQuery, SearchRequest
+from storage.models import ChatInteraction
+from storage.repositories import MessageRepository, Page, ScoredInteraction
+
+log = structlog.get_logger(__name__)
+
+
+class MessageService:
+    """Creates, changes, lists and searches interactions.
+
+    A new message is stored first and embedded afterwards by the worker, so a slow or
+    failing embedding provider never costs a message; `on_stored` wakes the worker.
+    """
+
+    def __init__(
+        self,
+        repository: MessageRepository,
+        sectors: SectorCatalog,
+        embedder: Embedder,
+        *,
+        max_message_chars: int,
+        on_stored: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._repository = repository
+        self._sectors = sectors
+        self._embedder = embedder
+        self._max_chars = max_message_chars
+        self._on_stored = on_stored
+
+    def _check_sector(self, sector: str, field: str = "sector") -> None:
+        if self._sectors.get(sector) is None:
+            raise ValidationFailed.on(
+                field, f"unknown sector {sector!r}; known: {', '.join(self._sectors.names)}"
+            )
+
+    async def create(self, body: MessageCreate) -> ChatInteraction:
+        self._check_sector(body.sector)
+        if len(body.message) > self._max_chars:
+            raise ValidationFailed.on(
+                "message", f"has {len(body.message)} characters; the limit is {self._max_chars}"
+            )
+        row = await self._repository.create(
+            client_id=body.client_id, sector=body.sector, message=body.message, channel="rest"
+        )
+        log.info("message_stored", interaction_id=row.id, channel="rest", sector=row.sector)
+        self._on_stored()
+        return row
+
+    async def get(self, interaction_id: int) -> ChatInteraction:
+        row = await self._repository.get(interaction_id)
+        if row is None:
+            raise NotFound(f"no message with id {interaction_id}")
+        return row
+
+    async def update(self, interaction_id: int, body: MessageUpdate) -> ChatInteraction:
+        changes = body.model_dump(include=body.model_fields_set)
+        row = await self._repository.update(interaction_id, changes)
+        if row is None:
+            raise NotFound(f"no message with id {interaction_id}")
+        log.info("message_updated", interaction_id=row.id, fields=sorted(changes))
+        return row
+
+    async def search(self, body: SearchRequest) -> list[ScoredInteraction]:
+        if body.sector is not None:
+            self._check_sector(body.sector)
+        try:
+            [vector] = await self._embedder.embed([body.query])
+        except EmbeddingError as exc:
+            raise ServiceUnavailable(f"the embedding provider failed: {exc}") from exc
+        return await self._repository.search(
+            vector,
+            limit=body.limit,
+            min_similarity=body.similarity_threshold,
+            sector=body.sector,
+            model_id=self._embedder.model_id,
+        )
+
+    async def by_client(self, client_id: uuid.UUID, query: PageQuery) -> Page:
+        return await self._repository.list_page(
+            page=query.page, per_page=query.per_page, client_id=client_id
+        )
+
+    async def by_sector(self, sector: str, query: PageQuery) -> Page:
+        if self._sectors.get(sector) is None:
+            raise NotFound(f"no sector named {sector!r}; known: {', '.join(self._sectors.names)}")
+        return await self._repository.list_page(
+            page=query.page, per_page=query.per_page, sector=sector
+        )

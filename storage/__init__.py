@@ -1,0 +1,1 @@
+"""atende's storage: PostgreSQL with pgvector, reached through SQLAlchemy's asyncio API."""

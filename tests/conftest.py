@@ -1,0 +1,144 @@
+"""Test fixtures: a real PostgreSQL with pgvector and the real application.
+
+The server is `ATENDE_TEST_DATABASE_URL` when set (any PostgreSQL with pgvector, as an
+administrator), else an embedded PostgreSQL started for the session. Every test gets a
+fresh database copied from a migrated template, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from config.settings import Settings
+from storage import migrate
+from storage.embedded import EmbeddedPostgres
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIM = 384  # the default model's (e5-small) vector size
+
+
+def shared_dir() -> Path:
+    """Material from other projects (`../shared`), found through one setting."""
+    return Path(os.environ.get("ATENDE_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+
+def require_shared(*parts: str) -> Path:
+    path = shared_dir().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (set ATENDE_SHARED_DIR to the shared folder)")
+    return path
+
+
+def database_url(server_url: str, name: str) -> str:
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def _admin(server_url: str, *statements: str) -> None:
+    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An administrator URL (postgresql+asyncpg://) of the server the tests use."""
+    given = os.environ.get("ATENDE_TEST_DATABASE_URL")
+    if given:
+        yield Settings(_env_file=None, database_url=given).async_database_url or ""
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: str) -> str:
+    name = f"atende_template_{os.getpid()}"
+
+    async def build() -> None:
+        await _admin(pg_server, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+        engine = create_async_engine(database_url(pg_server, name))
+        try:
+            await migrate.upgrade(engine, DEFAULT_DIM)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(build())
+    return name
+
+
+@pytest.fixture
+async def empty_db_url(pg_server: str) -> AsyncIterator[str]:
+    """A new database with nothing in it, not even the schema."""
+    name = f"atende_test_{uuid.uuid4().hex[:12]}"
+    await _admin(pg_server, f'CREATE DATABASE "{name}"')
+    yield database_url(pg_server, name)
+    await _admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db_url(pg_server: str, template_db: str) -> AsyncIterator[str]:
+    """A new, migrated database for one test."""
+    name = f"atende_test_{uuid.uuid4().hex[:12]}"
+    await _admin(pg_server, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    yield database_url(pg_server, name)
+    await _admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_admin(pg_server: str):
+    """Run administrative SQL (CREATE/DROP DATABASE) on the test server."""
+
+    async def run(*statements: str) -> None:
+        await _admin(pg_server, *statements)
+
+    return run
+
+
+def make_settings(db: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {"database_url": db, "log_level": "warning"}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return make_settings(db_url)
+
+
+@pytest.fixture
+async def client(settings: Settings, aiohttp_client):
+    # `settings` first: fixtures are torn down in reverse, so the app stops before its
+    # database is dropped.
+    from gateway.app import create_app
+
+    return await aiohttp_client(create_app(settings))
+
+
+async def wait_until_embedded(client, interaction_id: int, within: float = 20.0) -> dict:
+    """Poll the API until the worker has given the message its vector."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        response = await client.get(f"/api/v1/messages/{interaction_id}")
+        body = await response.json()
+        if body.get("embedded"):
+            return body
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"message {interaction_id} was not embedded in {within}s")
+        await asyncio.sleep(0.05)
