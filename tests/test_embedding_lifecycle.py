@@ -1,0 +1,122 @@
+"""A failing provider never loses a message; a change of model is caught and rebuilt."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
+
+from gateway.app import create_app
+from gateway.embeddings import create_embedder
+from gateway.errors import ConfigurationError
+from gateway.services.embedding import reembed_all
+from storage.database import create_engine, session_factory
+from tests.conftest import make_settings, wait_until_embedded
+from tests.fake_openai import FakeOpenAI, create_fake_openai_app
+from tests.test_api_messages import API, post_message
+
+
+async def _started(settings) -> TestClient:
+    client = TestClient(TestServer(create_app(settings)))
+    try:
+        await client.start_server()
+    except BaseException:
+        await client.close()
+        raise
+    return client
+
+
+async def test_failed_embedding_keeps_the_message_and_is_filled_later(aiohttp_server, db_url):
+    fake = FakeOpenAI(dim=384, fail_with=500)
+    server = await aiohttp_server(create_fake_openai_app(fake))
+    settings = make_settings(
+        db_url, embedding_provider="openai", embedding_model="local-embed", embedding_dim=384,
+        openai_base_url=str(server.make_url("/v1")), openai_api_key="sk-test",
+    )
+    client = await _started(settings)
+    try:
+        created = await post_message(client, "Meu pedido não chegou")
+        engine = create_engine(db_url)
+        try:
+            for _ in range(400):  # the worker's first attempt
+                async with engine.connect() as conn:
+                    row = (await conn.execute(text(
+                        "SELECT embed_attempts, embed_error, embedding IS NULL AS missing "
+                        "FROM chat_interactions WHERE id = :id"), {"id": created["id"]})).one()
+                if row.embed_attempts:
+                    break
+                await client.get("/")  # let the loop run the worker
+            assert row.embed_attempts >= 1 and row.missing
+            assert "500" in row.embed_error
+            response = await client.get(f"{API}/messages/{created['id']}")
+            stored = await response.json()
+            assert stored["message"] == "Meu pedido não chegou"
+            assert stored["embedded"] is False
+
+            fake.fail_with = None
+            embedder = create_embedder(settings)
+            try:
+                done = await reembed_all(engine, session_factory(engine), embedder,
+                                         missing_only=True, batch_size=8)
+            finally:
+                await embedder.aclose()
+            assert done == 1
+            assert (await wait_until_embedded(client, created["id"]))["embedded"]
+        finally:
+            await engine.dispose()
+    finally:
+        await client.close()
+
+
+async def test_model_change_is_refused_then_rebuilt_by_reembed(db_url):
+    e5 = make_settings(db_url)
+    client = await _started(e5)
+    try:
+        created = await post_message(client, "Quero cancelar minha assinatura")
+        await wait_until_embedded(client, created["id"])
+    finally:
+        await client.close()
+
+    use = make_settings(db_url, embedding_provider="use-multilingual")
+    with pytest.raises(ConfigurationError) as refused:
+        await _started(use)
+    message = str(refused.value)
+    assert "e5-small" in message and "use-multilingual" in message
+    assert "atende reembed" in message
+
+    env = {**os.environ, "ATENDE_DATABASE_URL": db_url,
+           "ATENDE_EMBEDDING_PROVIDER": "use-multilingual", "ATENDE_LOG_LEVEL": "warning"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "reembed", "--quiet"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "embedded 1 messages with use-multilingual" in result.stdout
+
+    client = await _started(use)
+    try:
+        response = await client.post(
+            f"{API}/messages/search",
+            json={"query": "como encerro meu plano", "similarity_threshold": 0.0},
+        )
+        [hit] = (await response.json())["items"]
+        assert hit["id"] == created["id"]
+    finally:
+        await client.close()
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            column = await conn.scalar(text(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = 'chat_interactions'::regclass AND attname = 'embedding'"))
+            index = await conn.scalar(text(
+                "SELECT count(*) FROM pg_indexes "
+                "WHERE indexname = 'ix_chat_interactions_embedding'"))
+        assert column == "vector(512)"
+        assert index == 1
+    finally:
+        await engine.dispose()

@@ -1,0 +1,80 @@
+"""Root, health, OpenAPI, the docs page, request ids and the per-request log line."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.engine import make_url
+
+from gateway import __version__
+from tests.test_api_messages import API
+
+
+async def test_root(client):
+    response = await client.get("/")
+    assert await response.json() == {"name": "atende", "version": __version__, "status": "ok"}
+
+
+async def test_health_ok_then_503_when_the_database_goes(client, pg_admin, settings):
+    response = await client.get("/health")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok", "database": "ok"}
+
+    name = make_url(settings.async_database_url).database
+    await pg_admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    response = await client.get("/health")
+    assert response.status == 503
+    assert (await response.json())["status"] == "unavailable"
+
+
+async def test_openapi_documents_every_route(client):
+    response = await client.get("/openapi.json")
+    spec = await response.json()
+    assert spec["openapi"].startswith("3.1")
+    assert set(spec["paths"]) == {
+        "/", "/health", f"{API}/sectors", f"{API}/messages/", f"{API}/messages/{{id}}",
+        f"{API}/messages/search", f"{API}/messages/client/{{client_id}}",
+        f"{API}/messages/sector/{{sector}}",
+    }
+    create = spec["paths"][f"{API}/messages/"]["post"]
+    body_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][body_ref.rsplit("/", 1)[1]]
+    assert set(schema["required"]) == {"client_id", "sector", "message"}
+    assert "422" in create["responses"]
+    # Every reference resolves inside the document.
+    refs = _refs(spec)
+    assert refs
+    for ref in refs:
+        assert ref.rsplit("/", 1)[1] in spec["components"]["schemas"], ref
+
+
+def _refs(node) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if "$ref" in node else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+async def test_docs_page_and_its_assets_are_served_locally(client):
+    response = await client.get("/docs")
+    page = await response.text()
+    assert response.status == 200
+    assert "http" not in page.replace("/openapi.json", "")  # no CDN
+    for asset in ("/docs/static/swagger-ui.css", "/docs/static/swagger-ui-bundle.js",
+                  "/docs/init.js"):
+        response = await client.get(asset)
+        assert response.status == 200, asset
+        assert len(await response.read()) > 0
+
+
+async def test_request_id_header_and_one_log_line(client):
+    with structlog.testing.capture_logs() as logs:
+        response = await client.get("/", headers={"X-Request-ID": "abc-123"})
+        generated = await client.get("/health")
+    assert response.headers["X-Request-ID"] == "abc-123"
+    assert len(generated.headers["X-Request-ID"]) == 32
+    lines = [entry for entry in logs if entry["event"] == "request"]
+    assert [(line["path"], line["status"]) for line in lines] == [("/", 200), ("/health", 200)]
+    assert lines[0]["method"] == "GET"
+    assert lines[0]["duration_ms"] >= 0
