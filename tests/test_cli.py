@@ -42,6 +42,14 @@ def test_invalid_setting_stops_the_start_and_is_named(tmp_path, name, value):
     assert "Traceback" not in result.stderr
 
 
+def test_unreachable_database_is_explained(tmp_path):
+    env = _env(ATENDE_DATABASE_URL="postgresql://atende@127.0.0.1:9/atende")
+    result = _atende("migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot reach the database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_openai_provider_needs_its_model():
     with pytest.raises(ValidationError, match="ATENDE_EMBEDDING_MODEL"):
         Settings(_env_file=None, embedding_provider="openai")
