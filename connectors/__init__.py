@@ -1,0 +1,1 @@
+"""Channel connectors: Telegram, WhatsApp and REST callbacks behind one small interface."""

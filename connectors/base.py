@@ -1,0 +1,101 @@
+"""The connector interface and the project's own inbound and outbound types.
+
+A connector verifies a raw webhook request, normalises its payload into `Inbound`
+(pure: no I/O; kinds it does not know give nothing) and sends one outbound text,
+mapping the platform's errors onto `SendFailed`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One customer message as atende stores it, whatever channel it came from."""
+
+    external_id: str  # the message's own id on its chat (the duplicate guard)
+    user_id: str  # who wrote it, on this channel account
+    reply_to: str  # where an answer goes: Telegram chat id, WhatsApp number
+    message_type: str  # text, photo, image, voice, reaction, location...
+    text: str  # the text or caption verbatim; a bracketed description when there is none
+    sent_at: datetime
+    profile_name: str | None = None
+    media: dict[str, Any] | None = None
+    update_key: str | None = None  # the delivery's id (Telegram update_id), a second guard
+    # The receiving account as the platform names it (WhatsApp phone_number_id): one Meta
+    # app posts every number's messages to one URL.
+    account_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """The platform's news about a message atende sent."""
+
+    platform_message_id: str
+    status: str  # sent, delivered, read, failed
+    error_code: str | None = None
+    error_reason: str | None = None
+    account_hint: str | None = None
+
+
+@dataclass
+class Inbound:
+    """Everything one webhook body carried."""
+
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # kinds acknowledged, not stored
+
+
+@dataclass(frozen=True)
+class Sent:
+    platform_message_id: str | None
+
+
+class SendFailed(Exception):
+    """A send that did not happen. `permanent` ones are never retried; `retry_after` is the
+    platform's own wait in seconds, when it gave one."""
+
+    def __init__(
+        self,
+        code: str,
+        reason: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason[:500]
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Connector(abc.ABC):
+    """One configured account (a bot, a number, the REST callback) of one channel."""
+
+    channel: str
+    account: str
+    # Longest text one outbound message may carry; longer answers are split.
+    max_text_chars: int | None = None
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise `Unauthorized` or `Forbidden` unless the request came from the platform."""
+        raise NotImplementedError(f"{self.channel} takes no webhooks")
+
+    def normalise(self, payload: Any) -> Inbound:
+        """The messages and statuses in a verified webhook body."""
+        raise NotImplementedError(f"{self.channel} takes no webhooks")
+
+    @abc.abstractmethod
+    async def send(self, recipient: str, text: str, *, context: Mapping[str, Any]) -> Sent:
+        """Send one text; raise `SendFailed` when the platform refuses or cannot be reached.
+        `context` describes the interaction (ids, part) for channels that want it."""
+
+    async def aclose(self) -> None:  # noqa: B027 (most connectors hold nothing)
+        """Release what the connector holds open."""

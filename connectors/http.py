@@ -1,0 +1,71 @@
+"""Outbound JSON over HTTP, written once for the channels that use aiohttp directly
+(WhatsApp's Graph API and REST callbacks): one session, timeouts, transport errors as
+retryable `SendFailed`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from connectors.base import SendFailed
+
+
+@dataclass(frozen=True)
+class JsonReply:
+    status: int
+    body: Any  # the parsed JSON, or None when the answer was not JSON
+    retry_after: float | None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+class JsonHttpClient:
+    """POSTs JSON and reads JSON answers; opened lazily inside the running loop."""
+
+    def __init__(self, *, timeout_seconds: float, user_agent: str = "atende") -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._headers = {"User-Agent": user_agent}
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
+        return self._session
+
+    async def post(
+        self, url: str, body: bytes, *, headers: dict[str, str] | None = None
+    ) -> JsonReply:
+        """POST a body already encoded as JSON (so a signature can cover its exact bytes)."""
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        try:
+            async with self._open().post(url, data=body, headers=all_headers) as response:
+                raw = await response.read()
+                try:
+                    parsed = json.loads(raw) if raw else None
+                except (ValueError, UnicodeDecodeError):
+                    parsed = None
+                return JsonReply(
+                    response.status, parsed, _retry_after(response.headers.get("Retry-After"))
+                )
+        except TimeoutError as exc:
+            raise SendFailed("timeout", "no answer in time", permanent=False) from exc
+        except aiohttp.ClientError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise SendFailed("network_error", reason, permanent=False) from exc
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def encode_json(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,1 @@
+"""REST integrators: approved answers POSTed, signed, to their callback URL."""

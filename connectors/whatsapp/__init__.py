@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API: webhook signature and verification, normalisation and sending."""

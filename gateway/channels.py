@@ -1,0 +1,94 @@
+"""The channels' part of the application: connectors, inbound service, outbox and the
+delivery worker, opened and closed in one cleanup context (see `gateway.app`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from config.channels import ChannelConfigError, load_channels
+from config.settings import Settings
+from connectors.registry import ConnectorRegistry
+from gateway import keys
+from gateway.errors import ConfigurationError
+from gateway.services.delivery import DeliveryWorker, Outbox
+from gateway.services.inbound import InboundService
+from storage.channels import ChannelRepository
+from storage.deliveries import DeliveryRepository
+
+log = structlog.get_logger(__name__)
+
+
+def build_registry(settings: Settings) -> ConnectorRegistry:
+    try:
+        channels = load_channels(
+            settings.channels_file, settings.telegram_bots, settings.whatsapp_numbers
+        )
+    except ChannelConfigError as exc:
+        raise ConfigurationError(f"channel configuration: {exc}") from exc
+    return ConnectorRegistry(settings, channels)
+
+
+def build_delivery_worker(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], registry: ConnectorRegistry
+) -> tuple[Outbox, DeliveryWorker]:
+    outbox = Outbox(registry, rest_callback_url=settings.rest_callback_url)
+    worker = DeliveryWorker(
+        DeliveryRepository(sessions), registry, outbox, max_attempts=settings.delivery_max_attempts
+    )
+    return outbox, worker
+
+
+async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Runs after the database is open and before the message service is built (which
+    takes the outbox); the delivery worker runs here when the settings say so."""
+    settings = app[keys.SETTINGS]
+    registry = build_registry(settings)
+    app[keys.CONNECTORS] = registry
+    outbox, worker = build_delivery_worker(settings, app[keys.SESSIONS], registry)
+    app[keys.OUTBOX] = outbox
+    app[keys.DELIVERY_WORKER] = worker
+
+    def stored() -> None:
+        # The embedding worker is built after this context; find it when a message lands.
+        embedding = app.get(keys.EMBEDDING_WORKER)
+        if embedding is not None:
+            embedding.wake()
+
+    app[keys.INBOUND] = InboundService(ChannelRepository(app[keys.SESSIONS]), on_stored=stored)
+    task = (
+        asyncio.create_task(worker.run(), name="delivery-worker") if settings.run_worker else None
+    )
+    log.info(
+        "channels_ready", telegram=sorted(registry.telegram), whatsapp=sorted(registry.whatsapp)
+    )
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await registry.aclose()
+
+
+@contextlib.asynccontextmanager
+async def running_delivery_worker(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[DeliveryWorker]:
+    """The delivery worker as a task beside others (for `atende worker`)."""
+    registry = build_registry(settings)
+    _, worker = build_delivery_worker(settings, sessions, registry)
+    task = asyncio.create_task(worker.run(), name="delivery-worker")
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await registry.aclose()

@@ -1,0 +1,52 @@
+"""Webhook routes, one shape for every channel: `/webhooks/{channel}/{name}`.
+
+The handler reads the raw body, lets the account's connector verify it, parses and
+normalises it, and hands the result to the inbound service; the answer is 200 once what
+the body carried is committed.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from connectors.whatsapp.connector import WhatsAppConnector
+from gateway import keys
+from gateway.errors import BadRequest, NotFound
+
+CHANNELS = "telegram|whatsapp"
+
+
+async def receive(request: web.Request) -> web.Response:
+    connector = request.app[keys.CONNECTORS].get(
+        request.match_info["channel"], request.match_info["name"]
+    )
+    body = await request.read()
+    connector.verify(request.headers, body)
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the webhook body is not JSON: {exc}") from exc
+    inbound = connector.normalise(payload)
+    totals = {"stored": 0, "duplicates": 0, "statuses": 0, "ignored": 0}
+    for account, carried in request.app[keys.CONNECTORS].by_account(connector, inbound):
+        receipt = await request.app[keys.INBOUND].receive(account, carried)
+        for name in totals:
+            totals[name] += getattr(receipt, name)
+    return web.json_response({"ok": True, **totals})
+
+
+async def handshake(request: web.Request) -> web.Response:
+    """Meta's subscription check: echo hub.challenge when hub.verify_token matches."""
+    connector = request.app[keys.CONNECTORS].get(
+        request.match_info["channel"], request.match_info["name"]
+    )
+    if not isinstance(connector, WhatsAppConnector):  # the route only matches WhatsApp
+        raise NotFound(f"{connector.channel} webhooks take no GET")
+    return web.Response(text=connector.handshake(request.query), content_type="text/plain")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(f"/webhooks/{{channel:{CHANNELS}}}/{{name}}", receive)
+    app.router.add_get("/webhooks/{channel:whatsapp}/{name}", handshake)

@@ -1,0 +1,214 @@
+"""Sending approved answers to customers: the outbox and the delivery worker.
+
+When an update leaves an interaction validated by a human with an answer, the outbox
+queues one delivery per part of that answer IN THE SAME TRANSACTION as the update, keyed
+by (interaction, answer hash, part): approving the same answer again, from any number of
+requests, queues nothing new, and a changed answer approved again is sent as new.
+
+Workers (inside `atende serve` and/or `atende worker`, any number) claim due deliveries
+with `FOR UPDATE SKIP LOCKED` and mark them `sending` before sending, so two workers never
+send one delivery. Delivery is at most once per claim: timeouts and 5xx answers are
+retried with backoff (the platform may, rarely, have taken a message whose answer was
+lost), but a delivery left `sending` by a worker that died mid-send is marked failed
+('interrupted') instead of sent again, because Telegram offers no idempotency key.
+
+Rate limits (Telegram ~30/s per bot and 1/s per chat, WhatsApp 80/s per number) are kept
+per process by each connector; the platforms' own 429 / rate errors are honoured on top.
+A WhatsApp status that arrives before the worker recorded the send (a race of
+milliseconds) names no known message yet and is ignored; later statuses still apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.base import SendFailed
+from connectors.registry import ConnectorRegistry
+from connectors.splitting import split_text
+from gateway.errors import NotFound
+from storage.channels import Delivery
+from storage.deliveries import DeliveryRepository
+from storage.models import ChatInteraction
+
+log = structlog.get_logger(__name__)
+
+INTERRUPTED_AFTER = timedelta(minutes=5)
+
+
+def backoff(attempt: int) -> timedelta:
+    """Wait before retry `attempt` + 1: 2 s, 4 s, 8 s ... up to 15 minutes."""
+    return timedelta(seconds=min(900, 2 ** max(1, attempt)))
+
+
+class Outbox:
+    """Decides whether an interaction's change means an answer must go out, and queues it."""
+
+    def __init__(self, registry: ConnectorRegistry, *, rest_callback_url: str | None) -> None:
+        self._registry = registry
+        self._rest_callback_url = rest_callback_url
+        self._wake = asyncio.Event()
+
+    def _destination(self, row: ChatInteraction) -> tuple[str, int | None] | None:
+        """(recipient, longest part) for the row's channel, or None when it has nowhere to go."""
+        if row.channel == "rest":
+            url = row.reply_to or self._rest_callback_url
+            return (url, None) if url else None
+        if not row.reply_to:
+            return None
+        try:
+            connector = self._registry.get(row.channel, row.channel_account)
+        except NotFound:
+            # The account was removed from the configuration; the queue keeps the message
+            # and the worker records why it cannot go.
+            return row.reply_to, 4096
+        return row.reply_to, connector.max_text_chars
+
+    async def enqueue_if_approved(self, session: AsyncSession, row: ChatInteraction) -> int:
+        """Queue the row's answer if a human approved it; call inside the update's transaction."""
+        answer = (row.answer or "").strip()
+        if row.validated_by != "human" or not answer:
+            return 0
+        destination = self._destination(row)
+        if destination is None:
+            return 0
+        recipient, limit = destination
+        answer_hash = hashlib.sha256(answer.encode()).hexdigest()[:32]
+        parts = split_text(answer, limit)
+        new = await DeliveryRepository.enqueue(
+            session,
+            [
+                {
+                    "interaction_id": row.id,
+                    "answer_hash": answer_hash,
+                    "part": number,
+                    "parts": len(parts),
+                    "channel": row.channel,
+                    "channel_account": row.channel_account,
+                    "recipient": recipient,
+                    "body": text,
+                }
+                for number, text in enumerate(parts, start=1)
+            ],
+        )
+        if new:
+            log.info("delivery_queued", interaction_id=row.id, channel=row.channel, parts=new)
+        return new
+
+    def wake(self) -> None:
+        """Tell the local worker (once the transaction committed) there is work."""
+        self._wake.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until woken or `seconds` passed."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+
+class DeliveryWorker:
+    """Sends due deliveries until told to stop."""
+
+    def __init__(
+        self,
+        repository: DeliveryRepository,
+        registry: ConnectorRegistry,
+        outbox: Outbox,
+        *,
+        max_attempts: int = 8,
+        batch_size: int = 20,
+        idle_poll_seconds: float = 1.0,
+    ) -> None:
+        self._repository = repository
+        self._registry = registry
+        self._outbox = outbox
+        self._max_attempts = max_attempts
+        self._batch_size = batch_size
+        self._idle_poll = idle_poll_seconds
+
+    async def _send(self, delivery: Delivery) -> None:
+        bound = log.bind(
+            delivery_id=delivery.id,
+            interaction_id=delivery.interaction_id,
+            channel=delivery.channel,
+            account=delivery.channel_account,
+            part=delivery.part,
+        )
+        context: dict[str, Any] = {
+            "delivery_id": delivery.id,
+            "message_id": delivery.interaction_id,
+            "part": delivery.part,
+            "parts": delivery.parts,
+        }
+        try:
+            connector = self._registry.get(delivery.channel, delivery.channel_account)
+            sent = await connector.send(delivery.recipient, delivery.body, context=context)
+        except NotFound as exc:
+            await self._repository.fail(delivery.id, "unknown_account", exc.message)
+            bound.warning("delivery_failed", code="unknown_account")
+            return
+        except SendFailed as exc:
+            await self._failed(delivery, exc, bound)
+            return
+        except Exception as exc:  # a bug must not stop the worker or lose the row
+            bound.exception("delivery_crashed")
+            failure = SendFailed("internal_error", f"{type(exc).__name__}: {exc}", permanent=False)
+            await self._failed(delivery, failure, bound)
+            return
+        await self._repository.mark_sent(delivery.id, sent.platform_message_id)
+        bound.info("delivery_sent", platform_message_id=sent.platform_message_id)
+
+    async def _failed(self, delivery: Delivery, exc: SendFailed, bound: Any) -> None:
+        if exc.permanent or delivery.attempts >= self._max_attempts:
+            code = exc.code if exc.permanent else "retries_exhausted"
+            reason = exc.reason if exc.permanent else f"{exc.code}: {exc.reason}"
+            await self._repository.fail(delivery.id, code, reason)
+            bound.warning("delivery_failed", code=code, reason=reason)
+            return
+        retry_after = exc.retry_after
+        wait = timedelta(seconds=retry_after) if retry_after else backoff(delivery.attempts)
+        await self._repository.retry_later(delivery.id, exc.code, exc.reason, wait)
+        bound.info("delivery_retry", code=exc.code, in_seconds=wait.total_seconds())
+
+    async def run_once(self) -> int:
+        """Claim and send one batch; returns how many deliveries were tried."""
+        batch = await self._repository.claim(self._batch_size)
+        if batch:
+            # Sends run side by side; each connector paces its own account and chats.
+            await asyncio.gather(*(self._send(delivery) for delivery in batch))
+        return len(batch)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_sweep = 0.0
+        while True:
+            try:
+                if loop.time() >= next_sweep:
+                    next_sweep = loop.time() + 60
+                    interrupted = await self._repository.fail_interrupted(INTERRUPTED_AFTER)
+                    if interrupted:
+                        log.warning("deliveries_interrupted", count=interrupted)
+                done = await self.run_once()
+            except (OperationalError, DBAPIError, OSError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from exc
+                log.warning("delivery_worker_database_error", error=str(exc))
+                done = 0
+                await asyncio.sleep(self._idle_poll * 5)
+            if not done:
+                await self._outbox.wait(self._idle_poll)
+
+    async def drain(self) -> int:
+        """Send until nothing is due now; returns how many sends were tried."""
+        total = 0
+        while done := await self.run_once():
+            total += done
+        return total
