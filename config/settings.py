@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.channels import TelegramBot, WhatsAppNumber
+
 CONFIG_DIR = Path(__file__).resolve().parent
 
 
@@ -26,6 +28,17 @@ class EmbeddingProvider(StrEnum):
     E5_SMALL = "e5-small"
     USE_MULTILINGUAL = "use-multilingual"
     OPENAI = "openai"
+
+
+# Cosine similarity means different things per model: e5's are compressed (unrelated
+# Portuguese messages ~0.80, paraphrases ~0.88-0.93), USE's spread wide (unrelated ~0-0.3,
+# paraphrases ~0.6-0.99). Both values are measured (README, "Measuring it"); openai's is
+# an unmeasured starting point.
+DEFAULT_SUGGESTION_THRESHOLDS: dict[EmbeddingProvider, float] = {
+    EmbeddingProvider.E5_SMALL: 0.88,
+    EmbeddingProvider.USE_MULTILINGUAL: 0.55,
+    EmbeddingProvider.OPENAI: 0.60,
+}
 
 
 def _default_embedding_provider() -> EmbeddingProvider:
@@ -107,6 +120,76 @@ class Settings(BaseSettings):
         default=32, description="Texts embedded per batch by the worker."
     )
 
+    # Channels (config/channels.py).
+    channels_file: Path = Field(
+        default=CONFIG_DIR / "channels.yaml",
+        description="YAML file of Telegram bots and WhatsApp numbers; absent: none from a file.",
+    )
+    telegram_bots: list[TelegramBot] = Field(
+        default_factory=list,
+        description='More Telegram bots as JSON: [{"name", "token", "secret_token"}].',
+    )
+    whatsapp_numbers: list[WhatsAppNumber] = Field(
+        default_factory=list,
+        description='More WhatsApp numbers as JSON: [{"name", "phone_number_id", '
+        '"access_token", "app_secret", "verify_token"}].',
+    )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org", description="Telegram Bot API server."
+    )
+    whatsapp_graph_url: str = Field(
+        default="https://graph.facebook.com", description="WhatsApp Graph API server."
+    )
+    whatsapp_graph_version: str = Field(default="v21.0", description="Graph API version.")
+    rest_callback_url: str | None = Field(
+        default=None,
+        description="Where approved answers to REST-created messages are POSTed, unless the "
+        "message names its own callback_url. Empty: no callback.",
+    )
+    rest_callback_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the X-Atende-Signature HMAC-SHA256 on callback bodies.",
+    )
+    delivery_max_attempts: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=8, description="Sends tried per outbound message before it is marked failed."
+    )
+    delivery_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=15.0, description="Longest wait for a platform to answer one send."
+    )
+
+    suggestion_threshold: Annotated[float, Field(ge=-1.0, le=1.0)] | None = Field(
+        default=None,
+        description="Least cosine similarity between a new message and a validated one for "
+        "its answer to be suggested. Empty: the embedding provider's default (e5-small 0.88, "
+        "use-multilingual 0.55, openai 0.60), as similarities mean different things per model.",
+    )
+    router_neighbours: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=10, description="Nearest validated messages and sector examples that vote."
+    )
+    router_temperature: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        default=0.02,
+        description="How fast a voter's weight falls with its distance below the nearest one "
+        "(weight = exp((similarity - best) / temperature)).",
+    )
+    router_tie_margin: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        default=0.15,
+        description="Sectors whose vote is within this fraction of the winner's are a tie, "
+        "which the sectors' keywords break.",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="Chat model (OpenAI-compatible API at ATENDE_OPENAI_BASE_URL) for the "
+        "optional LLM classifier and drafting, e.g. gpt-4o-mini.",
+    )
+    llm_routing: bool = Field(
+        default=False, description="Let the chat model name the sector (needs ATENDE_LLM_MODEL)."
+    )
+    llm_drafting: bool = Field(
+        default=False,
+        description="Let the chat model write suggestions from the retrieved validated answers "
+        "(needs ATENDE_LLM_MODEL).",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -134,6 +217,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _llm_needs_model(self) -> Settings:
+        if (self.llm_routing or self.llm_drafting) and not self.llm_model:
+            raise ValueError("ATENDE_LLM_ROUTING and ATENDE_LLM_DRAFTING need ATENDE_LLM_MODEL")
+        return self
+
+    @model_validator(mode="after")
     def _openai_needs_model(self) -> Settings:
         if self.embedding_provider is EmbeddingProvider.OPENAI:
             missing = [
@@ -147,6 +236,13 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"the openai embedding provider needs {' and '.join(missing)}")
         return self
+
+    @property
+    def effective_suggestion_threshold(self) -> float:
+        """The configured suggestion threshold, else the provider's measured default."""
+        if self.suggestion_threshold is not None:
+            return self.suggestion_threshold
+        return DEFAULT_SUGGESTION_THRESHOLDS[self.embedding_provider]
 
     @property
     def async_database_url(self) -> str | None:

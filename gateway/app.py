@@ -17,16 +17,21 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from config.sectors import load_sectors
 from config.settings import Settings
 from gateway import keys
+from gateway.channels import channels_ctx
 from gateway.embeddings import create_embedder
 from gateway.errors import ConfigurationError
-from gateway.http import messages, system
+from gateway.http import messages, operators, system, webhooks
 from gateway.http.middlewares import request_context
 from gateway.services.embedding import EmbeddingWorker, check_embedding_model
+from gateway.services.knowledge import KnowledgeBase
 from gateway.services.messages import MessageService
+from gateway.services.operators import OperatorService
+from gateway.services.pipeline import build_pipeline
 from storage import migrate
 from storage.database import create_engine, ping, session_factory
 from storage.embedded import EmbeddedPostgres
 from storage.repositories import MessageRepository, MetaRepository, SectorRepository
+from storage.routing import RoutingRepository
 
 log = structlog.get_logger(__name__)
 
@@ -81,11 +86,13 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     repository = MessageRepository(app[keys.SESSIONS])
+    pipeline = build_pipeline(settings, app[keys.SECTORS], app[keys.SESSIONS], app[keys.EMBEDDER])
     worker = EmbeddingWorker(
         app[keys.SESSIONS],
         repository,
         app[keys.EMBEDDER],
         batch_size=settings.embedding_batch_size,
+        on_embedded=pipeline.wake,
     )
     app[keys.EMBEDDING_WORKER] = worker
     app[keys.MESSAGES] = MessageService(
@@ -94,16 +101,33 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.EMBEDDER],
         max_message_chars=settings.max_message_chars,
         on_stored=worker.wake,
+        outbox=app[keys.OUTBOX],
     )
-    task = (
-        asyncio.create_task(worker.run(), name="embedding-worker") if settings.run_worker else None
+    app[keys.PIPELINE] = pipeline
+    app[keys.OPERATORS] = OperatorService(
+        app[keys.MESSAGES],
+        RoutingRepository(app[keys.SESSIONS]),
+        pipeline.suggestions,
+        app[keys.SECTORS],
+    )
+    app[keys.KNOWLEDGE] = KnowledgeBase(
+        RoutingRepository(app[keys.SESSIONS]), app[keys.SECTORS], app[keys.EMBEDDER]
+    )
+    tasks = (
+        [
+            asyncio.create_task(worker.run(), name="embedding-worker"),
+            asyncio.create_task(pipeline.run(), name="pipeline-worker"),
+        ]
+        if settings.run_worker
+        else []
     )
     log.info("gateway_ready", worker=settings.run_worker, api_prefix=settings.api_prefix)
     yield
-    if task is not None:
+    for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await pipeline.aclose()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -111,6 +135,9 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_context], client_max_size=2 * 1024 * 1024)
     app[keys.SETTINGS] = settings
     app[keys.SECTORS] = load_sectors(settings.sectors_file)
-    app.cleanup_ctx.extend([_embedder_ctx, _database_ctx, _services_ctx])
-    system.add_routes(app, system.OPERATIONS + messages.OPERATIONS, settings.api_prefix)
+    app.cleanup_ctx.extend([_embedder_ctx, _database_ctx, channels_ctx, _services_ctx])
+    webhooks.add_routes(app)
+    system.add_routes(
+        app, system.OPERATIONS + messages.OPERATIONS + operators.OPERATIONS, settings.api_prefix
+    )
     return app

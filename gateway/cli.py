@@ -67,23 +67,37 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    from config.sectors import load_sectors
     from gateway.app import open_database
+    from gateway.channels import running_delivery_worker
     from gateway.embeddings import create_embedder
     from gateway.services.embedding import EmbeddingWorker, check_embedding_model
-    from storage.repositories import MessageRepository, MetaRepository
+    from gateway.services.pipeline import build_pipeline
+    from storage.repositories import MessageRepository, MetaRepository, SectorRepository
 
     embedder = create_embedder(settings)
     try:
         async with open_database(settings, embedder.dim) as (_, sessions):
             await check_embedding_model(MetaRepository(sessions), embedder)
+            catalog = load_sectors(settings.sectors_file)
+            await SectorRepository(sessions).sync(
+                [(s.name, s.description) for s in catalog.sectors]
+            )
+            pipeline = build_pipeline(settings, catalog, sessions, embedder)
             worker = EmbeddingWorker(
                 sessions,
                 MessageRepository(sessions),
                 embedder,
                 batch_size=settings.embedding_batch_size,
+                on_embedded=pipeline.wake,
             )
             log.info("worker_started")
-            await worker.run()
+            # Embedding, then routing and suggestion; either may run in other processes too.
+            try:
+                async with running_delivery_worker(settings, sessions):
+                    await asyncio.gather(worker.run(), pipeline.run())
+            finally:
+                await pipeline.aclose()
     finally:
         await embedder.aclose()
 
@@ -144,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reembed.add_argument("--quiet", action="store_true", help="no progress bar")
     reembed.set_defaults(func=_run(_reembed))
+
+    from gateway.routing_cli import add_commands
+    from gateway.telegram_cli import add_commands as add_telegram_commands
+
+    add_commands(sub)
+    add_telegram_commands(sub)
     return parser
 
 

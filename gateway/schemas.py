@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from storage.models import ChatInteraction
 
@@ -22,11 +22,20 @@ class _Strict(BaseModel):
 
 class MessageCreate(_Strict):
     client_id: uuid.UUID = Field(description="The customer, as a UUID of the integrator's choice.")
-    sector: str = Field(description="One of the configured sectors (GET /api/v1/sectors).")
+    sector: str | None = Field(
+        default=None,
+        description="One of the configured sectors (GET /api/v1/sectors). Omitted: the "
+        "router assigns one after the message is stored.",
+    )
     message: str = Field(
         min_length=1,
         description="The customer's message: not empty, at most ATENDE_MAX_MESSAGE_CHARS "
         "(4096 by default) characters.",
+    )
+    callback_url: HttpUrl | None = Field(
+        default=None,
+        description="Where the human-approved answer is POSTed, signed (X-Atende-Signature). "
+        "Omitted: ATENDE_REST_CALLBACK_URL, if set.",
     )
 
 
@@ -44,6 +53,36 @@ class MessageUpdate(_Strict):
         return self
 
 
+DeliveryStatus = Literal["pending", "sending", "sent", "delivered", "read", "failed"]
+_PROGRESS = ("pending", "sending", "sent", "delivered", "read")
+
+
+class DeliveryPartOut(BaseModel):
+    part: int
+    status: DeliveryStatus
+    platform_message_id: str | None
+    attempts: int
+    error_code: str | None
+    error_reason: str | None
+    updated_at: datetime
+
+
+class DeliveryOut(BaseModel):
+    """How far the approved answer got: failed if any part failed, else its least part."""
+
+    status: DeliveryStatus
+    parts: list[DeliveryPartOut]
+
+    @classmethod
+    def of(cls, parts: list[dict[str, Any]] | None) -> DeliveryOut | None:
+        if not parts:
+            return None
+        items = [DeliveryPartOut.model_validate(part) for part in parts]
+        statuses = [item.status for item in items]
+        overall = "failed" if "failed" in statuses else min(statuses, key=_PROGRESS.index)
+        return cls(status=overall, parts=items)
+
+
 class MessageOut(BaseModel):
     id: int
     client_id: uuid.UUID
@@ -54,6 +93,28 @@ class MessageOut(BaseModel):
     validated_by: ValidatedBy
     channel: Channel
     embedded: bool = Field(description="Whether the message has its vector yet.")
+    sector_confidence: float | None = Field(
+        default=None, description="The router's confidence in the sector (0-1), when it chose."
+    )
+    route_reason: dict[str, Any] | None = Field(
+        default=None, description="How the router chose: method and nearest examples."
+    )
+    suggestion: dict[str, Any] | None = Field(
+        default=None,
+        description="Provenance of an AI-suggested answer: source interaction ids, similarity.",
+    )
+    pipeline_ms: float | None = Field(
+        default=None, description="Milliseconds from receipt to routing and suggestion."
+    )
+    message_type: str = Field(
+        default="text", description="text, or what a channel message carried (photo, ...)."
+    )
+    media: dict[str, Any] | None = Field(
+        default=None, description="The channel's reference to the media (id, mime type)."
+    )
+    delivery: DeliveryOut | None = Field(
+        default=None, description="Sending the approved answer to the customer, once queued."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -69,6 +130,13 @@ class MessageOut(BaseModel):
             validated_by=row.validated_by,  # type: ignore[arg-type]
             channel=row.channel,  # type: ignore[arg-type]
             embedded=row.embedding_model is not None,
+            sector_confidence=row.route_confidence,
+            route_reason=row.route_reason,
+            suggestion=row.suggestion,
+            pipeline_ms=row.pipeline_ms,
+            message_type=row.message_type,
+            media=row.media,
+            delivery=DeliveryOut.of(row.delivery_parts),  # type: ignore[attr-defined]
             created_at=row.created_at,
             updated_at=row.updated_at,
         )

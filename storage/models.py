@@ -12,9 +12,20 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, Text, func
-from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Text,
+    column,
+    func,
+    select,
+    table,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID, aggregate_order_by
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 VALIDATED_BY = ("pending", "ai", "human")
 CHANNELS = ("rest", "telegram", "whatsapp")
@@ -54,8 +65,58 @@ class ChatInteraction(Base):
     embed_after: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # What a channel message carried (migration 0002).
+    message_type: Mapped[str] = mapped_column(Text, server_default="text")
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    reply_to: Mapped[str | None] = mapped_column(Text, nullable=True)
+    update_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Routing and suggestion (migration 0003).
+    route_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    route_reason: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    suggestion: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    pipeline_done_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    pipeline_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    pipeline_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# The parts of the latest approved answer's delivery, in order (see storage.channels);
+# read with every message so its REST representation can show the delivery state.
+_DELIVERY_FIELDS = {
+    "part": "part",
+    "status": "status",
+    "platform_message_id": "platform_message_id",
+    "attempts": "attempts",
+    "error_code": "last_error_code",
+    "error_reason": "last_error_reason",
+    "updated_at": "updated_at",
+}
+_delivery = table(
+    "deliveries", *(column(name) for name in ("id", "interaction_id", "answer_hash")),
+    *(column(name) for name in _DELIVERY_FIELDS.values()),
+)  # fmt: skip
+_latest = _delivery.alias("latest_delivery")
+_part_object = func.jsonb_build_object(
+    *(item for key, name in _DELIVERY_FIELDS.items() for item in (key, _delivery.c[name]))
+)
+ChatInteraction.delivery_parts = column_property(  # type: ignore[attr-defined]
+    select(func.jsonb_agg(aggregate_order_by(_part_object, _delivery.c.part), type_=JSONB))
+    .where(
+        _delivery.c.interaction_id == ChatInteraction.id,
+        _delivery.c.answer_hash
+        == select(_latest.c.answer_hash)
+        .where(_latest.c.interaction_id == ChatInteraction.id)
+        .order_by(_latest.c.id.desc())
+        .limit(1)
+        .correlate(ChatInteraction)
+        .scalar_subquery(),
+    )
+    .correlate(ChatInteraction)
+    .scalar_subquery()
+)
 
 
 class Meta(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -49,7 +49,15 @@ class MessageRepository:
         async with self._sessions() as session:
             return await session.get(ChatInteraction, interaction_id, options=[_WITHOUT_VECTOR])
 
-    async def update(self, interaction_id: int, values: dict[str, Any]) -> ChatInteraction | None:
+    async def update(
+        self,
+        interaction_id: int,
+        values: dict[str, Any],
+        *,
+        in_transaction: Callable[[AsyncSession, ChatInteraction], Awaitable[Any]] | None = None,
+    ) -> ChatInteraction | None:
+        """Change a row; `in_transaction` runs after the change, in the same transaction
+        (the outbox queues an approved answer's delivery there, so both commit or neither)."""
         async with self._sessions.begin() as session:
             row = await session.get(
                 ChatInteraction, interaction_id, options=[_WITHOUT_VECTOR], with_for_update=True
@@ -59,7 +67,9 @@ class MessageRepository:
             for name, value in values.items():
                 setattr(row, name, value)
             await session.flush()
-            await session.refresh(row, attribute_names=["updated_at"])
+            if in_transaction is not None:
+                await in_transaction(session, row)
+            await session.refresh(row, attribute_names=["updated_at", "delivery_parts"])
             return row
 
     async def list_page(

@@ -1,4 +1,5 @@
-"""A loopback fake of OpenAI's `POST /v1/embeddings`, speaking its documented wire format.
+"""A loopback fake of OpenAI's `POST /v1/embeddings` and `POST /v1/chat/completions`,
+speaking their documented wire format.
 
 Vectors are a hashed bag of lower-cased words, so texts that share words point the same
 way and every answer is deterministic. They are deliberately not unit length, as some
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,10 @@ class FakeOpenAI:
     answer_dim: int | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str | None] = field(default_factory=list)
+    # Chat completions: the assistant's reply, fixed or computed from the messages sent.
+    chat_reply: str | Callable[[list[dict[str, Any]]], str] = "geral"
+    chat_fail_with: int | None = None
+    chat_requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 FAKE_OPENAI = web.AppKey("fake_openai", FakeOpenAI)
@@ -54,6 +60,7 @@ def create_fake_openai_app(fake: FakeOpenAI) -> web.Application:
     app = web.Application()
     app[FAKE_OPENAI] = fake
     app.router.add_post("/v1/embeddings", _embeddings)
+    app.router.add_post("/v1/chat/completions", _chat_completions)
     return app
 
 
@@ -112,5 +119,48 @@ async def _embeddings(request: web.Request) -> web.Response:
             "data": data[::-1],
             "model": body["model"],
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
+
+
+async def _chat_completions(request: web.Request) -> web.Response:
+    fake = request.app[FAKE_OPENAI]
+    if request.headers.get("Authorization") != f"Bearer {fake.api_key}":
+        return _error(401, "Incorrect API key provided.")
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "We could not parse the JSON body of your request.")
+    fake.chat_requests.append(body)
+    if fake.chat_fail_with is not None:
+        return _error(fake.chat_fail_with, f"The fake was told to fail with {fake.chat_fail_with}.")
+    messages = body.get("messages")
+    if (
+        not isinstance(body.get("model"), str)
+        or not isinstance(messages, list)
+        or not messages
+        or not all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in messages)
+    ):
+        return _error(400, "'model' and a non-empty 'messages' list are required.")
+    reply = fake.chat_reply(messages) if callable(fake.chat_reply) else fake.chat_reply
+    words = sum(len(str(m["content"]).split()) for m in messages)
+    return web.json_response(
+        {
+            "id": f"chatcmpl-{len(fake.chat_requests)}",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": words,
+                "completion_tokens": len(reply.split()),
+                "total_tokens": words + len(reply.split()),
+            },
         }
     )

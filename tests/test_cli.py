@@ -20,20 +20,34 @@ from config.settings import Settings
 
 
 def _env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATENDE_") and k != "DATABASE_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("ATENDE_") and k != "DATABASE_URL"
+    }
     env.update(values)
     return env
 
 
 def _atende(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("ATENDE_PORT", "abc"), ("ATENDE_LOG_FORMAT", "xml"), ("ATENDE_DATABASE_URL", "mysql://x"),
-     ("ATENDE_LOG_LEVEL", "loud"), ("ATENDE_EMBEDDING_PROVIDER", "word2vec")],
+    [
+        ("ATENDE_PORT", "abc"),
+        ("ATENDE_LOG_FORMAT", "xml"),
+        ("ATENDE_DATABASE_URL", "mysql://x"),
+        ("ATENDE_LOG_LEVEL", "loud"),
+        ("ATENDE_EMBEDDING_PROVIDER", "word2vec"),
+    ],
 )
 def test_invalid_setting_stops_the_start_and_is_named(tmp_path, name, value):
     result = _atende("serve", env=_env(**{name: value}), cwd=tmp_path)
@@ -71,7 +85,8 @@ def test_bad_sectors_file_is_explained(tmp_path):
     sectors.write_text("sectors:\n  - name: Financeiro Geral\n")
     result = _atende("serve", env=_env(ATENDE_SECTORS_FILE=str(sectors)), cwd=tmp_path)
     assert result.returncode == 1
-    assert str(sectors) in result.stderr and "sectors.0.name" in result.stderr
+    assert str(sectors) in result.stderr
+    assert "sectors.0.name" in result.stderr
 
 
 def _free_port() -> int:
@@ -88,11 +103,17 @@ def _request(url: str, body: dict | None = None) -> dict:
 
 
 def _serve(tmp_path: Path, port: int) -> subprocess.Popen:
-    env = _env(ATENDE_DATA_DIR=str(tmp_path / "data"), ATENDE_PORT=str(port),
-               ATENDE_LOG_FORMAT="json")
-    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env,
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    env = _env(
+        ATENDE_DATA_DIR=str(tmp_path / "data"), ATENDE_PORT=str(port), ATENDE_LOG_FORMAT="json"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -117,9 +138,14 @@ def test_serve_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
     base = f"http://127.0.0.1:{port}/api/v1"
     process = _serve(tmp_path, port)
     try:
-        created = _request(f"{base}/messages/", {
-            "client_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "sector": "geral",
-            "message": "Olá, preciso de ajuda"})
+        created = _request(
+            f"{base}/messages/",
+            {
+                "client_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                "sector": "geral",
+                "message": "Olá, preciso de ajuda",
+            },
+        )
     finally:
         output = _stop(process)
     events = [json.loads(line)["event"] for line in output.splitlines() if line.startswith("{")]

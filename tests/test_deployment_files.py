@@ -23,12 +23,13 @@ def test_compose_parses_and_names_its_services():
     for name in ("db", "app"):
         assert services[name]["healthcheck"]["test"], name
     assert services["app"]["environment"]["DATABASE_URL"].startswith("postgresql://")
-    assert (REPO_ROOT / "Dockerfile").read_text().count("CMD [\"atende\", \"serve\"]") == 1
+    assert (REPO_ROOT / "Dockerfile").read_text().count('CMD ["atende", "serve"]') == 1
 
 
 def test_env_example_documents_every_setting():
-    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (REPO_ROOT / ".env.example").read_text(),
-                                re.MULTILINE))
+    documented = set(
+        re.findall(r"^#?\s*([A-Z_]+)=", (REPO_ROOT / ".env.example").read_text(), re.MULTILINE)
+    )
     expected = {"DATABASE_URL"} | {
         f"ATENDE_{name.upper()}" for name in Settings.model_fields if name != "database_url"
     }

@@ -27,9 +27,13 @@ async def test_start_stop_restart_keeps_data(tmp_path):
     server = EmbeddedPostgres(tmp_path / "data")
     url = await asyncio.to_thread(server.start)
     assert (tmp_path / "data" / "pg" / "PG_VERSION").read_text().strip() == "18"
-    version = await _run(url, "CREATE EXTENSION IF NOT EXISTS vector",
-                         "CREATE TABLE kept (note text)", "INSERT INTO kept VALUES ('olá')",
-                         "SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+    version = await _run(
+        url,
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        "CREATE TABLE kept (note text)",
+        "INSERT INTO kept VALUES ('olá')",
+        "SELECT extversion FROM pg_extension WHERE extname = 'vector'",
+    )
     assert version.startswith("0.8")
     await asyncio.to_thread(server.stop)
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -34,8 +35,12 @@ async def test_failed_embedding_keeps_the_message_and_is_filled_later(aiohttp_se
     fake = FakeOpenAI(dim=384, fail_with=500)
     server = await aiohttp_server(create_fake_openai_app(fake))
     settings = make_settings(
-        db_url, embedding_provider="openai", embedding_model="local-embed", embedding_dim=384,
-        openai_base_url=str(server.make_url("/v1")), openai_api_key="sk-test",
+        db_url,
+        embedding_provider="openai",
+        embedding_model="local-embed",
+        embedding_dim=384,
+        openai_base_url=str(server.make_url("/v1")),
+        openai_api_key="sk-test",
     )
     client = await _started(settings)
     try:
@@ -44,13 +49,20 @@ async def test_failed_embedding_keeps_the_message_and_is_filled_later(aiohttp_se
         try:
             for _ in range(400):  # the worker's first attempt
                 async with engine.connect() as conn:
-                    row = (await conn.execute(text(
-                        "SELECT embed_attempts, embed_error, embedding IS NULL AS missing "
-                        "FROM chat_interactions WHERE id = :id"), {"id": created["id"]})).one()
+                    row = (
+                        await conn.execute(
+                            text(
+                                "SELECT embed_attempts, embed_error, embedding IS NULL AS missing "
+                                "FROM chat_interactions WHERE id = :id"
+                            ),
+                            {"id": created["id"]},
+                        )
+                    ).one()
                 if row.embed_attempts:
                     break
                 await client.get("/")  # let the loop run the worker
-            assert row.embed_attempts >= 1 and row.missing
+            assert row.embed_attempts >= 1
+            assert row.missing
             assert "500" in row.embed_error
             response = await client.get(f"{API}/messages/{created['id']}")
             stored = await response.json()
@@ -60,8 +72,9 @@ async def test_failed_embedding_keeps_the_message_and_is_filled_later(aiohttp_se
             fake.fail_with = None
             embedder = create_embedder(settings)
             try:
-                done = await reembed_all(engine, session_factory(engine), embedder,
-                                         missing_only=True, batch_size=8)
+                done = await reembed_all(
+                    engine, session_factory(engine), embedder, missing_only=True, batch_size=8
+                )
             finally:
                 await embedder.aclose()
             assert done == 1
@@ -85,14 +98,25 @@ async def test_model_change_is_refused_then_rebuilt_by_reembed(db_url):
     with pytest.raises(ConfigurationError) as refused:
         await _started(use)
     message = str(refused.value)
-    assert "e5-small" in message and "use-multilingual" in message
+    assert "e5-small" in message
+    assert "use-multilingual" in message
     assert "atende reembed" in message
 
-    env = {**os.environ, "ATENDE_DATABASE_URL": db_url,
-           "ATENDE_EMBEDDING_PROVIDER": "use-multilingual", "ATENDE_LOG_LEVEL": "warning"}
-    result = subprocess.run(
+    env = {
+        **os.environ,
+        "ATENDE_DATABASE_URL": db_url,
+        "ATENDE_EMBEDDING_PROVIDER": "use-multilingual",
+        "ATENDE_LOG_LEVEL": "warning",
+    }
+    # In a thread: the CLI runs its own event loop and this test's must stay free.
+    result = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "gateway.cli", "reembed", "--quiet"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "embedded 1 messages with use-multilingual" in result.stdout
@@ -110,12 +134,18 @@ async def test_model_change_is_refused_then_rebuilt_by_reembed(db_url):
     engine = create_engine(db_url)
     try:
         async with engine.connect() as conn:
-            column = await conn.scalar(text(
-                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-                "WHERE attrelid = 'chat_interactions'::regclass AND attname = 'embedding'"))
-            index = await conn.scalar(text(
-                "SELECT count(*) FROM pg_indexes "
-                "WHERE indexname = 'ix_chat_interactions_embedding'"))
+            column = await conn.scalar(
+                text(
+                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                    "WHERE attrelid = 'chat_interactions'::regclass AND attname = 'embedding'"
+                )
+            )
+            index = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_indexes "
+                    "WHERE indexname = 'ix_chat_interactions_embedding'"
+                )
+            )
         assert column == "vector(512)"
         assert index == 1
     finally:

@@ -23,19 +23,34 @@ async def migrated(empty_db_url):
 async def test_migrations_from_empty_reach_head(migrated):
     assert await migrate.current_revision(migrated) == migrate.head_revision()
     async with migrated.connect() as conn:
-        extension = await conn.scalar(text("SELECT extversion FROM pg_extension "
-                                           "WHERE extname = 'vector'"))
+        extension = await conn.scalar(
+            text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        )
         assert extension is not None
-        column = await conn.scalar(text(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = 'chat_interactions'::regclass AND attname = 'embedding'"))
+        column = await conn.scalar(
+            text(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = 'chat_interactions'::regclass AND attname = 'embedding'"
+            )
+        )
         assert column == "vector(384)"
-        index = await conn.scalar(text(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_chat_interactions_embedding'"))
-        assert "hnsw" in index and "vector_cosine_ops" in index
-        types = dict((await conn.execute(text(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_name = 'chat_interactions'"))).all())
+        index = await conn.scalar(
+            text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_chat_interactions_embedding'"
+            )
+        )
+        assert "hnsw" in index
+        assert "vector_cosine_ops" in index
+        types = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT column_name, data_type FROM information_schema.columns "
+                        "WHERE table_name = 'chat_interactions'"
+                    )
+                )
+            ).all()
+        )
         assert types["client_id"] == "uuid"
         assert types["created_at"] == types["updated_at"] == "timestamp with time zone"
 
@@ -50,7 +65,8 @@ async def _insert(conn, **values) -> int:
     columns = ", ".join(row)
     params = ", ".join(f":{name}" for name in row)
     return await conn.scalar(
-        text(f"INSERT INTO chat_interactions ({columns}) VALUES ({params}) RETURNING id"), row)
+        text(f"INSERT INTO chat_interactions ({columns}) VALUES ({params}) RETURNING id"), row
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,16 +90,24 @@ async def test_constraints_refuse_bad_rows(migrated, values):
 async def test_defaults_trigger_and_channel_uniqueness(migrated):
     async with migrated.begin() as conn:
         row_id = await _insert(conn, channel="telegram", channel_account="bot", external_id="u:1")
-        before = (await conn.execute(text(
-            "SELECT validated_by, created_at, updated_at FROM chat_interactions WHERE id = :id"),
-            {"id": row_id})).one()
+        before = (
+            await conn.execute(
+                text(
+                    "SELECT validated_by, created_at, updated_at FROM chat_interactions "
+                    "WHERE id = :id"
+                ),
+                {"id": row_id},
+            )
+        ).one()
         assert before.validated_by == "pending"
         assert before.created_at == before.updated_at
     async with migrated.begin() as conn:
-        await conn.execute(text("UPDATE chat_interactions SET answer = 'ok' WHERE id = :id"),
-                           {"id": row_id})
-        after = await conn.scalar(text("SELECT updated_at FROM chat_interactions WHERE id = :id"),
-                                  {"id": row_id})
+        await conn.execute(
+            text("UPDATE chat_interactions SET answer = 'ok' WHERE id = :id"), {"id": row_id}
+        )
+        after = await conn.scalar(
+            text("SELECT updated_at FROM chat_interactions WHERE id = :id"), {"id": row_id}
+        )
         assert after > before.updated_at
     with pytest.raises(IntegrityError):
         async with migrated.begin() as conn:
@@ -100,9 +124,12 @@ async def test_migration_sizes_vectors_for_the_configured_model(empty_db_url):
     try:
         await migrate.upgrade(engine, 512)
         async with engine.connect() as conn:
-            column = await conn.scalar(text(
-                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-                "WHERE attrelid = 'chat_interactions'::regclass AND attname = 'embedding'"))
+            column = await conn.scalar(
+                text(
+                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                    "WHERE attrelid = 'chat_interactions'::regclass AND attname = 'embedding'"
+                )
+            )
         assert column == "vector(512)"
     finally:
         await engine.dispose()

@@ -60,10 +60,13 @@ class EmbeddingWorker:
         *,
         batch_size: int = 32,
         idle_poll_seconds: float = 1.0,
+        on_embedded: Callable[[], None] = lambda: None,
     ) -> None:
         self._sessions = sessions
         self._repository = repository
         self._embedder = embedder
+        # Wakes the next pipeline step (routing and suggestion) once vectors are stored.
+        self._on_embedded = on_embedded
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
         self._wakeup = asyncio.Event()
@@ -92,6 +95,7 @@ class EmbeddingWorker:
                 return 0
             await self._repository.store_embeddings(session, ids, vectors, self._embedder.model_id)
         log.debug("embedded", rows=len(ids))
+        self._on_embedded()
         return len(ids)
 
     async def run(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -13,6 +14,9 @@ from gateway.errors import NotFound, ServiceUnavailable, ValidationFailed
 from gateway.schemas import MessageCreate, MessageUpdate, PageQuery, SearchRequest
 from storage.models import ChatInteraction
 from storage.repositories import MessageRepository, Page, ScoredInteraction
+
+if TYPE_CHECKING:
+    from gateway.services.delivery import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -32,8 +36,10 @@ class MessageService:
         *,
         max_message_chars: int,
         on_stored: Callable[[], None] = lambda: None,
+        outbox: Outbox | None = None,
     ) -> None:
         self._repository = repository
+        self._outbox = outbox
         self._sectors = sectors
         self._embedder = embedder
         self._max_chars = max_message_chars
@@ -46,13 +52,18 @@ class MessageService:
             )
 
     async def create(self, body: MessageCreate) -> ChatInteraction:
-        self._check_sector(body.sector)
+        if body.sector is not None:
+            self._check_sector(body.sector)
         if len(body.message) > self._max_chars:
             raise ValidationFailed.on(
                 "message", f"has {len(body.message)} characters; the limit is {self._max_chars}"
             )
         row = await self._repository.create(
-            client_id=body.client_id, sector=body.sector, message=body.message, channel="rest"
+            client_id=body.client_id,
+            sector=body.sector,
+            message=body.message,
+            channel="rest",
+            reply_to=str(body.callback_url) if body.callback_url else None,
         )
         log.info("message_stored", interaction_id=row.id, channel="rest", sector=row.sector)
         self._on_stored()
@@ -66,7 +77,11 @@ class MessageService:
 
     async def update(self, interaction_id: int, body: MessageUpdate) -> ChatInteraction:
         changes = body.model_dump(include=body.model_fields_set)
-        row = await self._repository.update(interaction_id, changes)
+        # An answer approved by a human is queued for the customer in the same transaction.
+        queue = self._outbox.enqueue_if_approved if self._outbox is not None else None
+        row = await self._repository.update(interaction_id, changes, in_transaction=queue)
+        if self._outbox is not None:
+            self._outbox.wake()
         if row is None:
             raise NotFound(f"no message with id {interaction_id}")
         log.info("message_updated", interaction_id=row.id, fields=sorted(changes))

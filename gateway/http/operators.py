@@ -1,0 +1,160 @@
+"""Operator, knowledge-base and pipeline routes: parse, call a service, shape the response."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.http.operations import Operation, PathParam
+from gateway.http.parsing import parse_body, parse_query, path_int
+from gateway.http.responses import json_model
+from gateway.operator_schemas import (
+    ApproveRequest,
+    CandidateList,
+    CandidateOut,
+    CandidatesQuery,
+    KnowledgeImportRequest,
+    KnowledgeImportResult,
+    PipelineLatency,
+    QueuePage,
+    QueueQuery,
+)
+from gateway.schemas import MessageOut
+from gateway.services.knowledge import KnowledgePair
+from storage.routing import RoutingRepository
+
+# Raw files may be sent as they are, besides the JSON form.
+_FILE_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
+
+
+async def queue(request: web.Request) -> web.Response:
+    query = parse_query(request, QueueQuery)
+    page = await request.app[keys.OPERATORS].queue(
+        sector=query.sector, page=query.page, per_page=query.per_page
+    )
+    return json_model(QueuePage.of([MessageOut.of(r) for r in page.items], page.total, query))
+
+
+async def candidates(request: web.Request) -> web.Response:
+    query = parse_query(request, CandidatesQuery)
+    ranked = await request.app[keys.OPERATORS].candidates(
+        path_int(request, "id"), limit=query.limit
+    )
+    items = [
+        CandidateOut(
+            id=c.neighbour.id,
+            sector=c.neighbour.sector,
+            message=c.neighbour.message,
+            answer=c.neighbour.answer or "",
+            similarity=round(c.neighbour.similarity, 4),
+            same_sector=c.same_sector,
+            above_threshold=c.above_threshold,
+        )
+        for c in ranked.candidates
+    ]
+    return json_model(
+        CandidateList(
+            message=MessageOut.of(ranked.message), threshold=ranked.threshold, items=items
+        )
+    )
+
+
+async def approve(request: web.Request) -> web.Response:
+    interaction_id = path_int(request, "id")
+    body = await parse_body(request, ApproveRequest) if request.can_read_body else ApproveRequest()
+    row = await request.app[keys.OPERATORS].approve(
+        interaction_id, answer=body.answer, operator_name=body.operator_name
+    )
+    return json_model(MessageOut.of(row))
+
+
+async def reject(request: web.Request) -> web.Response:
+    row = await request.app[keys.OPERATORS].reject(path_int(request, "id"))
+    return json_model(MessageOut.of(row))
+
+
+async def import_knowledge(request: web.Request) -> web.Response:
+    knowledge = request.app[keys.KNOWLEDGE]
+    fmt = _FILE_TYPES.get(request.content_type)
+    if fmt is not None:
+        pairs = knowledge.parse(await request.text(), fmt)
+    else:
+        body = await parse_body(request, KnowledgeImportRequest)
+        pairs = knowledge.parse_items(
+            [KnowledgePair(i.question, i.answer, i.sector) for i in body.items]
+        )
+    result = await knowledge.import_pairs(pairs)
+    return json_model(
+        KnowledgeImportResult(received=result.received, added=result.added, skipped=result.skipped)
+    )
+
+
+async def pipeline_latency(request: web.Request) -> web.Response:
+    stats = await RoutingRepository(request.app[keys.SESSIONS]).pipeline_latency()
+    return json_model(PipelineLatency.model_validate(stats))
+
+
+_ID = PathParam("id", {"type": "integer", "minimum": 1}, "The message's id.")
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/operator/queue",
+        queue,
+        "Messages waiting for a human (with a suggestion or no answer), oldest first",
+        "operators",
+        QueuePage,
+        query=QueueQuery,
+        errors=(404, 422),
+    ),
+    Operation(
+        "GET",
+        "/operator/messages/{id}/candidates",
+        candidates,
+        "Validated answers nearest to one message, ranked, with similarity and source",
+        "operators",
+        CandidateList,
+        query=CandidatesQuery,
+        path_params=(_ID,),
+        errors=(404, 422),
+    ),
+    Operation(
+        "POST",
+        "/operator/messages/{id}/approve",
+        approve,
+        "Approve the suggested (or an edited) answer: validated_by becomes human",
+        "operators",
+        MessageOut,
+        body=ApproveRequest,
+        path_params=(_ID,),
+        errors=(400, 404, 409, 415, 422),
+    ),
+    Operation(
+        "POST",
+        "/operator/messages/{id}/reject",
+        reject,
+        "Reject the suggestion: the message goes back to pending without an answer",
+        "operators",
+        MessageOut,
+        path_params=(_ID,),
+        errors=(404, 409, 422),
+    ),
+    Operation(
+        "POST",
+        "/admin/kb/import",
+        import_knowledge,
+        "Import validated question-answer pairs (JSON items, text/csv or application/x-ndjson)",
+        "knowledge",
+        KnowledgeImportResult,
+        body=KnowledgeImportRequest,
+        errors=(400, 415, 422, 503),
+    ),
+    Operation(
+        "GET",
+        "/pipeline/latency",
+        pipeline_latency,
+        "Receipt-to-suggestion time over processed messages (p50, p95)",
+        "operators",
+        PipelineLatency,
+    ),
+)

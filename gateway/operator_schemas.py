@@ -1,0 +1,64 @@
+"""Request and response bodies of the operator, knowledge-base and pipeline routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from gateway.schemas import MessageOut, MessagePage, PageQuery, _Strict
+
+
+class QueueQuery(PageQuery):
+    sector: str | None = Field(default=None, description="Only this sector's messages.")
+
+
+class QueuePage(MessagePage):
+    pass
+
+
+class CandidatesQuery(_Strict):
+    limit: int = Field(default=5, ge=1, le=50)
+
+
+class CandidateOut(BaseModel):
+    id: int = Field(description="The validated interaction whose answer this is.")
+    sector: str | None
+    message: str
+    answer: str
+    similarity: float
+    same_sector: bool
+    above_threshold: bool = Field(description="Whether it may be suggested at all.")
+
+
+class CandidateList(BaseModel):
+    message: MessageOut
+    threshold: float
+    items: list[CandidateOut]
+
+
+class ApproveRequest(_Strict):
+    answer: str | None = Field(
+        default=None, min_length=1, description="The answer as edited; omitted: as suggested."
+    )
+    operator_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class KnowledgePairIn(_Strict):
+    question: str = Field(min_length=1, max_length=100_000)
+    answer: str = Field(min_length=1, max_length=100_000)
+    sector: str | None = None
+
+
+class KnowledgeImportRequest(_Strict):
+    items: list[KnowledgePairIn] = Field(min_length=1, max_length=5000)
+
+
+class KnowledgeImportResult(BaseModel):
+    received: int
+    added: int
+    skipped: int = Field(description="Pairs already in the knowledge base (or repeated).")
+
+
+class PipelineLatency(BaseModel):
+    count: int = Field(description="Messages routed and suggested so far.")
+    p50_ms: float | None = Field(description="Median milliseconds from receipt to suggestion.")
+    p95_ms: float | None

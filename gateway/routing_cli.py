@@ -1,0 +1,184 @@
+"""The `atende kb import` and `atende eval` commands (registered by `gateway.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from config.settings import Settings
+from gateway.evaluation import EvalReport
+
+
+def cmd_kb_import(settings: Settings, args: argparse.Namespace) -> None:
+    path = Path(args.file)
+    try:
+        content = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        sys.exit(f"atende: cannot read {path}: {exc}")
+    asyncio.run(_kb_import(settings, args, path, content))
+
+
+async def _kb_import(
+    settings: Settings, args: argparse.Namespace, path: Path, content: str
+) -> None:
+    from tqdm import tqdm
+
+    from config.sectors import load_sectors
+    from gateway.app import open_database
+    from gateway.embeddings import create_embedder
+    from gateway.errors import AtendeError
+    from gateway.services.embedding import check_embedding_model
+    from gateway.services.knowledge import KnowledgeBase, format_of
+    from storage.repositories import MetaRepository, SectorRepository
+    from storage.routing import RoutingRepository
+
+    catalog = load_sectors(settings.sectors_file)
+    embedder = create_embedder(settings)
+    try:
+        async with open_database(settings, embedder.dim) as (_, sessions):
+            await check_embedding_model(MetaRepository(sessions), embedder)
+            await SectorRepository(sessions).sync(
+                [(s.name, s.description) for s in catalog.sectors]
+            )
+            knowledge = KnowledgeBase(
+                RoutingRepository(sessions),
+                catalog,
+                embedder,
+                batch_size=settings.embedding_batch_size,
+            )
+            try:
+                pairs = knowledge.parse(content, format_of(path.name))
+                with tqdm(total=len(pairs), unit="pair", disable=args.quiet) as bar:
+
+                    def progress(done: int) -> None:
+                        bar.n = done
+                        bar.refresh()
+
+                    result = await knowledge.import_pairs(pairs, progress)
+            except AtendeError as exc:
+                sys.exit(f"atende: {path}: {exc.message}")
+        print(f"{path}: {result.received} pairs, {result.added} added, {result.skipped} known")
+    finally:
+        await embedder.aclose()
+
+
+def format_report(report: EvalReport) -> str:
+    lines = [
+        f"model {report.model_id}; history {report.history}, asked {report.questions}",
+        "",
+    ]
+    if report.sector_accuracy is not None:
+        lines.append(f"sector accuracy      {report.sector_accuracy:.3f}")
+        methods = ", ".join(f"{k} {v}" for k, v in sorted(report.route_methods.items()))
+        lines.append(f"routing methods      {methods}")
+    if report.top1 is not None:
+        lines.append(f"suggestion top-1     {report.top1:.3f}")
+    if report.sweep:
+        precision = "-" if report.precision is None else f"{report.precision:.3f}"
+        lines.append(
+            f"at threshold {report.threshold:.2f}    coverage {report.coverage:.3f}, "
+            f"precision {precision}"
+        )
+    lines.append(
+        f"latency per message  route+suggest p50 {report.latency_ms['p50']:.1f} ms, "
+        f"p95 {report.latency_ms['p95']:.1f} ms; embedding {report.embed_ms_per_message:.1f} ms"
+    )
+    if report.confusion:
+        names = sorted({*report.confusion, *(p for row in report.confusion.values() for p in row)})
+        width = max(10, *(len(n) + 1 for n in names))
+        lines += ["", "confusion (rows: labelled sector, columns: routed)"]
+        lines.append(" " * width + "".join(n.rjust(width) for n in names))
+        for gold in names:
+            row = report.confusion.get(gold)
+            if row is None:
+                continue
+            lines.append(
+                gold.ljust(width) + "".join(str(row.get(n, 0)).rjust(width) for n in names)
+            )
+    if not report.sweep:
+        return "\n".join([*lines, "", "(no intents or answers: suggestions were not scored)"])
+    lines += ["", "threshold  coverage  precision"]
+    for row in report.sweep:
+        p = "-" if row["precision"] is None else f"{row['precision']:.3f}"
+        lines.append(f"{row['threshold']:9.2f}  {row['coverage']:8.3f}  {p:>9}")
+    return "\n".join(lines)
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
+    from gateway.evaluation import load_examples
+
+    sector_map = None
+    if args.sector_map:
+        sector_map = json.loads(Path(args.sector_map).read_text(encoding="utf-8"))
+    examples = load_examples(Path(args.file), sector_map)
+    if args.threshold is not None:
+        settings = settings.model_copy(update={"suggestion_threshold": args.threshold})
+    report = asyncio.run(_eval(settings, args, examples))
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print(format_report(report))
+    if args.svg and report.sweep:
+        from gateway.eval_plot import threshold_svg
+
+        Path(args.svg).write_text(threshold_svg(report), encoding="utf-8")
+
+
+async def _eval(settings: Settings, args: argparse.Namespace, examples: list) -> EvalReport:
+    from tqdm import tqdm
+
+    from config.sectors import load_sectors
+    from gateway.embeddings import create_embedder
+    from gateway.evaluation import evaluate
+
+    catalog = load_sectors(settings.sectors_file)
+    embedder = create_embedder(settings)
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, unit="msg", disable=args.quiet or args.json)
+        bars[stage].n = done
+        bars[stage].refresh()
+
+    try:
+        report = await evaluate(
+            settings,
+            catalog,
+            embedder,
+            examples,
+            test_fraction=args.test_fraction,
+            seed=args.seed,
+            progress=progress,
+        )
+    finally:
+        for bar in bars.values():
+            bar.close()
+        await embedder.aclose()
+    return report
+
+
+def add_commands(sub: Any) -> None:
+    kb = sub.add_parser("kb", help="the knowledge base of validated answers")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    kb_import = kb_sub.add_parser(
+        "import", help="import question-answer pairs from CSV or JSONL (again: adds nothing)"
+    )
+    kb_import.add_argument("file", help="a .csv or .jsonl file: question, answer, optional sector")
+    kb_import.add_argument("--quiet", action="store_true", help="no progress bar")
+    kb_import.set_defaults(func=cmd_kb_import)
+
+    ev = sub.add_parser("eval", help="measure routing and suggestions on labelled data")
+    ev.add_argument("file", help="CSV (instruction/text, intent, response) or JSONL")
+    ev.add_argument("--sector-map", help="JSON file mapping each intent to a sector")
+    ev.add_argument("--test-fraction", type=float, default=0.3, help="share asked (default 0.3)")
+    ev.add_argument("--seed", type=int, default=13, help="seed of the stratified split")
+    ev.add_argument("--threshold", type=float, help="override ATENDE_SUGGESTION_THRESHOLD")
+    ev.add_argument("--json", action="store_true", help="print the report as JSON")
+    ev.add_argument("--svg", help="also write a coverage/precision-by-threshold chart here")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    ev.set_defaults(func=cmd_eval)

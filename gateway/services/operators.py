@@ -1,0 +1,96 @@
+"""OperatorService: the pending queue, ranked candidates, approve and reject.
+
+Approve and reject change the message through MessageService.update, the one path
+every change of answer or validation takes, so whatever reacts to a validated answer
+(delivery to the customer) reacts to these too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from config.sectors import SectorCatalog
+from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.schemas import MessageUpdate
+from gateway.services.messages import MessageService
+from gateway.services.suggestions import Candidate, SuggestionMaker
+from storage.models import ChatInteraction
+from storage.repositories import Page
+from storage.routing import RoutingRepository
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RankedCandidates:
+    message: ChatInteraction
+    threshold: float
+    candidates: list[Candidate]
+
+
+class OperatorService:
+    """What an operator does with messages waiting for a human."""
+
+    def __init__(
+        self,
+        messages: MessageService,
+        repository: RoutingRepository,
+        suggestions: SuggestionMaker,
+        sectors: SectorCatalog | None = None,
+    ) -> None:
+        self._messages = messages
+        self._repository = repository
+        self._suggestions = suggestions
+        self._sectors = sectors
+
+    async def queue(self, *, sector: str | None, page: int, per_page: int) -> Page:
+        if sector is not None and self._sectors is not None and self._sectors.get(sector) is None:
+            raise NotFound(f"no sector named {sector!r}; known: {', '.join(self._sectors.names)}")
+        return await self._repository.open_queue(page=page, per_page=per_page, sector=sector)
+
+    async def candidates(self, interaction_id: int, *, limit: int) -> RankedCandidates:
+        try:
+            row, vector = await self._repository.vector_of(interaction_id)
+        except LookupError as exc:
+            raise NotFound(f"no message with id {interaction_id}") from exc
+        if vector is None:
+            # Not embedded yet: nothing can be ranked, which is an answer, not an error.
+            return RankedCandidates(row, self._suggestions.threshold, [])
+        ranked = await self._suggestions.candidates(
+            vector, row.sector, exclude_id=row.id, limit=limit
+        )
+        return RankedCandidates(row, self._suggestions.threshold, ranked[:limit])
+
+    async def approve(
+        self, interaction_id: int, *, answer: str | None, operator_name: str | None
+    ) -> ChatInteraction:
+        row = await self._messages.get(interaction_id)
+        if row.validated_by == "human":
+            raise Conflict(f"message {interaction_id} is already approved by a human")
+        final = answer if answer is not None else row.answer
+        if not (final or "").strip():
+            raise ValidationFailed.on("answer", "the message has no suggestion; give the answer")
+        changes: dict[str, object] = {"answer": final, "validated_by": "human"}
+        if operator_name is not None:
+            changes["operator_name"] = operator_name
+        updated = await self._messages.update(interaction_id, MessageUpdate(**changes))
+        log.info(
+            "suggestion_approved",
+            interaction_id=interaction_id,
+            edited=answer is not None and answer != row.answer,
+            had_suggestion=row.suggestion is not None,
+        )
+        return updated
+
+    async def reject(self, interaction_id: int) -> ChatInteraction:
+        row = await self._messages.get(interaction_id)
+        if row.validated_by == "human":
+            raise Conflict(f"message {interaction_id} is already approved by a human")
+        await self._repository.clear_suggestion(interaction_id)
+        updated = await self._messages.update(
+            interaction_id, MessageUpdate(answer=None, validated_by="pending")
+        )
+        log.info("suggestion_rejected", interaction_id=interaction_id)
+        return updated

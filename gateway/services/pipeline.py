@@ -1,0 +1,181 @@
+"""The worker step after embedding: route messages without a sector, suggest answers.
+
+The queue is the table: rows with a vector and `pipeline_done_at` NULL, claimed with
+`FOR UPDATE SKIP LOCKED`. The result and the done mark are written in the claiming
+transaction, so a crash leaves the row to be tried again; a row that keeps failing
+is given up after MAX_ATTEMPTS. A human's answer is never replaced: only a row still
+pending without an answer gets a suggestion, and the row lock makes an operator's
+concurrent change wait for (and then override) this step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from config.sectors import SectorCatalog
+from config.settings import Settings
+from gateway.embeddings import Embedder, EmbeddingError
+from gateway.services.llm import ChatModel, LLMClassifier, LLMDrafter
+from gateway.services.routing import SectorRouter
+from gateway.services.suggestions import SuggestionMaker
+from storage.models import ChatInteraction
+from storage.routing import RoutingRepository
+
+log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+class PipelineWorker:
+    """Routes and suggests for embedded messages, in batches, until told to stop."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        repository: RoutingRepository,
+        router: SectorRouter,
+        suggestions: SuggestionMaker,
+        *,
+        batch_size: int = 32,
+        idle_poll_seconds: float = 1.0,
+        chat: ChatModel | None = None,
+    ) -> None:
+        self._chat = chat
+        self._sessions = sessions
+        self._repository = repository
+        self._router = router
+        self.suggestions = suggestions
+        self._batch_size = batch_size
+        self._idle_poll = idle_poll_seconds
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """New vectors were stored; look for work now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def process(self, row: ChatInteraction) -> dict[str, Any]:
+        """The columns to write for one claimed row."""
+        vector = [float(x) for x in row.embedding]
+        values: dict[str, Any] = {}
+        sector = row.sector
+        if sector is None:
+            decision = await self._router.route(row.message, vector, exclude_id=row.id)
+            sector = decision.sector
+            values.update(
+                sector=sector,
+                route_confidence=decision.confidence,
+                route_reason={"method": decision.method, **decision.reason},
+            )
+        if row.validated_by == "pending" and not (row.answer or "").strip():
+            suggestion = await self.suggestions.suggest(
+                vector, sector, exclude_id=row.id, text=row.message
+            )
+            if suggestion is not None:
+                values.update(
+                    answer=suggestion.answer,
+                    validated_by="ai",
+                    suggestion=suggestion.as_json(),
+                )
+        return values
+
+    async def run_once(self) -> int:
+        """Process one batch; returns how many rows were finished."""
+        async with self._sessions.begin() as session:
+            rows = await self._repository.claim_pending_pipeline(
+                session, limit=self._batch_size, max_attempts=MAX_ATTEMPTS
+            )
+            done = 0
+            for row in rows:
+                try:
+                    values = await self.process(row)
+                except (SQLAlchemyError, EmbeddingError) as exc:
+                    await self._repository.record_pipeline_failure(session, row.id)
+                    log.warning("pipeline_failed", interaction_id=row.id, error=str(exc))
+                    continue
+                elapsed_ms = await self._repository.finish_pipeline(session, row.id, values)
+                done += 1
+                log.info(
+                    "message_triaged",
+                    interaction_id=row.id,
+                    sector=values.get("sector", row.sector),
+                    routed="route_reason" in values,
+                    suggested="suggestion" in values,
+                    receipt_to_suggestion_ms=round(elapsed_ms, 1),
+                )
+        return len(rows) if rows else 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+            except (OperationalError, DBAPIError, OSError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from exc
+                log.warning("pipeline_worker_database_error", error=str(exc))
+                done = 0
+                await asyncio.sleep(self._idle_poll * 5)
+            if done:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
+
+    async def aclose(self) -> None:
+        """Close the chat model's HTTP client, if the LLM helpers are on."""
+        if self._chat is not None:
+            await self._chat.aclose()
+
+    async def drain(self) -> int:
+        total = 0
+        while done := await self.run_once():
+            total += done
+        return total
+
+
+def build_pipeline(
+    settings: Settings,
+    catalog: SectorCatalog,
+    sessions: async_sessionmaker[AsyncSession],
+    embedder: Embedder,
+) -> PipelineWorker:
+    """The router, the suggestion maker and the worker, as the settings describe them."""
+    repository = RoutingRepository(sessions)
+    chat = None
+    if settings.llm_model and (settings.llm_routing or settings.llm_drafting):
+        key = settings.openai_api_key
+        chat = ChatModel(
+            model=settings.llm_model,
+            base_url=settings.openai_base_url,
+            api_key=key.get_secret_value() if key is not None else None,
+        )
+    router = SectorRouter(
+        catalog,
+        embedder,
+        repository,
+        neighbours=settings.router_neighbours,
+        temperature=settings.router_temperature,
+        tie_margin=settings.router_tie_margin,
+        classifier=LLMClassifier(chat, catalog) if chat and settings.llm_routing else None,
+    )
+    suggestions = SuggestionMaker(
+        repository,
+        model_id=embedder.model_id,
+        threshold=settings.effective_suggestion_threshold,
+        temperature=settings.router_temperature,
+        drafter=LLMDrafter(chat) if chat and settings.llm_drafting else None,
+    )
+    return PipelineWorker(
+        sessions,
+        repository,
+        router,
+        suggestions,
+        batch_size=settings.embedding_batch_size,
+        chat=chat,
+    )

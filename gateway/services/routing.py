@@ -1,0 +1,218 @@
+"""SectorRouter: gives a message without a sector the sector its nearest evidence votes for.
+
+The voters are the nearest human-validated interactions (kNN over embeddings) together
+with the configured sectors' descriptions and example messages (zero-shot). While
+validated history is thin the examples carry the vote; once history exists it is nearer
+and outweighs them, so no switch-over count needs tuning. Each voter weighs
+exp((similarity - best) / temperature): the nearest decide, far ones barely count. When
+the leading sectors are within the tie margin, the sectors' keywords break the tie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from config.sectors import SectorCatalog
+from gateway.embeddings import Embedder
+from gateway.services.llm import LLMClassifier, LLMError
+from storage.routing import RoutingRepository
+
+
+@dataclass(frozen=True)
+class Voter:
+    """One piece of evidence: a validated interaction (id) or a sector's example text."""
+
+    sector: str
+    similarity: float
+    source: str  # "history", "example" or "description"
+    interaction_id: int | None = None
+    text: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "sector": self.sector,
+            "similarity": round(self.similarity, 4),
+            "source": self.source,
+        }
+        if self.interaction_id is not None:
+            out["id"] = self.interaction_id
+        if self.text is not None:
+            out["text"] = self.text
+        return out
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    sector: str
+    confidence: float
+    method: str  # "knn", "zero-shot", "keywords" or "fallback"
+    reason: dict[str, Any] = field(default_factory=dict)
+
+
+def normalise(text: str) -> str:
+    """Lower case without accents, so 'Cobrança' matches the keyword 'cobranca'."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def keyword_hits(catalog: SectorCatalog, text: str) -> dict[str, list[str]]:
+    """Each sector's keywords that occur in `text` as whole words."""
+    plain = normalise(text)
+    hits: dict[str, list[str]] = {}
+    for sector in catalog.sectors:
+        found = [
+            kw for kw in sector.keywords if re.search(rf"\b{re.escape(normalise(kw))}\b", plain)
+        ]
+        if found:
+            hits[sector.name] = found
+    return hits
+
+
+class SectorRouter:
+    """Chooses a sector, a confidence in [0, 1] and the reason, for one message."""
+
+    def __init__(
+        self,
+        catalog: SectorCatalog,
+        embedder: Embedder,
+        repository: RoutingRepository | None,
+        *,
+        neighbours: int = 10,
+        temperature: float = 0.02,
+        tie_margin: float = 0.15,
+        classifier: LLMClassifier | None = None,
+    ) -> None:
+        self._classifier = classifier
+        self._catalog = catalog
+        self._embedder = embedder
+        self._repository = repository
+        self._k = neighbours
+        self._temperature = temperature
+        self._tie_margin = tie_margin
+        self._prototypes: tuple[list[Voter], np.ndarray] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _prototype_matrix(self) -> tuple[list[Voter], np.ndarray]:
+        """The sectors' descriptions and examples, embedded once on first use."""
+        async with self._lock:
+            if self._prototypes is None:
+                templates: list[Voter] = []
+                for sector in self._catalog.sectors:
+                    if sector.description:
+                        templates.append(
+                            Voter(sector.name, 0.0, "description", None, sector.description)
+                        )
+                    for example in sector.examples:
+                        templates.append(Voter(sector.name, 0.0, "example", None, example))
+                vectors = await self._embedder.embed([t.text or "" for t in templates])
+                matrix = np.asarray(vectors, dtype=np.float32).reshape(len(templates), -1)
+                self._prototypes = (templates, matrix)
+            return self._prototypes
+
+    async def zero_shot_voters(self, vector: Sequence[float]) -> list[Voter]:
+        templates, matrix = await self._prototype_matrix()
+        if not templates:
+            return []
+        sims = matrix @ np.asarray(vector, dtype=np.float32)
+        return [
+            Voter(t.sector, float(s), t.source, None, t.text)
+            for t, s in zip(templates, sims, strict=True)
+        ]
+
+    async def route(
+        self, text: str, vector: Sequence[float], *, exclude_id: int | None = None
+    ) -> RouteDecision:
+        history: list[Voter] = []
+        if self._repository is not None:
+            found = await self._repository.validated_neighbours(
+                vector,
+                limit=self._k,
+                model_id=self._embedder.model_id,
+                need_sector=True,
+                exclude_id=exclude_id,
+            )
+            history = [
+                Voter(n.sector, n.similarity, "history", n.id)
+                for n in found
+                if n.sector is not None and self._catalog.get(n.sector) is not None
+            ]
+        decision = self.decide(text, history + await self.zero_shot_voters(vector))
+        if self._classifier is None:
+            return decision
+        try:
+            named = await self._classifier.classify(text)
+        except LLMError as exc:
+            return RouteDecision(
+                decision.sector,
+                decision.confidence,
+                decision.method,
+                {**decision.reason, "llm_error": str(exc)[:300]},
+            )
+        if named is None:
+            return decision
+        # The confidence stays the embedding evidence's share for the sector named.
+        share = decision.reason.get("scores", {}).get(named, 0.0)
+        reason = {**decision.reason, "method": "llm", "vote": decision.sector}
+        return RouteDecision(named, share, "llm", reason)
+
+    def decide(self, text: str, voters: Sequence[Voter]) -> RouteDecision:
+        """The vote itself, without I/O: `voters` may come in any order."""
+        ranked = sorted(voters, key=lambda v: v.similarity, reverse=True)[: self._k]
+        hits = keyword_hits(self._catalog, text)
+        if not ranked:
+            return self._by_keywords_or_fallback(hits, list(self._catalog.names), {})
+        best = ranked[0].similarity
+        scores: dict[str, float] = defaultdict(float)
+        from_history: dict[str, float] = defaultdict(float)
+        for voter in ranked:
+            weight = math.exp((voter.similarity - best) / self._temperature)
+            scores[voter.sector] += weight
+            if voter.source == "history":
+                from_history[voter.sector] += weight
+        total = sum(scores.values())
+        order = sorted(scores, key=lambda s: scores[s], reverse=True)
+        winner = order[0]
+        reason: dict[str, Any] = {
+            "nearest": [v.as_json() for v in ranked[:5]],
+            "scores": {s: round(scores[s] / total, 4) for s in order},
+        }
+        tied = [s for s in order if scores[s] >= scores[winner] * (1 - self._tie_margin)]
+        if len(tied) > 1:
+            decision = self._by_keywords_or_fallback(hits, tied, reason, default=winner)
+            if decision.method == "keywords":
+                confidence = scores[decision.sector] / total
+                return RouteDecision(
+                    decision.sector, round(confidence, 4), "keywords", decision.reason
+                )
+        method = "knn" if from_history[winner] * 2 >= scores[winner] else "zero-shot"
+        reason["method"] = method
+        return RouteDecision(winner, round(scores[winner] / total, 4), method, reason)
+
+    def _by_keywords_or_fallback(
+        self,
+        hits: dict[str, list[str]],
+        candidates: list[str],
+        reason: dict[str, Any],
+        default: str | None = None,
+    ) -> RouteDecision:
+        counts = {s: len(hits.get(s, [])) for s in candidates}
+        most = max(counts.values(), default=0)
+        leaders = [s for s, c in counts.items() if c == most]
+        if most > 0 and len(leaders) == 1:
+            sector = leaders[0]
+            reason = {**reason, "method": "keywords", "keywords": hits[sector], "tied": candidates}
+            return RouteDecision(sector, 0.0, "keywords", reason)
+        if default is not None:
+            return RouteDecision(default, 0.0, "vote", reason)
+        return RouteDecision(
+            self._catalog.fallback, 0.0, "fallback", {**reason, "method": "fallback"}
+        )

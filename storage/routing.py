@@ -1,0 +1,224 @@
+"""Queries for routing, suggestions, the operators' queue and the knowledge base.
+
+No HTTP and no business rules: the services in `gateway.services` decide, these read
+and write.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import defer
+
+from storage.models import ChatInteraction
+from storage.repositories import Page
+
+_WITHOUT_VECTOR = defer(ChatInteraction.embedding)
+
+KB_CHANNEL = "rest"
+KB_ACCOUNT = "kb"
+# Every imported pair belongs to one synthetic customer, so they are easy to find.
+KB_CLIENT_ID = uuid.uuid5(uuid.NAMESPACE_URL, "atende:knowledge-base")
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A human-validated interaction near a query vector."""
+
+    id: int
+    sector: str | None
+    answer: str | None
+    message: str
+    similarity: float
+
+
+class RoutingRepository:
+    """Nearest validated history, the pipeline's queue, and the operators' queue."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def validated_neighbours(
+        self,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        model_id: str,
+        sector: str | None = None,
+        need_sector: bool = False,
+        need_answer: bool = False,
+        exclude_id: int | None = None,
+    ) -> list[Neighbour]:
+        """The `limit` human-validated rows nearest to `vector` by cosine, best first."""
+        distance = ChatInteraction.embedding.cosine_distance(list(vector))
+        query = (
+            select(
+                ChatInteraction.id,
+                ChatInteraction.sector,
+                ChatInteraction.answer,
+                ChatInteraction.message,
+                (1 - distance).label("similarity"),
+            )
+            .where(
+                ChatInteraction.embedding.is_not(None),
+                ChatInteraction.validated_by == "human",
+                ChatInteraction.embedding_model == model_id,
+            )
+            .order_by(distance)
+            .limit(limit)
+        )
+        if sector is not None:
+            query = query.where(ChatInteraction.sector == sector)
+        if need_sector:
+            query = query.where(ChatInteraction.sector.is_not(None))
+        if need_answer:
+            query = query.where(func.length(func.btrim(ChatInteraction.answer)) > 0)
+        if exclude_id is not None:
+            query = query.where(ChatInteraction.id != exclude_id)
+        async with self._sessions.begin() as session:
+            # pgvector 0.8: keep scanning the HNSW graph until enough rows pass the filter.
+            await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(limit))}"))
+            rows = (await session.execute(query)).all()
+        found = [Neighbour(r.id, r.sector, r.answer, r.message, float(r.similarity)) for r in rows]
+        # relaxed_order may return near-ties slightly out of order.
+        found.sort(key=lambda n: n.similarity, reverse=True)
+        return found
+
+    async def vector_of(self, interaction_id: int) -> tuple[ChatInteraction, list[float] | None]:
+        async with self._sessions() as session:
+            row = await session.get(ChatInteraction, interaction_id)
+            if row is None:
+                raise LookupError(interaction_id)
+            vector = None if row.embedding is None else [float(x) for x in row.embedding]
+            return row, vector
+
+    # --- the pipeline's queue ------------------------------------------------------------
+
+    async def claim_pending_pipeline(
+        self, session: AsyncSession, *, limit: int, max_attempts: int
+    ) -> list[ChatInteraction]:
+        """Lock up to `limit` embedded rows not yet routed and suggested."""
+        rows = await session.scalars(
+            select(ChatInteraction)
+            .where(
+                ChatInteraction.pipeline_done_at.is_(None),
+                ChatInteraction.embedding.is_not(None),
+                ChatInteraction.pipeline_attempts < max_attempts,
+            )
+            .order_by(ChatInteraction.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    @staticmethod
+    async def finish_pipeline(
+        session: AsyncSession, interaction_id: int, values: dict[str, Any]
+    ) -> float:
+        """Store the step's result and mark it done; returns receipt-to-done milliseconds."""
+        elapsed = func.extract("epoch", func.clock_timestamp() - ChatInteraction.created_at) * 1000
+        result = await session.execute(
+            update(ChatInteraction)
+            .where(ChatInteraction.id == interaction_id)
+            .values(**values, pipeline_done_at=func.now(), pipeline_ms=elapsed)
+            .returning(ChatInteraction.pipeline_ms)
+        )
+        return float(result.scalar_one())
+
+    @staticmethod
+    async def record_pipeline_failure(session: AsyncSession, interaction_id: int) -> None:
+        await session.execute(
+            update(ChatInteraction)
+            .where(ChatInteraction.id == interaction_id)
+            .values(pipeline_attempts=ChatInteraction.pipeline_attempts + 1)
+        )
+
+    async def pipeline_latency(self) -> dict[str, float | int | None]:
+        """Receipt-to-suggestion milliseconds over the processed messages: count, p50, p95."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(
+                        func.count(ChatInteraction.pipeline_ms),
+                        func.percentile_cont(0.5).within_group(ChatInteraction.pipeline_ms),
+                        func.percentile_cont(0.95).within_group(ChatInteraction.pipeline_ms),
+                    ).where(ChatInteraction.pipeline_ms.is_not(None))
+                )
+            ).one()
+        return {"count": int(row[0]), "p50_ms": row[1], "p95_ms": row[2]}
+
+    # --- the operators' queue ------------------------------------------------------------
+
+    async def open_queue(self, *, page: int, per_page: int, sector: str | None) -> Page:
+        """Rows waiting for a human (a suggestion or no answer), oldest first."""
+        conditions = [ChatInteraction.validated_by != "human"]
+        if sector is not None:
+            conditions.append(ChatInteraction.sector == sector)
+        async with self._sessions() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(ChatInteraction).where(*conditions)
+            )
+            rows = await session.scalars(
+                select(ChatInteraction)
+                .options(_WITHOUT_VECTOR)
+                .where(*conditions)
+                .order_by(ChatInteraction.created_at, ChatInteraction.id)
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+            return Page(items=list(rows), total=total or 0)
+
+    async def clear_suggestion(self, interaction_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(ChatInteraction)
+                .where(ChatInteraction.id == interaction_id)
+                .values(suggestion=None)
+            )
+
+    # --- the knowledge base --------------------------------------------------------------
+
+    async def existing_kb_keys(self, keys: Sequence[str]) -> set[str]:
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(ChatInteraction.external_id).where(
+                    ChatInteraction.channel == KB_CHANNEL,
+                    ChatInteraction.channel_account == KB_ACCOUNT,
+                    ChatInteraction.external_id.in_(list(keys)),
+                )
+            )
+            return set(found)
+
+    async def insert_kb(self, rows: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
+        """Insert validated pairs; a key already stored is skipped.
+
+        Returns the (id, external_id) of each row added."""
+        if not rows:
+            return []
+        values = [
+            {
+                "client_id": KB_CLIENT_ID,
+                "channel": KB_CHANNEL,
+                "channel_account": KB_ACCOUNT,
+                "validated_by": "human",
+                "operator_name": "kb-import",
+                "pipeline_done_at": func.now(),
+                **row,
+            }
+            for row in rows
+        ]
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                insert(ChatInteraction)
+                .values(values)
+                .on_conflict_do_nothing(constraint="chat_interactions_channel_message_key")
+                .returning(ChatInteraction.id, ChatInteraction.external_id)
+            )
+            return [(row.id, row.external_id) for row in result.all()]

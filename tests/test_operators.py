@@ -1,0 +1,109 @@
+"""Operator actions: the queue, approve (with edit) and reject, and their effect."""
+
+from __future__ import annotations
+
+from tests.routing_helpers import API, import_kb, kb_ids, post, wait_until_triaged
+
+QUESTION = "Qual é o prazo de entrega para o Nordeste?"
+ANSWER = "Para o Nordeste a entrega leva de 5 a 8 dias úteis."
+
+
+async def test_approving_an_edited_answer_makes_it_the_next_suggestion(client):
+    first = await wait_until_triaged(client, (await post(client, QUESTION, "vendas"))["id"])
+    assert first["validated_by"] == "pending"  # nothing known yet
+
+    response = await client.post(
+        f"{API}/operator/messages/{first['id']}/approve",
+        json={"answer": ANSWER, "operator_name": "Bia"},
+    )
+    assert response.status == 200, await response.text()
+    approved = await response.json()
+    assert approved["validated_by"] == "human"
+    assert approved["operator_name"] == "Bia"
+    assert approved["answer"] == ANSWER
+
+    second = await post(client, "Qual o prazo de entrega para o Nordeste?", "vendas")
+    body = await wait_until_triaged(client, second["id"])
+    assert body["validated_by"] == "ai"
+    assert body["answer"] == ANSWER
+    assert body["suggestion"]["source_ids"] == [first["id"]]
+
+    # Approving the suggestion as it stands keeps its text.
+    response = await client.post(f"{API}/operator/messages/{second['id']}/approve", json={})
+    assert (await response.json())["validated_by"] == "human"
+    response = await client.post(f"{API}/operator/messages/{second['id']}/approve", json={})
+    assert response.status == 409
+
+
+async def test_rejecting_returns_the_message_to_pending_without_the_suggestion(client):
+    await import_kb(client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
+    source = (await kb_ids(client, [QUESTION]))[QUESTION]
+    created = await post(client, "Qual o prazo de entrega para o Nordeste?", "vendas")
+    suggested = await wait_until_triaged(client, created["id"])
+    assert suggested["suggestion"]["source_ids"] == [source]
+
+    response = await client.post(f"{API}/operator/messages/{created['id']}/reject")
+    assert response.status == 200, await response.text()
+    rejected = await response.json()
+    assert rejected["validated_by"] == "pending"
+    assert rejected["answer"] is None
+    assert rejected["suggestion"] is None
+
+    # A rejected suggestion is not knowledge: the next similar message is suggested the
+    # validated source, never the rejected row.
+    again = await wait_until_triaged(
+        client, (await post(client, "Qual o prazo de entrega pro Nordeste?", "vendas"))["id"]
+    )
+    assert again["suggestion"]["source_ids"] == [source]
+
+
+async def test_approve_without_any_answer_is_refused(client):
+    created = await wait_until_triaged(client, (await post(client, "Olá, bom dia", "geral"))["id"])
+    response = await client.post(f"{API}/operator/messages/{created['id']}/approve", json={})
+    assert response.status == 422
+    assert (await response.json())["error"]["details"][0]["field"] == "answer"
+
+
+async def test_the_queue_is_by_sector_and_oldest_first(client):
+    await import_kb(client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
+    older = await post(client, "Meu pedido não chegou", "vendas")
+    newer = await post(client, "Qual o prazo de entrega para o Nordeste?", "vendas")
+    other = await post(client, "Esqueci minha senha", "suporte")
+    for created in (older, newer, other):
+        await wait_until_triaged(client, created["id"])
+    await client.post(f"{API}/operator/messages/{older['id']}/approve", json={"answer": "Ok."})
+    done_id = older["id"]
+
+    response = await client.get(f"{API}/operator/queue", params={"sector": "vendas"})
+    page = await response.json()
+    assert [m["id"] for m in page["items"]] == [newer["id"]]  # approved and kb rows left out
+    assert done_id not in [m["id"] for m in page["items"]]
+    response = await client.get(f"{API}/operator/queue")
+    assert [m["id"] for m in (await response.json())["items"]] == [newer["id"], other["id"]]
+    response = await client.get(f"{API}/operator/queue", params={"sector": "nada"})
+    assert response.status == 404
+
+
+async def test_candidates_of_an_unknown_message_is_404(client):
+    response = await client.get(f"{API}/operator/messages/424242/candidates")
+    assert response.status == 404
+
+
+async def test_latency_is_exposed(client):
+    await wait_until_triaged(client, (await post(client, "Oi", "geral"))["id"])
+    response = await client.get(f"{API}/pipeline/latency")
+    stats = await response.json()
+    assert stats["count"] == 1
+    assert stats["p50_ms"] > 0
+
+
+async def test_openapi_documents_the_operator_routes(client):
+    spec = await (await client.get("/openapi.json")).json()
+    assert {
+        f"{API}/operator/queue",
+        f"{API}/operator/messages/{{id}}/candidates",
+        f"{API}/operator/messages/{{id}}/approve",
+        f"{API}/operator/messages/{{id}}/reject",
+        f"{API}/admin/kb/import",
+        f"{API}/pipeline/latency",
+    } <= set(spec["paths"])

@@ -1,0 +1,66 @@
+"""Suggestions: the threshold, same-sector preference, and what approval teaches."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_settings
+from tests.routing_helpers import API, import_kb, kb_ids, post, wait_until_triaged
+
+REFUND_Q = "Como faço para pedir o reembolso de uma compra?"
+REFUND_A = "Você pode pedir o reembolso em Minha conta > Pedidos, em até 7 dias."
+
+
+async def test_a_near_validated_answer_is_suggested_with_its_source(client):
+    await import_kb(client, [{"question": REFUND_Q, "answer": REFUND_A, "sector": "financeiro"}])
+    source = (await kb_ids(client, [REFUND_Q]))[REFUND_Q]
+    created = await post(client, "Como peço o reembolso da minha compra?")
+    body = await wait_until_triaged(client, created["id"])
+    assert body["validated_by"] == "ai"
+    assert body["answer"] == REFUND_A
+    assert body["suggestion"]["source_ids"] == [source]
+    assert body["suggestion"]["similarity"] >= body["suggestion"]["threshold"]
+    assert body["operator_name"] is None
+
+
+async def test_below_the_threshold_the_message_waits_for_a_human(client):
+    await import_kb(client, [{"question": REFUND_Q, "answer": REFUND_A, "sector": "financeiro"}])
+    created = await post(client, "O aplicativo fecha sozinho quando abro a câmera")
+    body = await wait_until_triaged(client, created["id"])
+    assert body["validated_by"] == "pending"
+    assert body["answer"] is None
+    assert body["suggestion"] is None
+
+
+class TestSameSectorPreference:
+    @pytest.fixture
+    def settings(self, db_url):
+        # A low threshold so that both candidates below are eligible and only the
+        # sector preference decides between them.
+        return make_settings(db_url, suggestion_threshold=0.5)
+
+    async def test_the_messages_own_sector_is_preferred(self, client):
+        vendas_q = "Quero cancelar o meu pedido"
+        admin_q = "Quero cancelar a minha assinatura"
+        await import_kb(
+            client,
+            [
+                {"question": vendas_q, "answer": "Cancelamos o pedido.", "sector": "vendas"},
+                {"question": admin_q, "answer": "Cancelamos a assinatura.", "sector": "admin"},
+            ],
+        )
+        ids = await kb_ids(client, [vendas_q, admin_q])
+        asked = "Quero cancelar o meu pedido, por favor"
+        as_admin = await wait_until_triaged(client, (await post(client, asked, "admin"))["id"])
+        as_vendas = await wait_until_triaged(client, (await post(client, asked, "vendas"))["id"])
+        assert as_vendas["suggestion"]["source_ids"] == [ids[vendas_q]]
+        assert as_vendas["suggestion"]["same_sector"] is True
+        # The vendas pair is nearer, yet a message of admin gets admin's answer.
+        assert as_admin["suggestion"]["source_ids"] == [ids[admin_q]]
+        assert as_admin["answer"] == "Cancelamos a assinatura."
+
+        response = await client.get(f"{API}/operator/messages/{as_admin['id']}/candidates")
+        ranked = await response.json()
+        assert [c["id"] for c in ranked["items"]] == [ids[admin_q], ids[vendas_q]]
+        assert ranked["items"][0]["same_sector"] is True
+        assert ranked["items"][1]["similarity"] > ranked["items"][0]["similarity"]
