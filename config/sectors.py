@@ -20,6 +20,9 @@ class SectorDefinition(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)
     fallback: bool = False
+    # Set only where an unreviewed answer is acceptable: a suggestion at least this similar
+    # to a human-validated answer goes to the customer without waiting for an operator.
+    auto_send_threshold: float | None = Field(default=None, gt=0, le=1)
 
 
 class SectorCatalog(BaseModel):

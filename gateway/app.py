@@ -86,7 +86,9 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     repository = MessageRepository(app[keys.SESSIONS])
-    pipeline = build_pipeline(settings, app[keys.SECTORS], app[keys.SESSIONS], app[keys.EMBEDDER])
+    pipeline = build_pipeline(
+        settings, app[keys.SECTORS], app[keys.SESSIONS], app[keys.EMBEDDER], outbox=app[keys.OUTBOX]
+    )
     worker = EmbeddingWorker(
         app[keys.SESSIONS],
         repository,

@@ -80,13 +80,13 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def running_delivery_worker(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[DeliveryWorker]:
-    """The delivery worker as a task beside others (for `atende worker`)."""
+) -> AsyncIterator[Outbox]:
+    """The delivery worker as a task beside others (for `atende worker`); yields its outbox."""
     registry = build_registry(settings)
-    _, worker = build_delivery_worker(settings, sessions, registry)
+    outbox, worker = build_delivery_worker(settings, sessions, registry)
     task = asyncio.create_task(worker.run(), name="delivery-worker")
     try:
-        yield worker
+        yield outbox
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -83,21 +83,21 @@ async def _worker(settings: Settings, args: argparse.Namespace) -> None:
             await SectorRepository(sessions).sync(
                 [(s.name, s.description) for s in catalog.sectors]
             )
-            pipeline = build_pipeline(settings, catalog, sessions, embedder)
-            worker = EmbeddingWorker(
-                sessions,
-                MessageRepository(sessions),
-                embedder,
-                batch_size=settings.embedding_batch_size,
-                on_embedded=pipeline.wake,
-            )
-            log.info("worker_started")
-            # Embedding, then routing and suggestion; either may run in other processes too.
-            try:
-                async with running_delivery_worker(settings, sessions):
+            async with running_delivery_worker(settings, sessions) as outbox:
+                pipeline = build_pipeline(settings, catalog, sessions, embedder, outbox=outbox)
+                worker = EmbeddingWorker(
+                    sessions,
+                    MessageRepository(sessions),
+                    embedder,
+                    batch_size=settings.embedding_batch_size,
+                    on_embedded=pipeline.wake,
+                )
+                log.info("worker_started")
+                # Embedding, then routing and suggestion; any may run in other processes too.
+                try:
                     await asyncio.gather(worker.run(), pipeline.run())
-            finally:
-                await pipeline.aclose()
+                finally:
+                    await pipeline.aclose()
     finally:
         await embedder.aclose()
 

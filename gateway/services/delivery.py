@@ -73,8 +73,15 @@ class Outbox:
 
     async def enqueue_if_approved(self, session: AsyncSession, row: ChatInteraction) -> int:
         """Queue the row's answer if a human approved it; call inside the update's transaction."""
-        answer = (row.answer or "").strip()
-        if row.validated_by != "human" or not answer:
+        if row.validated_by != "human":
+            return 0
+        return await self.enqueue_answer(session, row, row.answer or "")
+
+    async def enqueue_answer(self, session: AsyncSession, row: ChatInteraction, answer: str) -> int:
+        """Queue `answer` for the row's customer, inside the caller's transaction. Only a
+        human approval or a sector's explicit auto-send may call this."""
+        answer = answer.strip()
+        if not answer:
             return 0
         destination = self._destination(row)
         if destination is None:

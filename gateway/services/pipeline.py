@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -21,11 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder, EmbeddingError
+from gateway.errors import ConfigurationError
 from gateway.services.llm import ChatModel, LLMClassifier, LLMDrafter
 from gateway.services.routing import SectorRouter
-from gateway.services.suggestions import SuggestionMaker
+from gateway.services.suggestions import Suggestion, SuggestionMaker
 from storage.models import ChatInteraction
 from storage.routing import RoutingRepository
+
+if TYPE_CHECKING:
+    from gateway.services.delivery import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +49,12 @@ class PipelineWorker:
         batch_size: int = 32,
         idle_poll_seconds: float = 1.0,
         chat: ChatModel | None = None,
+        catalog: SectorCatalog | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self._chat = chat
+        self._catalog = catalog
+        self._outbox = outbox
         self._sessions = sessions
         self._repository = repository
         self._router = router
@@ -80,9 +88,24 @@ class PipelineWorker:
                 values.update(
                     answer=suggestion.answer,
                     validated_by="ai",
-                    suggestion=suggestion.as_json(),
+                    suggestion={
+                        **suggestion.as_json(),
+                        "auto_send": self._auto_sends(sector, suggestion),
+                    },
                 )
         return values
+
+    def _auto_sends(self, sector: str | None, suggestion: Suggestion) -> bool:
+        """Only a sector that opted in, only a retrieved human-validated answer (never an
+        LLM draft), and only above that sector's own stricter threshold."""
+        definition = self._catalog.get(sector) if self._catalog and sector else None
+        return (
+            self._outbox is not None
+            and definition is not None
+            and definition.auto_send_threshold is not None
+            and suggestion.method == "retrieval"
+            and suggestion.similarity >= definition.auto_send_threshold
+        )
 
     async def run_once(self) -> int:
         """Process one batch; returns how many rows were finished."""
@@ -90,7 +113,7 @@ class PipelineWorker:
             rows = await self._repository.claim_pending_pipeline(
                 session, limit=self._batch_size, max_attempts=MAX_ATTEMPTS
             )
-            done = 0
+            done = queued = 0
             for row in rows:
                 try:
                     values = await self.process(row)
@@ -99,6 +122,10 @@ class PipelineWorker:
                     log.warning("pipeline_failed", interaction_id=row.id, error=str(exc))
                     continue
                 elapsed_ms = await self._repository.finish_pipeline(session, row.id, values)
+                auto_send = values.get("suggestion", {}).get("auto_send", False)
+                if auto_send and self._outbox is not None:
+                    # Queued in the same transaction as the suggestion: both or neither.
+                    queued += await self._outbox.enqueue_answer(session, row, values["answer"])
                 done += 1
                 log.info(
                     "message_triaged",
@@ -106,8 +133,11 @@ class PipelineWorker:
                     sector=values.get("sector", row.sector),
                     routed="route_reason" in values,
                     suggested="suggestion" in values,
+                    auto_send=auto_send,
                     receipt_to_suggestion_ms=round(elapsed_ms, 1),
                 )
+        if queued and self._outbox is not None:
+            self._outbox.wake()
         return len(rows) if rows else 0
 
     async def run(self) -> None:
@@ -144,8 +174,17 @@ def build_pipeline(
     catalog: SectorCatalog,
     sessions: async_sessionmaker[AsyncSession],
     embedder: Embedder,
+    *,
+    outbox: Outbox | None = None,
 ) -> PipelineWorker:
     """The router, the suggestion maker and the worker, as the settings describe them."""
+    threshold = settings.effective_suggestion_threshold
+    for sector in catalog.sectors:
+        if sector.auto_send_threshold is not None and sector.auto_send_threshold <= threshold:
+            raise ConfigurationError(
+                f"sector {sector.name!r}: auto_send_threshold {sector.auto_send_threshold} must "
+                f"be stricter (higher) than the suggestion threshold {threshold}"
+            )
     repository = RoutingRepository(sessions)
     chat = None
     if settings.llm_model and (settings.llm_routing or settings.llm_drafting):
@@ -167,7 +206,7 @@ def build_pipeline(
     suggestions = SuggestionMaker(
         repository,
         model_id=embedder.model_id,
-        threshold=settings.effective_suggestion_threshold,
+        threshold=threshold,
         temperature=settings.router_temperature,
         drafter=LLMDrafter(chat) if chat and settings.llm_drafting else None,
     )
@@ -178,4 +217,6 @@ def build_pipeline(
         suggestions,
         batch_size=settings.embedding_batch_size,
         chat=chat,
+        catalog=catalog,
+        outbox=outbox,
     )
