@@ -21,19 +21,18 @@ milliseconds) names no known message yet and is ignored; later statuses still ap
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import SendFailed
 from connectors.registry import ConnectorRegistry
 from connectors.splitting import split_text
 from gateway.errors import NotFound
+from gateway.services.polling import Wakeup, work_forever
 from storage.channels import Delivery
 from storage.deliveries import DeliveryRepository
 from storage.models import ChatInteraction
@@ -54,7 +53,7 @@ class Outbox:
     def __init__(self, registry: ConnectorRegistry, *, rest_callback_url: str | None) -> None:
         self._registry = registry
         self._rest_callback_url = rest_callback_url
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
 
     def _destination(self, row: ChatInteraction) -> tuple[str, int | None] | None:
         """(recipient, longest part) for the row's channel, or None when it has nowhere to go."""
@@ -113,11 +112,9 @@ class Outbox:
         """Tell the local worker (once the transaction committed) there is work."""
         self._wake.set()
 
-    async def wait(self, seconds: float) -> None:
-        """Until woken or `seconds` passed."""
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+    @property
+    def wakeup(self) -> Wakeup:
+        return self._wake
 
 
 class DeliveryWorker:
@@ -195,23 +192,19 @@ class DeliveryWorker:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         next_sweep = 0.0
-        while True:
-            try:
-                if loop.time() >= next_sweep:
-                    next_sweep = loop.time() + 60
-                    interrupted = await self._repository.fail_interrupted(INTERRUPTED_AFTER)
-                    if interrupted:
-                        log.warning("deliveries_interrupted", count=interrupted)
-                done = await self.run_once()
-            except (OperationalError, DBAPIError, OSError) as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from exc
-                log.warning("delivery_worker_database_error", error=str(exc))
-                done = 0
-                await asyncio.sleep(self._idle_poll * 5)
-            if not done:
-                await self._outbox.wait(self._idle_poll)
+
+        async def sweep_then_send() -> int:
+            nonlocal next_sweep
+            if loop.time() >= next_sweep:
+                next_sweep = loop.time() + 60
+                interrupted = await self._repository.fail_interrupted(INTERRUPTED_AFTER)
+                if interrupted:
+                    log.warning("deliveries_interrupted", count=interrupted)
+            return await self.run_once()
+
+        await work_forever(
+            sweep_then_send, self._outbox.wakeup, idle_poll=self._idle_poll, name="delivery"
+        )
 
     async def drain(self) -> int:
         """Send until nothing is due now; returns how many sends were tried."""

@@ -8,18 +8,16 @@ attempt back and the message itself is never touched.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.embeddings import Embedder, EmbeddingError
 from gateway.errors import ConfigurationError
+from gateway.services.polling import Wakeup, work_forever
 from storage.repositories import MessageRepository, MetaRepository
 
 log = structlog.get_logger(__name__)
@@ -69,7 +67,7 @@ class EmbeddingWorker:
         self._on_embedded = on_embedded
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
-        self._wakeup = asyncio.Event()
+        self._wakeup = Wakeup()
 
     def wake(self) -> None:
         """Tell the worker there is new work, so it need not wait for its next poll."""
@@ -99,23 +97,7 @@ class EmbeddingWorker:
         return len(ids)
 
     async def run(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-            except (OperationalError, DBAPIError, OSError) as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    # A rollback that failed while stopping must not swallow the stop.
-                    raise asyncio.CancelledError from exc
-                # The database is away; the rows wait in it, so try again shortly.
-                log.warning("embedding_worker_database_error", error=str(exc))
-                done = 0
-                await asyncio.sleep(self._idle_poll * 5)
-            if done:
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
+        await work_forever(self.run_once, self._wakeup, idle_poll=self._idle_poll, name="embedding")
 
     async def drain(self) -> int:
         """Embed until nothing is left that may be tried now; returns the rows done."""

@@ -10,12 +10,10 @@ concurrent change wait for (and then override) this step.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.sectors import SectorCatalog
@@ -23,12 +21,14 @@ from config.settings import Settings
 from gateway.embeddings import Embedder, EmbeddingError
 from gateway.errors import ConfigurationError
 from gateway.services.llm import ChatModel, LLMClassifier, LLMDrafter
+from gateway.services.polling import Wakeup, work_forever
 from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Suggestion, SuggestionMaker
 from storage.models import ChatInteraction
 from storage.routing import RoutingRepository
 
 if TYPE_CHECKING:
+    from gateway.metrics import Metrics
     from gateway.services.delivery import Outbox
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,9 @@ class PipelineWorker:
         chat: ChatModel | None = None,
         catalog: SectorCatalog | None = None,
         outbox: Outbox | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._chat = chat
         self._catalog = catalog
         self._outbox = outbox
@@ -61,7 +63,7 @@ class PipelineWorker:
         self.suggestions = suggestions
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
-        self._wakeup = asyncio.Event()
+        self._wakeup = Wakeup()
 
     def wake(self) -> None:
         """New vectors were stored; look for work now rather than at the next poll."""
@@ -127,6 +129,8 @@ class PipelineWorker:
                     # Queued in the same transaction as the suggestion: both or neither.
                     queued += await self._outbox.enqueue_answer(session, row, values["answer"])
                 done += 1
+                if self._metrics is not None:
+                    self._metrics.triaged(elapsed_ms, suggested="suggestion" in values)
                 log.info(
                     "message_triaged",
                     interaction_id=row.id,
@@ -141,21 +145,7 @@ class PipelineWorker:
         return len(rows) if rows else 0
 
     async def run(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-            except (OperationalError, DBAPIError, OSError) as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from exc
-                log.warning("pipeline_worker_database_error", error=str(exc))
-                done = 0
-                await asyncio.sleep(self._idle_poll * 5)
-            if done:
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
+        await work_forever(self.run_once, self._wakeup, idle_poll=self._idle_poll, name="pipeline")
 
     async def aclose(self) -> None:
         """Close the chat model's HTTP client, if the LLM helpers are on."""
@@ -176,6 +166,7 @@ def build_pipeline(
     embedder: Embedder,
     *,
     outbox: Outbox | None = None,
+    metrics: Metrics | None = None,
 ) -> PipelineWorker:
     """The router, the suggestion maker and the worker, as the settings describe them."""
     threshold = settings.effective_suggestion_threshold
@@ -219,4 +210,5 @@ def build_pipeline(
         chat=chat,
         catalog=catalog,
         outbox=outbox,
+        metrics=metrics,
     )
