@@ -190,6 +190,38 @@ class Settings(BaseSettings):
         "(needs ATENDE_LLM_MODEL).",
     )
 
+    # Access and operations.
+    auth_disabled: bool = Field(
+        default=False,
+        description="Serve every REST request as admin without a key. Refused unless the "
+        "server binds a loopback address; local development only.",
+    )
+    rate_limit_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        default=1200,
+        description="Requests per minute one API key may make, per process (0: no limit).",
+    )
+    rate_limit_burst: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=200, description="Requests one API key may make at once above that rate."
+    )
+    anonymous_rate_limit_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        default=300,
+        description="Requests per minute per client address on routes without a key (root, "
+        "health, docs, metrics, and API calls with no valid key), per process (0: no limit).",
+    )
+    anonymous_rate_limit_burst: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=60, description="Requests one client address may make at once above that rate."
+    )
+    metrics_require_key: bool = Field(
+        default=False,
+        description="Serve /metrics only to an admin or operator key (otherwise open, like "
+        "/health, for a scraper on the private network).",
+    )
+    ready_max_backlog: Annotated[int, Field(ge=0)] = Field(
+        default=1000,
+        description="Most messages waiting for the worker (embedding, routing, suggestion) "
+        "before /health/ready answers 503.",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

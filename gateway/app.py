@@ -17,17 +17,21 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from config.sectors import load_sectors
 from config.settings import Settings
 from gateway import keys
+from gateway.access import ApiKeyService, check_auth_switch
 from gateway.channels import channels_ctx
 from gateway.embeddings import create_embedder
 from gateway.errors import ConfigurationError
-from gateway.http import messages, operators, system, webhooks
-from gateway.http.middlewares import request_context
+from gateway.http import access, messages, operators, system, webhooks
+from gateway.http.access import POLICY, AccessPolicy, access_control
+from gateway.http.middlewares import request_context, request_metrics
+from gateway.metrics import Metrics
 from gateway.services.embedding import EmbeddingWorker, check_embedding_model
 from gateway.services.knowledge import KnowledgeBase
 from gateway.services.messages import MessageService
 from gateway.services.operators import OperatorService
 from gateway.services.pipeline import build_pipeline
 from storage import migrate
+from storage.api_keys import ApiKeyRepository
 from storage.database import create_engine, ping, session_factory
 from storage.embedded import EmbeddedPostgres
 from storage.repositories import MessageRepository, MetaRepository, SectorRepository
@@ -87,7 +91,12 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     repository = MessageRepository(app[keys.SESSIONS])
     pipeline = build_pipeline(
-        settings, app[keys.SECTORS], app[keys.SESSIONS], app[keys.EMBEDDER], outbox=app[keys.OUTBOX]
+        settings,
+        app[keys.SECTORS],
+        app[keys.SESSIONS],
+        app[keys.EMBEDDER],
+        outbox=app[keys.OUTBOX],
+        metrics=app[keys.METRICS],
     )
     worker = EmbeddingWorker(
         app[keys.SESSIONS],
@@ -111,7 +120,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         RoutingRepository(app[keys.SESSIONS]),
         pipeline.suggestions,
         app[keys.SECTORS],
+        metrics=app[keys.METRICS],
     )
+    app[keys.API_KEYS] = ApiKeyService(ApiKeyRepository(app[keys.SESSIONS]))
     app[keys.KNOWLEDGE] = KnowledgeBase(
         RoutingRepository(app[keys.SESSIONS]), app[keys.SECTORS], app[keys.EMBEDDER]
     )
@@ -132,14 +143,33 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     await pipeline.aclose()
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the gateway. Reading the sectors file is the only I/O done before start."""
-    app = web.Application(middlewares=[request_context], client_max_size=2 * 1024 * 1024)
+def create_app(settings: Settings, *, host: str | None = None) -> web.Application:
+    """Build the gateway. Reading the sectors file is the only I/O done before start.
+
+    `host` is the address the server will bind (default: ATENDE_HOST); auth can be off
+    only on loopback."""
+    check_auth_switch(settings.auth_disabled, host or settings.host)
+    app = web.Application(
+        # Metrics outermost, so they count the status the client got; access inside the
+        # error middleware, so a refusal is a JSON error like any other.
+        middlewares=[request_metrics, request_context, access_control],
+        client_max_size=2 * 1024 * 1024,
+    )
     app[keys.SETTINGS] = settings
+    app[keys.METRICS] = Metrics()
+    app[POLICY] = AccessPolicy.of(settings)
     app[keys.SECTORS] = load_sectors(settings.sectors_file)
     app.cleanup_ctx.extend([_embedder_ctx, _database_ctx, channels_ctx, _services_ctx])
     webhooks.add_routes(app)
     system.add_routes(
-        app, system.OPERATIONS + messages.OPERATIONS + operators.OPERATIONS, settings.api_prefix
+        app,
+        (
+            *system.OPERATIONS,
+            system.metrics_operation(settings.metrics_require_key),
+            *messages.OPERATIONS,
+            *operators.OPERATIONS,
+            *access.OPERATIONS,
+        ),
+        settings.api_prefix,
     )
     return app

@@ -1,4 +1,4 @@
-"""The `atende` command: serve, migrate, worker, reembed."""
+"""The `atende` command: serve, migrate, worker, reembed, keys and more."""
 
 from __future__ import annotations
 
@@ -48,7 +48,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         embeddings=settings.embedding_provider.value,
     )
     web.run_app(
-        create_app(settings), host=host, port=port, print=None, access_log=None, handle_signals=True
+        create_app(settings, host=host),
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        handle_signals=True,
     )
 
 
@@ -159,11 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     reembed.add_argument("--quiet", action="store_true", help="no progress bar")
     reembed.set_defaults(func=_run(_reembed))
 
+    from gateway.keys_cli import add_commands as add_keys_commands
     from gateway.routing_cli import add_commands
     from gateway.telegram_cli import add_commands as add_telegram_commands
 
     add_commands(sub)
     add_telegram_commands(sub)
+    add_keys_commands(sub)
     return parser
 
 

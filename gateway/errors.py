@@ -17,10 +17,17 @@ class AtendeError(Exception):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, details: list[FieldProblem] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
+        self.headers = headers or {}  # added to the error response
 
 
 class BadRequest(AtendeError):
@@ -60,6 +67,15 @@ class ValidationFailed(AtendeError):
     @classmethod
     def on(cls, field: str, message: str) -> ValidationFailed:
         return cls(f"{field}: {message}", details=[FieldProblem(field, message)])
+
+
+class TooManyRequests(AtendeError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(AtendeError):

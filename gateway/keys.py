@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
+from gateway.metrics import Metrics
 
 if TYPE_CHECKING:
     pass
@@ -28,3 +29,5 @@ CONNECTORS = web.AppKey("connectors", "ConnectorRegistry")
 INBOUND = web.AppKey("inbound", "InboundService")
 OUTBOX = web.AppKey("outbox", "Outbox")
 DELIVERY_WORKER = web.AppKey("delivery_worker", "DeliveryWorker")
+API_KEYS = web.AppKey("api_keys", "ApiKeyService")
+METRICS = web.AppKey("metrics", Metrics)

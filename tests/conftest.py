@@ -122,13 +122,43 @@ def settings(db_url: str) -> Settings:
     return make_settings(db_url)
 
 
+async def issue_key(db: str, role: str = "admin", name: str | None = None) -> str:
+    """A new API key of `role`, stored straight in the database `db`; returns the key."""
+    from gateway.access import hash_key, new_key
+
+    key, prefix = new_key()
+    engine = create_async_engine(db)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO api_keys (name, role, prefix, key_hash) "
+                    "VALUES (:name, :role, :prefix, :hash)"
+                ),
+                {
+                    "name": name or f"test-{role}-{prefix}",
+                    "role": role,
+                    "prefix": prefix,
+                    "hash": hash_key(key),
+                },
+            )
+    finally:
+        await engine.dispose()
+    return key
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 @pytest.fixture
 async def client(settings: Settings, aiohttp_client):
     # `settings` first: fixtures are torn down in reverse, so the app stops before its
-    # database is dropped.
+    # database is dropped. The client speaks as an admin, which may call every route.
     from gateway.app import create_app
 
-    return await aiohttp_client(create_app(settings))
+    key = await issue_key(settings.async_database_url or "")
+    return await aiohttp_client(create_app(settings), headers=bearer(key))
 
 
 async def wait_until_embedded(client, interaction_id: int, within: float = 20.0) -> dict:

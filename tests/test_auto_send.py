@@ -14,7 +14,7 @@ from config.sectors import load_sectors
 from config.settings import CONFIG_DIR
 from gateway.app import create_app
 from gateway.errors import ConfigurationError
-from tests.conftest import make_settings
+from tests.conftest import bearer, issue_key, make_settings
 from tests.routing_helpers import API, CLIENT, import_kb, wait_until_triaged
 
 KB = [
@@ -52,7 +52,8 @@ async def test_only_an_opted_in_sector_above_its_threshold_sends(tmp_path, db_ur
     callback.router.add_post("/hook", hook)
     server = await aiohttp_server(callback)
     settings = make_settings(db_url, sectors_file=sectors_file(tmp_path, suporte=0.97))
-    client = TestClient(TestServer(create_app(settings)))
+    key = await issue_key(db_url)
+    client = TestClient(TestServer(create_app(settings)), headers=bearer(key))
     await client.start_server()
     try:
         await import_kb(client, KB)

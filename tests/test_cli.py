@@ -95,17 +95,24 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _request(url: str, body: dict | None = None) -> dict:
+def _request(url: str, body: dict | None = None, key: str | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url, data=data, headers=headers)
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
 
-def _serve(tmp_path: Path, port: int) -> subprocess.Popen:
-    env = _env(
+def _serve_env(tmp_path: Path, port: int) -> dict[str, str]:
+    return _env(
         ATENDE_DATA_DIR=str(tmp_path / "data"), ATENDE_PORT=str(port), ATENDE_LOG_FORMAT="json"
     )
+
+
+def _serve(tmp_path: Path, port: int) -> subprocess.Popen:
+    env = _serve_env(tmp_path, port)
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve"],
         env=env,
@@ -136,6 +143,13 @@ def _stop(process: subprocess.Popen) -> str:
 def test_serve_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
     port = _free_port()
     base = f"http://127.0.0.1:{port}/api/v1"
+    # The first key is made on the command line, against the same embedded database.
+    made = _atende(
+        "keys", "create", "--role", "admin", "--name", "first",
+        env=_serve_env(tmp_path, port), cwd=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
     process = _serve(tmp_path, port)
     try:
         created = _request(
@@ -145,6 +159,7 @@ def test_serve_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
                 "sector": "geral",
                 "message": "Olá, preciso de ajuda",
             },
+            key,
         )
     finally:
         output = _stop(process)
@@ -155,7 +170,7 @@ def test_serve_on_embedded_defaults_keeps_data_across_restarts(tmp_path):
 
     process = _serve(tmp_path, port)
     try:
-        again = _request(f"{base}/messages/{created['id']}")
+        again = _request(f"{base}/messages/{created['id']}", key=key)
         assert again["message"] == "Olá, preciso de ajuda"
     finally:
         _stop(process)

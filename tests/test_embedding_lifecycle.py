@@ -16,13 +16,14 @@ from gateway.embeddings import create_embedder
 from gateway.errors import ConfigurationError
 from gateway.services.embedding import reembed_all
 from storage.database import create_engine, session_factory
-from tests.conftest import make_settings, wait_until_embedded
+from tests.conftest import bearer, issue_key, make_settings, wait_until_embedded
 from tests.fake_openai import FakeOpenAI, create_fake_openai_app
 from tests.test_api_messages import API, post_message
 
 
 async def _started(settings) -> TestClient:
-    client = TestClient(TestServer(create_app(settings)))
+    key = await issue_key(settings.async_database_url)
+    client = TestClient(TestServer(create_app(settings)), headers=bearer(key))
     try:
         await client.start_server()
     except BaseException:

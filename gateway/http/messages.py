@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import keys
-from gateway.http.operations import Operation, PathParam
+from gateway.access import Role
+from gateway.http.operations import Operation, PathParam, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, path_uuid
 from gateway.http.responses import json_model
 from gateway.schemas import (
@@ -74,6 +75,7 @@ OPERATIONS = (
         status=201,
         body=MessageCreate,
         errors=(400, 415, 422),
+        roles=allow(Role.INTEGRATOR),
     ),
     Operation(
         "GET",
@@ -84,6 +86,7 @@ OPERATIONS = (
         MessageOut,
         path_params=(_ID,),
         errors=(404, 422),
+        roles=allow(Role.OPERATOR, Role.INTEGRATOR),
     ),
     Operation(
         "PUT",
@@ -95,6 +98,7 @@ OPERATIONS = (
         body=MessageUpdate,
         path_params=(_ID,),
         errors=(400, 404, 415, 422),
+        roles=allow(Role.OPERATOR),
     ),
     Operation(
         "POST",
@@ -105,6 +109,7 @@ OPERATIONS = (
         SearchResponse,
         body=SearchRequest,
         errors=(400, 415, 422, 503),
+        roles=allow(Role.OPERATOR, Role.INTEGRATOR),
     ),
     Operation(
         "GET",
@@ -116,6 +121,7 @@ OPERATIONS = (
         query=PageQuery,
         path_params=(PathParam("client_id", {"type": "string", "format": "uuid"}),),
         errors=(422,),
+        roles=allow(Role.OPERATOR, Role.INTEGRATOR),
     ),
     Operation(
         "GET",
@@ -127,5 +133,6 @@ OPERATIONS = (
         query=PageQuery,
         path_params=(PathParam("sector", {"type": "string"}),),
         errors=(404, 422),
+        roles=allow(Role.OPERATOR),
     ),
 )

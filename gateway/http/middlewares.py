@@ -1,4 +1,5 @@
-"""Request ids, one log line per request, and errors as JSON: every response passes here."""
+"""Request ids, one log line per request, errors as JSON and request metrics: every
+response passes here."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from gateway import keys
 from gateway.errors import AtendeError
 
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = web.RequestKey("request_id", str)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def error_response(
@@ -70,13 +73,15 @@ async def _as_json_errors(
     except AtendeError as exc:
         if exc.status >= 500:
             log.warning("request_failed", code=exc.code, error=exc.message)
-        return error_response(
+        response = error_response(
             exc.status,
             exc.code,
             exc.message,
             request_id,
             [{"field": d.field, "message": d.message} for d in exc.details],
         )
+        response.headers.update(exc.headers)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -95,3 +100,26 @@ async def _as_json_errors(
             "atende failed to handle this request; see its log",
             request_id,
         )
+
+
+@web.middleware
+async def request_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every answer by route pattern (never the raw path, which would grow without
+    bound) and status, and webhook calls by channel and outcome."""
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:  # redirects and the like pass through request_context
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        metrics = request.app[keys.METRICS]
+        # A client picks the method; only known ones become labels.
+        method = request.method if request.method in _METHODS else "other"
+        metrics.requests.labels(route, method, str(status)).inc()
+        if request.method == "POST" and route.startswith("/webhooks/"):
+            metrics.webhook(request.match_info.get("channel", "unknown"), status)

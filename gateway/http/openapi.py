@@ -62,7 +62,8 @@ def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, A
             str(op.status): {"description": "Success"}
             | ({"content": _json(op.response)} if op.response else {})
         }
-        for status in (*op.errors, 500):
+        errors = (*op.errors, 401, 403, 429) if op.roles is not None else (*op.errors, 429)
+        for status in sorted({*errors, 500}):
             responses[str(status)] = {
                 "description": _ERROR_TEXT.get(status, "Unexpected error."),
                 "content": _json(ErrorBody),
@@ -77,6 +78,11 @@ def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, A
             "tags": [op.tag],
             "responses": responses,
         }
+        if op.roles is not None:
+            entry["security"] = [{"bearerAuth": []}]
+            entry["description"] = "Roles: " + ", ".join(sorted(op.roles)) + "."
+        else:
+            entry["security"] = []  # open: no key needed
         if parameters:
             entry["parameters"] = parameters
         if op.body is not None:
@@ -91,5 +97,16 @@ def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, A
             "history and sectors.",
         },
         "paths": paths,
-        "components": {"schemas": defs.get("$defs", {})},
+        "security": [{"bearerAuth": []}],
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key (`atende keys create`), sent as "
+                    "`Authorization: Bearer <key>`.",
+                }
+            },
+        },
     }

@@ -1,7 +1,8 @@
-"""The REST API described once: each operation's route, handler and models.
+"""The REST API described once: each operation's route, handler, models and roles.
 
-`gateway.app` registers these routes and `gateway.http.openapi` documents the same
-list, so the OpenAPI document cannot drift from what is served.
+`gateway.app` registers these routes, `gateway.http.access` enforces their roles and
+`gateway.http.openapi` documents the same list, so neither the OpenAPI document nor the
+access policy can drift from what is served.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from pydantic import BaseModel
 
+from gateway.access import Role
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -20,6 +23,11 @@ class PathParam:
     name: str
     schema: dict[str, object]
     description: str = ""
+
+
+def allow(*roles: Role) -> frozenset[Role]:
+    """The roles that may call an operation; admin may call every one."""
+    return frozenset({Role.ADMIN, *roles})
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,9 @@ class Operation:
     errors: tuple[int, ...] = ()
     absolute: bool = False
     extra_responses: dict[int, str] = field(default_factory=dict)
+    # Who may call it (see `allow`); None: anyone, without a key. Every route under the
+    # API prefix must name its roles (`gateway.http.system.add_routes` checks).
+    roles: frozenset[Role] | None = None
 
     def full_path(self, prefix: str) -> str:
         return self.path if self.absolute else prefix + self.path

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import keys
-from gateway.http.operations import Operation, PathParam
+from gateway.access import Role
+from gateway.http.operations import Operation, PathParam, allow
 from gateway.http.parsing import parse_body, parse_query, path_int
 from gateway.http.responses import json_model
 from gateway.operator_schemas import (
@@ -106,6 +107,7 @@ OPERATIONS = (
         QueuePage,
         query=QueueQuery,
         errors=(404, 422),
+        roles=allow(Role.OPERATOR),
     ),
     Operation(
         "GET",
@@ -117,6 +119,7 @@ OPERATIONS = (
         query=CandidatesQuery,
         path_params=(_ID,),
         errors=(404, 422),
+        roles=allow(Role.OPERATOR),
     ),
     Operation(
         "POST",
@@ -128,6 +131,7 @@ OPERATIONS = (
         body=ApproveRequest,
         path_params=(_ID,),
         errors=(400, 404, 409, 415, 422),
+        roles=allow(Role.OPERATOR),
     ),
     Operation(
         "POST",
@@ -138,6 +142,7 @@ OPERATIONS = (
         MessageOut,
         path_params=(_ID,),
         errors=(404, 409, 422),
+        roles=allow(Role.OPERATOR),
     ),
     Operation(
         "POST",
@@ -148,6 +153,7 @@ OPERATIONS = (
         KnowledgeImportResult,
         body=KnowledgeImportRequest,
         errors=(400, 415, 422, 503),
+        roles=allow(),
     ),
     Operation(
         "GET",
@@ -156,5 +162,6 @@ OPERATIONS = (
         "Receipt-to-suggestion time over processed messages (p50, p95)",
         "operators",
         PipelineLatency,
+        roles=allow(Role.OPERATOR),
     ),
 )

@@ -6,13 +6,19 @@ from pathlib import Path
 
 import structlog
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import __version__, keys
+from gateway.access import Role
+from gateway.access_schemas import Liveness, Readiness
+from gateway.http.access import POLICY
 from gateway.http.openapi import build_openapi
-from gateway.http.operations import Operation
+from gateway.http.operations import Operation, allow
 from gateway.http.responses import json_model
 from gateway.schemas import Health, SectorList, SectorOut, ServiceInfo
+from gateway.services import embedding, pipeline
+from storage.api_keys import BacklogRepository
 from storage.database import ping
 
 log = structlog.get_logger(__name__)
@@ -31,6 +37,54 @@ async def health(request: web.Request) -> web.Response:
         log.warning("health_database_unreachable", error=str(exc))
         return json_model(Health(status="unavailable", database="unreachable"), status=503)
     return json_model(Health(status="ok", database="ok"))
+
+
+async def live(request: web.Request) -> web.Response:
+    # The process answers: nothing else is checked, so a slow database never restarts it.
+    return json_model(Liveness(status="ok"))
+
+
+async def _worker_backlog(request: web.Request) -> int:
+    return await BacklogRepository(request.app[keys.SESSIONS]).worker_backlog(
+        embed_attempts=embedding.MAX_ATTEMPTS, pipeline_attempts=pipeline.MAX_ATTEMPTS
+    )
+
+
+async def ready(request: web.Request) -> web.Response:
+    bound = request.app[keys.SETTINGS].ready_max_backlog
+    try:
+        await ping(request.app[keys.ENGINE])
+        backlog = await _worker_backlog(request)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("ready_database_unreachable", error=str(exc))
+        body = Readiness(
+            status="unavailable", database="unreachable", backlog=None, max_backlog=bound
+        )
+        return json_model(body, status=503)
+    ok = backlog <= bound
+    if not ok:
+        log.warning("ready_backlog_too_long", backlog=backlog, max_backlog=bound)
+    body = Readiness(
+        status="ok" if ok else "unavailable", database="ok", backlog=backlog, max_backlog=bound
+    )
+    return json_model(body, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    collected = request.app[keys.METRICS]
+    backlog = BacklogRepository(request.app[keys.SESSIONS])
+    try:
+        collected.observe_database(
+            queue_depth=await backlog.operator_queue(),
+            worker_backlog=await _worker_backlog(request),
+            deliveries=await backlog.deliveries_by_status(),
+        )
+    except (SQLAlchemyError, OSError) as exc:
+        # The counters are still worth scraping; the gauges keep their last values.
+        log.warning("metrics_database_unreachable", error=str(exc))
+    return web.Response(
+        body=generate_latest(collected.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
 
 
 async def list_sectors(request: web.Request) -> web.Response:
@@ -85,13 +139,60 @@ OPERATIONS = (
         absolute=True,
         extra_responses={503: "The database is unreachable."},
     ),
-    Operation("GET", "/sectors", list_sectors, "The configured sectors", "sectors", SectorList),
+    Operation(
+        "GET",
+        "/health/live",
+        live,
+        "Whether the process answers (liveness)",
+        "service",
+        Liveness,
+        absolute=True,
+    ),
+    Operation(
+        "GET",
+        "/health/ready",
+        ready,
+        "Whether atende can serve: database reachable, worker backlog within "
+        "ATENDE_READY_MAX_BACKLOG (readiness)",
+        "service",
+        Readiness,
+        absolute=True,
+        extra_responses={503: "The database is unreachable or the backlog is too long."},
+    ),
+    Operation(
+        "GET",
+        "/sectors",
+        list_sectors,
+        "The configured sectors",
+        "sectors",
+        SectorList,
+        roles=allow(Role.OPERATOR, Role.INTEGRATOR),
+    ),
 )
 
 
+def metrics_operation(require_key: bool) -> Operation:
+    """`/metrics`: open like /health, or for admin and operator keys when the settings say."""
+    return Operation(
+        "GET",
+        "/metrics",
+        metrics,
+        "Prometheus metrics (text exposition format)",
+        "service",
+        None,
+        absolute=True,
+        roles=allow(Role.OPERATOR) if require_key else None,
+    )
+
+
 def add_routes(app: web.Application, operations: tuple[Operation, ...], prefix: str) -> None:
+    """Register the operations, each with its roles for the access middleware."""
+    policy = app[POLICY]
     for op in operations:
-        app.router.add_route(op.method, op.full_path(prefix), op.handler)
+        if not op.absolute and op.roles is None:
+            raise ValueError(f"{op.method} {op.path} is under {prefix} and names no roles")
+        route = app.router.add_route(op.method, op.full_path(prefix), op.handler)
+        policy.operations[route] = op
     app[OPENAPI_KEY] = build_openapi(operations, prefix)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/docs", docs)

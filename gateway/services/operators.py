@@ -13,6 +13,7 @@ import structlog
 
 from config.sectors import SectorCatalog
 from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.metrics import Metrics
 from gateway.schemas import MessageUpdate
 from gateway.services.messages import MessageService
 from gateway.services.suggestions import Candidate, SuggestionMaker
@@ -39,7 +40,9 @@ class OperatorService:
         repository: RoutingRepository,
         suggestions: SuggestionMaker,
         sectors: SectorCatalog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._messages = messages
         self._repository = repository
         self._suggestions = suggestions
@@ -82,6 +85,8 @@ class OperatorService:
             edited=answer is not None and answer != row.answer,
             had_suggestion=row.suggestion is not None,
         )
+        if self._metrics is not None:
+            self._metrics.suggestion("approved")
         return updated
 
     async def reject(self, interaction_id: int) -> ChatInteraction:
@@ -93,4 +98,6 @@ class OperatorService:
             interaction_id, MessageUpdate(answer=None, validated_by="pending")
         )
         log.info("suggestion_rejected", interaction_id=interaction_id)
+        if self._metrics is not None:
+            self._metrics.suggestion("rejected")
         return updated

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from config.settings import Settings
 from connectors.signing import signature_header
 from gateway import keys
-from tests.conftest import make_settings
+from tests.conftest import bearer, issue_key, make_settings
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.whatsapp import FakeWhatsApp
 
@@ -67,11 +67,17 @@ async def channel_settings(
     )
 
 
-@pytest.fixture
-async def app_client(channel_settings: Settings, aiohttp_client):
+async def start_app(aiohttp_client, settings: Settings):
+    """The real app on loopback, its client speaking as an admin key."""
     from gateway.app import create_app
 
-    return await aiohttp_client(create_app(channel_settings))
+    key = await issue_key(settings.async_database_url or "")
+    return await aiohttp_client(create_app(settings), headers=bearer(key))
+
+
+@pytest.fixture
+async def app_client(channel_settings: Settings, aiohttp_client):
+    return await start_app(aiohttp_client, channel_settings)
 
 
 async def post_telegram(

@@ -16,6 +16,7 @@ from tests.connectors.conftest import (
     post_telegram,
     post_whatsapp,
     sql,
+    start_app,
     telegram_text_update,
     whatsapp_body,
     whatsapp_text,
@@ -347,10 +348,9 @@ async def test_a_send_interrupted_by_a_crash_is_failed_not_repeated(app_client, 
 async def test_a_platform_that_does_not_answer_in_time_is_retried(
     channel_settings, aiohttp_client, fake_whatsapp
 ):
-    from gateway.app import create_app
 
     settings = channel_settings.model_copy(update={"delivery_timeout_seconds": 0.2})
-    client = await aiohttp_client(create_app(settings))
+    client = await start_app(aiohttp_client, settings)
     interaction_id = await whatsapp_interaction(client)
     await approve(client, interaction_id)
     fake_whatsapp.delays.append(2.0)  # longer than the timeout

@@ -11,6 +11,7 @@ from tests.connectors.conftest import (
     interactions,
     post_whatsapp,
     sql,
+    start_app,
     whatsapp_body,
     whatsapp_text,
 )
@@ -131,7 +132,6 @@ async def test_a_body_for_another_configured_number_is_stored_under_that_number(
     channel_settings, aiohttp_client
 ):
     from config.channels import WhatsAppNumber
-    from gateway.app import create_app
 
     second = WhatsAppNumber(
         name="second",
@@ -142,7 +142,7 @@ async def test_a_body_for_another_configured_number_is_stored_under_that_number(
     )
     numbers = [*channel_settings.whatsapp_numbers, second]
     settings = channel_settings.model_copy(update={"whatsapp_numbers": numbers})
-    client = await aiohttp_client(create_app(settings))
+    client = await start_app(aiohttp_client, settings)
     body = whatsapp_body([whatsapp_text("wamid.main", "para o principal")])
     other = whatsapp_body([whatsapp_text("wamid.second", "para o segundo")])
     other["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "99887766"

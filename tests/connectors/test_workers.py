@@ -10,6 +10,7 @@ from tests.connectors.conftest import (
     interactions,
     post_telegram,
     post_whatsapp,
+    start_app,
     telegram_text_update,
     whatsapp_body,
     whatsapp_text,
@@ -29,10 +30,9 @@ async def eventually(check, within: float = 20.0):
 async def test_serve_embeds_inbound_messages_and_sends_approved_answers(
     channel_settings, aiohttp_client, fake_whatsapp
 ):
-    from gateway.app import create_app
 
     settings = channel_settings.model_copy(update={"run_worker": True})
-    client = await aiohttp_client(create_app(settings))
+    client = await start_app(aiohttp_client, settings)
     await post_whatsapp(client, whatsapp_body([whatsapp_text("wamid.w1", "Quero a fatura")]))
     [row] = await interactions(client)
     # The same pipeline as REST-created messages: the embedding worker picks it up.
