@@ -21,5 +21,5 @@ ENV ATENDE_HOST=0.0.0.0 \
     ATENDE_PORT=8000 \
     ATENDE_LOG_FORMAT=json
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status != 200)"
+    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=4).status != 200)"
 CMD ["atende", "serve"]
