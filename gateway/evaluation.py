@@ -33,6 +33,7 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
 from gateway.errors import ConfigurationError
+from gateway.services.pipeline import build_triage
 from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Candidate, SuggestionMaker
 from storage import migrate
@@ -239,19 +240,8 @@ async def evaluate(
             )
             repository = RoutingRepository(sessions)
             by_id = await _load_history(repository, embedder, history, progress)
-            router = SectorRouter(
-                catalog,
-                embedder,
-                repository,
-                neighbours=settings.router_neighbours,
-                temperature=settings.router_temperature,
-                tie_margin=settings.router_tie_margin,
-            )
-            maker = SuggestionMaker(
-                repository,
-                model_id=embedder.model_id,
-                threshold=threshold,
-                temperature=settings.router_temperature,
+            router, maker = build_triage(
+                settings, catalog, repository, embedder, threshold=threshold
             )
             outcomes, embed_ms = await _ask(router, maker, embedder, questions, progress)
         finally:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
@@ -29,6 +29,30 @@ class Page:
 class ScoredInteraction:
     interaction: ChatInteraction
     similarity: float
+
+
+async def page_of(
+    sessions: async_sessionmaker[AsyncSession],
+    conditions: Sequence[ColumnElement[bool]],
+    order_by: Sequence[ColumnElement[Any]],
+    *,
+    page: int,
+    per_page: int,
+) -> Page:
+    """One page of interactions matching `conditions`, with the total that match."""
+    async with sessions() as session:
+        total = await session.scalar(
+            select(func.count()).select_from(ChatInteraction).where(*conditions)
+        )
+        rows = await session.scalars(
+            select(ChatInteraction)
+            .options(_WITHOUT_VECTOR)
+            .where(*conditions)
+            .order_by(*order_by)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        return Page(items=list(rows), total=total or 0)
 
 
 class MessageRepository:
@@ -85,19 +109,13 @@ class MessageRepository:
             conditions.append(ChatInteraction.client_id == client_id)
         if sector is not None:
             conditions.append(ChatInteraction.sector == sector)
-        async with self._sessions() as session:
-            total = await session.scalar(
-                select(func.count()).select_from(ChatInteraction).where(*conditions)
-            )
-            rows = await session.scalars(
-                select(ChatInteraction)
-                .options(_WITHOUT_VECTOR)
-                .where(*conditions)
-                .order_by(ChatInteraction.created_at.desc(), ChatInteraction.id.desc())
-                .limit(per_page)
-                .offset((page - 1) * per_page)
-            )
-            return Page(items=list(rows), total=total or 0)
+        return await page_of(
+            self._sessions,
+            conditions,
+            (ChatInteraction.created_at.desc(), ChatInteraction.id.desc()),
+            page=page,
+            per_page=per_page,
+        )
 
     async def search(
         self,

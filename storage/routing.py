@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
 from storage.models import ChatInteraction
-from storage.repositories import Page
+from storage.repositories import Page, page_of
 
 _WITHOUT_VECTOR = defer(ChatInteraction.embedding)
 
@@ -161,19 +161,13 @@ class RoutingRepository:
         conditions = [ChatInteraction.validated_by != "human"]
         if sector is not None:
             conditions.append(ChatInteraction.sector == sector)
-        async with self._sessions() as session:
-            total = await session.scalar(
-                select(func.count()).select_from(ChatInteraction).where(*conditions)
-            )
-            rows = await session.scalars(
-                select(ChatInteraction)
-                .options(_WITHOUT_VECTOR)
-                .where(*conditions)
-                .order_by(ChatInteraction.created_at, ChatInteraction.id)
-                .limit(per_page)
-                .offset((page - 1) * per_page)
-            )
-            return Page(items=list(rows), total=total or 0)
+        return await page_of(
+            self._sessions,
+            conditions,
+            (ChatInteraction.created_at, ChatInteraction.id),
+            page=page,
+            per_page=per_page,
+        )
 
     async def clear_suggestion(self, interaction_id: int) -> None:
         async with self._sessions.begin() as session:

@@ -185,6 +185,33 @@ def build_pipeline(
             base_url=settings.openai_base_url,
             api_key=key.get_secret_value() if key is not None else None,
         )
+    router, suggestions = build_triage(
+        settings, catalog, repository, embedder, threshold=threshold, chat=chat
+    )
+    return PipelineWorker(
+        sessions,
+        repository,
+        router,
+        suggestions,
+        batch_size=settings.embedding_batch_size,
+        chat=chat,
+        catalog=catalog,
+        outbox=outbox,
+        metrics=metrics,
+    )
+
+
+def build_triage(
+    settings: Settings,
+    catalog: SectorCatalog,
+    repository: RoutingRepository,
+    embedder: Embedder,
+    *,
+    threshold: float,
+    chat: ChatModel | None = None,
+) -> tuple[SectorRouter, SuggestionMaker]:
+    """The router and the suggestion maker as the settings describe them; the worker and
+    `atende eval` share this so that what is measured is what runs."""
     router = SectorRouter(
         catalog,
         embedder,
@@ -201,14 +228,4 @@ def build_pipeline(
         temperature=settings.router_temperature,
         drafter=LLMDrafter(chat) if chat and settings.llm_drafting else None,
     )
-    return PipelineWorker(
-        sessions,
-        repository,
-        router,
-        suggestions,
-        batch_size=settings.embedding_batch_size,
-        chat=chat,
-        catalog=catalog,
-        outbox=outbox,
-        metrics=metrics,
-    )
+    return router, suggestions
