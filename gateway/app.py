@@ -21,7 +21,7 @@ from gateway.access import ApiKeyService, check_auth_switch
 from gateway.channels import channels_ctx
 from gateway.embeddings import create_embedder
 from gateway.errors import ConfigurationError
-from gateway.http import access, messages, operators, system, webhooks
+from gateway.http import access, console, events, messages, operators, system, webhooks
 from gateway.http.access import POLICY, AccessPolicy, access_control
 from gateway.http.middlewares import request_context, request_metrics
 from gateway.metrics import Metrics
@@ -160,7 +160,9 @@ def create_app(settings: Settings, *, host: str | None = None) -> web.Applicatio
     app[POLICY] = AccessPolicy.of(settings)
     app[keys.SECTORS] = load_sectors(settings.sectors_file)
     app.cleanup_ctx.extend([_embedder_ctx, _database_ctx, channels_ctx, _services_ctx])
+    events.add_shutdown(app)
     webhooks.add_routes(app)
+    console.add_routes(app)
     system.add_routes(
         app,
         (
@@ -168,6 +170,7 @@ def create_app(settings: Settings, *, host: str | None = None) -> web.Applicatio
             system.metrics_operation(settings.metrics_require_key),
             *messages.OPERATIONS,
             *operators.OPERATIONS,
+            *events.OPERATIONS,
             *access.OPERATIONS,
         ),
         settings.api_prefix,

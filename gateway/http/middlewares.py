@@ -3,6 +3,7 @@ response passes here."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -16,6 +17,9 @@ from gateway.errors import AtendeError
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# What a request whose client left (and whose handler was cancelled) is counted as;
+# nginx's convention, so a closed console stream never shows as a server error.
+CLIENT_CLOSED = 499
 REQUEST_ID = web.RequestKey("request_id", str)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -52,8 +56,12 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     try:
         response = await _as_json_errors(request, handler, request_id)
         status = response.status
-        response.headers[REQUEST_ID_HEADER] = request_id
+        if not response.prepared:  # a stream sent its headers itself
+            response.headers[REQUEST_ID_HEADER] = request_id
         return response
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        raise
     finally:
         log.info(
             "request",
@@ -111,6 +119,9 @@ async def request_metrics(request: web.Request, handler: Handler) -> web.StreamR
         response = await handler(request)
         status = response.status
         return response
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        raise
     except web.HTTPException as exc:  # redirects and the like pass through request_context
         status = exc.status
         raise

@@ -1,0 +1,37 @@
+"""`/console`: the operator console, static files served by atende itself.
+
+The page holds no secret and needs no key to load; everything it shows comes from the
+API, called with the operator's key. Its policy allows only its own scripts and styles
+(no inline code, no other origin), which limits what an injected message could do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
+_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html", headers=_headers())
+
+
+def _headers() -> dict[str, str]:
+    return {
+        "Content-Security-Policy": _POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+    }
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/console", page)
+    app.router.add_get("/console/", page)
+    app.router.add_static("/console/static", STATIC_DIR)
