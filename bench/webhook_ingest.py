@@ -1,0 +1,471 @@
+"""Webhook ingest: Telegram updates POSTed on loopback to the real gateway.
+
+atende runs as `atende serve` runs it (`create_app(Settings(...))` on an aiohttp
+`AppRunner`, no access log, structlog as JSON to a file in the temporary folder), with one
+Telegram bot configured through `telegram_bots`, so every POST takes the full path: route,
+middlewares, secret-token check, parse, normalise, customer upsert and insert with
+`ON CONFLICT` in one transaction, commit, 200. The baseline, measured in the same run on
+the same database, is a minimal aiohttp handler: compare the secret header, `json.loads`,
+one asyncpg `INSERT ... ON CONFLICT DO NOTHING` (autocommit) into a table of the same
+shape as far as dedupe goes (unique bot + update id), 200. Both get the same bodies from
+a load generator in a separate process (an aiohttp client, `--concurrency` requests in
+flight), each with a new update_id except every `--duplicate-every`th, which repeats one
+the same client already had acknowledged, as Telegram does when it retries. Afterwards
+every acknowledged update_id is looked up in the database.
+
+    python bench/webhook_ingest.py [--concurrency 32] [--duration 10] [--warmup 1]
+        [--rounds 1] [--duplicate-every 50] [--users 1000] [--worker] [--log-level info]
+        [--database-url postgresql://admin@host/db] [--profile server.pstats]
+
+Without `--database-url` a throwaway embedded PostgreSQL runs in a temporary folder; with
+it, a throwaway database is created on that server (the URL needs CREATEDB) and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import hmac
+import itertools
+import json
+import multiprocessing
+import pstats
+import random
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+BOT = "bench"
+BOT_TOKEN = "123456:BENCH-token"  # never used: nothing is sent to Telegram
+BOT_SECRET = "bench-webhook-secret"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+HEADERS = {"Content-Type": "application/json", SECRET_HEADER: BOT_SECRET}
+TARGET_RATIO = 1.0  # atende's requests/s over the baseline's (issue 6)
+TARGET_P99_MS = 25.0
+PHRASES = [
+    "Meu boleto venceu, ainda consigo pagar sem multa?",
+    "O aplicativo fecha sozinho quando tento abrir a fatura",
+    "Quanto custa o plano anual para uma empresa pequena?",
+    "Quero cancelar minha assinatura a partir do mês que vem",
+    "Qual o horário de atendimento de vocês no sábado?",
+    "Fui cobrado duas vezes no cartão de crédito",
+    "Não recebi o código de confirmação por SMS",
+    "Vocês entregam no interior de Minas Gerais?",
+]
+BASELINE_TABLE = """
+    CREATE TABLE bench_baseline_updates (
+        id bigserial PRIMARY KEY,
+        bot text NOT NULL,
+        update_key text NOT NULL,
+        chat_id text NOT NULL,
+        message text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (bot, update_key)
+    )"""
+BASELINE_INSERT = """
+    INSERT INTO bench_baseline_updates (bot, update_key, chat_id, message)
+    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"""
+
+
+def telegram_update(update_id: int, users: int) -> bytes:
+    """A private-chat text message; message ids are unique, so only a repeated update is
+    a duplicate. `users` people write, so customer rows are shared but rarely contended."""
+    user = 100_000 + update_id % users
+    person = {"id": user, "first_name": f"Cliente {user}"}
+    return json.dumps(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "from": {**person, "is_bot": False},
+                "chat": {**person, "type": "private"},
+                "date": 1_700_000_000 + update_id % 1_000_000,
+                "text": f"{PHRASES[update_id % len(PHRASES)]} (pedido {update_id})",
+            },
+        }
+    ).encode()
+
+
+# --- the load generator (runs in its own process) -------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    url: str
+    first_update_id: int
+    concurrency: int
+    duration: float
+    warmup: float
+    duplicate_every: int
+    users: int
+
+
+@dataclass
+class Outcome:
+    latencies_ms: list[float] = field(default_factory=list)  # answered inside the window
+    acknowledged: set[int] = field(default_factory=set)  # update_ids answered 2xx, whenever
+    sent: int = 0
+    duplicates_sent: int = 0  # repeats of an acknowledged update_id
+    duplicates_reported: int = 0  # ...answered with "duplicates": 1
+    errors: Counter[str] = field(default_factory=Counter)
+    client_cpu_s: float = 0.0
+
+
+def generate(load: Load) -> Outcome:
+    return asyncio.run(_generate(load))
+
+
+async def _generate(load: Load) -> Outcome:
+    outcome = Outcome()
+    update_ids = itertools.count(load.first_update_id)
+    cpu_started = time.process_time()
+    window_start = time.perf_counter() + load.warmup
+    window_end = window_start + load.duration
+
+    async def client(session: aiohttp.ClientSession, seed: int) -> None:
+        rng = random.Random(seed)
+        mine: list[int] = []
+        for sequence in itertools.count(1):
+            if time.perf_counter() >= window_end:
+                return
+            repeat = bool(load.duplicate_every and mine and sequence % load.duplicate_every == 0)
+            update_id = rng.choice(mine) if repeat else next(update_ids)
+            began = time.perf_counter()
+            try:
+                async with session.post(
+                    load.url, data=telegram_update(update_id, load.users), headers=HEADERS
+                ) as response:
+                    body = await response.read()
+                    status = response.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                outcome.errors[type(exc).__name__] += 1
+                continue
+            finished = time.perf_counter()
+            outcome.sent += 1
+            if not 200 <= status < 300:
+                outcome.errors[f"HTTP {status}"] += 1
+                continue
+            if window_start <= began and finished <= window_end:
+                outcome.latencies_ms.append((finished - began) * 1000)
+            if repeat:
+                outcome.duplicates_sent += 1
+                outcome.duplicates_reported += json.loads(body).get("duplicates") == 1
+            else:
+                mine.append(update_id)
+                outcome.acknowledged.add(update_id)
+
+    connector = aiohttp.TCPConnector(limit=load.concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(client(session, seed) for seed in range(load.concurrency)))
+    outcome.client_cpu_s = time.process_time() - cpu_started
+    return outcome
+
+
+# --- the servers ----------------------------------------------------------------------
+
+POOL = web.AppKey("pool", asyncpg.Pool)
+
+
+def baseline_app(dsn: str, pool_size: int) -> web.Application:
+    """The least a webhook receiver can do and still acknowledge durably."""
+
+    async def pool_ctx(app: web.Application):
+        app[POOL] = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=2 * pool_size)
+        yield
+        await app[POOL].close()
+
+    async def receive(request: web.Request) -> web.Response:
+        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), BOT_SECRET):
+            raise web.HTTPForbidden()
+        update = json.loads(await request.read())
+        message = update["message"]
+        status = await request.app[POOL].execute(
+            BASELINE_INSERT,
+            request.match_info["name"],
+            str(update["update_id"]),
+            str(message["chat"]["id"]),
+            message["text"],
+        )
+        stored = status == "INSERT 0 1"
+        return web.json_response({"ok": True, "stored": int(stored), "duplicates": int(not stored)})
+
+    app = web.Application()
+    app.cleanup_ctx.append(pool_ctx)
+    app.router.add_post("/webhooks/telegram/{name}", receive)
+    return app
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)  # as `atende serve`
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}/webhooks/telegram/{BOT}"
+
+
+@contextlib.asynccontextmanager
+async def throwaway_database(given: str | None, folder: Path):
+    """A new, empty database: on the given server, or on an embedded one in `folder`."""
+    embedded = None
+    if given is None:
+        from storage.embedded import EmbeddedPostgres
+
+        embedded = EmbeddedPostgres(folder)
+        given = await asyncio.to_thread(embedded.start)
+    server = make_url(given).set(drivername="postgresql")
+    name = f"atende_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server.render_as_string(hide_password=False))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+# --- measuring ------------------------------------------------------------------------
+
+
+def machine_cpu() -> tuple[int, int]:
+    """Busy and total jiffies of all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+@dataclass
+class Phase:
+    name: str
+    outcome: Outcome
+    seconds: float
+    server_cpu_s: float
+    machine_busy: float  # fraction of all cores
+    rows_found: int = 0
+    rows_total: int = 0
+    rows_distinct: int = 0
+
+    @property
+    def rate(self) -> float:
+        return len(self.outcome.latencies_ms) / self.seconds
+
+    def percentile(self, q: int) -> float:
+        latencies = self.outcome.latencies_ms
+        if len(latencies) < 2:
+            return float("nan")
+        return statistics.quantiles(latencies, n=100, method="inclusive")[q - 1]
+
+
+async def run_phase(
+    name: str, executor: ProcessPoolExecutor, load: Load, profiler: cProfile.Profile | None
+) -> Phase:
+    loop = asyncio.get_running_loop()
+    cpu_started, (busy_started, total_started) = time.process_time(), machine_cpu()
+    if profiler is not None:
+        profiler.enable()
+    try:
+        outcome = await loop.run_in_executor(executor, generate, load)
+    finally:
+        if profiler is not None:
+            profiler.disable()
+    busy, total = machine_cpu()
+    return Phase(
+        name,
+        outcome,
+        load.duration,
+        time.process_time() - cpu_started,
+        (busy - busy_started) / max(total - total_started, 1),
+    )
+
+
+async def check_rows(conn: asyncpg.Connection, phase: Phase, table: str, where: str) -> None:
+    """Every update_id the client saw acknowledged must be a row; no update twice."""
+    acknowledged = [str(u) for u in phase.outcome.acknowledged]
+    if not acknowledged:
+        return
+    phase.rows_found = await conn.fetchval(
+        f"SELECT count(*) FROM {table} WHERE {where} AND update_key = ANY($2::text[])",
+        BOT,
+        acknowledged,
+    )
+    low, high = min(phase.outcome.acknowledged), max(phase.outcome.acknowledged)
+    row = await conn.fetchrow(
+        f"SELECT count(*), count(DISTINCT update_key) FROM {table} WHERE {where} "
+        "AND update_key::bigint BETWEEN $2 AND $3",
+        BOT,
+        low,
+        high,
+    )
+    phase.rows_total, phase.rows_distinct = row[0], row[1]
+
+
+def report(args: argparse.Namespace, rounds: list[tuple[Phase, Phase]]) -> None:
+    print(
+        f"\n{'':22}{'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7} "
+        f"{'dups':>6} {'srv CPU/req':>12} {'client CPU':>11} {'machine':>8}"
+    )
+    for index, pair in enumerate(rounds, 1):
+        for phase in pair:
+            o = phase.outcome
+            served = o.sent or 1
+            print(
+                f"{phase.name + (f' #{index}' if len(rounds) > 1 else ''):22}"
+                f"{phase.rate:8.0f} {phase.percentile(50):7.1f} {phase.percentile(95):7.1f} "
+                f"{phase.percentile(99):7.1f} {sum(o.errors.values()):7d} "
+                f"{o.duplicates_sent:6d} {phase.server_cpu_s / served * 1000:9.2f} ms "
+                f"{o.client_cpu_s / (args.duration + args.warmup):10.0%} "
+                f"{phase.machine_busy:7.0%}"
+            )
+    print(
+        "(latencies of the POSTs answered 2xx inside the measured window; dups: repeated "
+        "update_ids sent; srv CPU/req: the server process's CPU per POST; client CPU: the load "
+        "process's share of one core; machine: all cores busy, PostgreSQL included)"
+    )
+    baseline = statistics.median(b.rate for b, _ in rounds)
+    ours = statistics.median(a.rate for _, a in rounds)
+    p99 = statistics.median(a.percentile(99) for _, a in rounds)
+    ratio = ours / baseline
+    print(
+        f"\natende / baseline requests/s: {ratio:.2f}  (target >= {TARGET_RATIO:.1f}x: "
+        + ("met" if ratio >= TARGET_RATIO else f"NOT met, {1 - ratio:.0%} short")
+        + ")"
+    )
+    print(
+        f"atende p99 latency: {p99:.1f} ms  (target <= {TARGET_P99_MS:.0f} ms: "
+        + ("met" if p99 <= TARGET_P99_MS else f"NOT met, {p99 / TARGET_P99_MS:.1f}x the target")
+        + ")"
+    )
+    print("\ndurability (every 2xx-acknowledged update_id is a row; no update stored twice):")
+    for index, pair in enumerate(rounds, 1):
+        for phase in pair:
+            o = phase.outcome
+            missing = len(o.acknowledged) - phase.rows_found
+            print(
+                f"  {phase.name + (f' #{index}' if len(rounds) > 1 else ''):20} "
+                f"{len(o.acknowledged)} acknowledged, {phase.rows_found} found, "
+                f"{missing} missing -> {'OK' if missing == 0 else 'FAILED'}; "
+                f"{phase.rows_total} rows for {phase.rows_distinct} update_ids; "
+                f"{o.duplicates_sent} repeats sent, {o.duplicates_reported} answered as duplicates"
+                + (f"; errors: {dict(o.errors)}" if o.errors else "")
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
+    parser.add_argument("--rounds", type=int, default=1, help="baseline/atende pairs; median")
+    parser.add_argument(
+        "--duplicate-every", type=int, default=50, help="every Nth POST of a client repeats one"
+    )
+    parser.add_argument("--users", type=int, default=1000, help="distinct people writing")
+    parser.add_argument("--worker", action="store_true", help="run atende's workers too")
+    parser.add_argument("--log-level", default="info", help="atende's (default: serve's)")
+    parser.add_argument("--database-url", help="a server to create a throwaway database on")
+    parser.add_argument("--profile", type=Path, help="cProfile atende's side into this file")
+    args = parser.parse_args()
+
+    from config.settings import LogFormat
+    from gateway.logging import configure_logging
+
+    folder = Path(tempfile.mkdtemp(prefix="atende-bench-"))
+    log_path = folder / "atende.log"
+    profiler = cProfile.Profile() if args.profile else None
+    try:
+        # structlog keeps the stream it was configured with: this file, open till the end.
+        with open(log_path, "w") as log_file:
+            with contextlib.redirect_stderr(log_file):
+                configure_logging(args.log_level, LogFormat.JSON)
+            rounds = asyncio.run(measure(args, folder, log_path, profiler))
+        with open(log_path) as log_file:
+            lines = sum(1 for _ in log_file)
+        report(args, rounds)
+        print(f"\natende wrote {lines} log lines")
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
+            print(f"\natende's side, profiled (figures above are slowed by it): {args.profile}")
+            pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(25)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def measure(
+    args: argparse.Namespace, folder: Path, log_path: Path, profiler: cProfile.Profile | None
+) -> list[tuple[Phase, Phase]]:
+    from config.settings import LogFormat, Settings
+    from gateway.app import create_app
+
+    rounds: list[tuple[Phase, Phase]] = []
+    spawn = multiprocessing.get_context("spawn")
+    async with throwaway_database(args.database_url, folder) as dsn:
+        settings = Settings(
+            _env_file=None,
+            database_url=dsn,
+            data_dir=folder,
+            channels_file=folder / "absent.yaml",
+            telegram_bots=[{"name": BOT, "token": BOT_TOKEN, "secret_token": BOT_SECRET}],
+            run_worker=args.worker,
+            log_level=args.log_level,
+            log_format=LogFormat.JSON,
+        )
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(BASELINE_TABLE)
+        ours, ours_url = await serve(create_app(settings, host="127.0.0.1"))
+        theirs, theirs_url = await serve(baseline_app(dsn, pool_size=10))
+        print(
+            f"webhook ingest: {args.concurrency} concurrent POSTs for {args.duration:g} s "
+            f"(after {args.warmup:g} s unmeasured), {args.rounds} round(s); every "
+            f"{args.duplicate_every}th POST of a client repeats an acknowledged update_id; "
+            f"{args.users} people\natende: worker {'on' if args.worker else 'off'}, "
+            f"log level {args.log_level} (JSON to {log_path.name}); database: "
+            + ("given server" if args.database_url else "embedded PostgreSQL 18 in a temp folder")
+            + "; both pools 10 + 10 connections"
+        )
+        try:
+            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as executor:
+                first = 1
+                for _ in range(args.rounds):
+                    pair = []
+                    for name, url, table, where, profile in (
+                        ("baseline (asyncpg)", theirs_url, "bench_baseline_updates",
+                         "bot = $1", None),
+                        ("atende", ours_url, "chat_interactions",
+                         "channel = 'telegram' AND channel_account = $1", profiler),
+                    ):  # fmt: skip
+                        load = Load(
+                            url, first, args.concurrency, args.duration, args.warmup,
+                            args.duplicate_every, args.users,
+                        )  # fmt: skip
+                        phase = await run_phase(name, executor, load, profile)
+                        await check_rows(conn, phase, table, where)
+                        first = max(phase.outcome.acknowledged, default=first) + 1_000_000
+                        pair.append(phase)
+                    rounds.append((pair[0], pair[1]))
+        finally:
+            await theirs.cleanup()
+            await ours.cleanup()
+            await conn.close()
+    return rounds
+
+
+if __name__ == "__main__":
+    main()
