@@ -15,19 +15,10 @@ import asyncio
 import statistics
 import time
 
+from corpus import PHRASES
+
 from config.settings import EmbeddingProvider, Settings
 from gateway.embeddings import create_embedder
-
-PHRASES = [
-    "Meu boleto venceu, ainda consigo pagar sem multa?",
-    "O aplicativo fecha sozinho quando tento abrir a fatura",
-    "Quanto custa o plano anual para uma empresa pequena?",
-    "Quero cancelar minha assinatura a partir do mês que vem",
-    "Qual o horário de atendimento de vocês no sábado?",
-    "Fui cobrado duas vezes no cartão de crédito",
-    "Não recebi o código de confirmação por SMS",
-    "Vocês entregam no interior de Minas Gerais?",
-]
 
 
 def corpus(count: int) -> list[str]:

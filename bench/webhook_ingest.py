@@ -28,43 +28,27 @@ import asyncio
 import contextlib
 import cProfile
 import hmac
-import itertools
 import json
 import multiprocessing
 import pstats
-import random
 import shutil
 import statistics
 import tempfile
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 from aiohttp import web
+from loadgen import BOT_SECRET, SECRET_HEADER, Load, Outcome, generate
 from sqlalchemy.engine import make_url
 
 BOT = "bench"
 BOT_TOKEN = "123456:BENCH-token"  # never used: nothing is sent to Telegram
-BOT_SECRET = "bench-webhook-secret"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-HEADERS = {"Content-Type": "application/json", SECRET_HEADER: BOT_SECRET}
 TARGET_RATIO = 1.0  # atende's requests/s over the baseline's (issue 6)
 TARGET_P99_MS = 25.0
-PHRASES = [
-    "Meu boleto venceu, ainda consigo pagar sem multa?",
-    "O aplicativo fecha sozinho quando tento abrir a fatura",
-    "Quanto custa o plano anual para uma empresa pequena?",
-    "Quero cancelar minha assinatura a partir do mês que vem",
-    "Qual o horário de atendimento de vocês no sábado?",
-    "Fui cobrado duas vezes no cartão de crédito",
-    "Não recebi o código de confirmação por SMS",
-    "Vocês entregam no interior de Minas Gerais?",
-]
 BASELINE_TABLE = """
     CREATE TABLE bench_baseline_updates (
         id bigserial PRIMARY KEY,
@@ -78,101 +62,6 @@ BASELINE_TABLE = """
 BASELINE_INSERT = """
     INSERT INTO bench_baseline_updates (bot, update_key, chat_id, message)
     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"""
-
-
-def telegram_update(update_id: int, users: int) -> bytes:
-    """A private-chat text message; message ids are unique, so only a repeated update is
-    a duplicate. `users` people write, so customer rows are shared but rarely contended."""
-    user = 100_000 + update_id % users
-    person = {"id": user, "first_name": f"Cliente {user}"}
-    return json.dumps(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": update_id,
-                "from": {**person, "is_bot": False},
-                "chat": {**person, "type": "private"},
-                "date": 1_700_000_000 + update_id % 1_000_000,
-                "text": f"{PHRASES[update_id % len(PHRASES)]} (pedido {update_id})",
-            },
-        }
-    ).encode()
-
-
-# --- the load generator (runs in its own process) -------------------------------------
-
-
-@dataclass(frozen=True)
-class Load:
-    url: str
-    first_update_id: int
-    concurrency: int
-    duration: float
-    warmup: float
-    duplicate_every: int
-    users: int
-
-
-@dataclass
-class Outcome:
-    latencies_ms: list[float] = field(default_factory=list)  # answered inside the window
-    acknowledged: set[int] = field(default_factory=set)  # update_ids answered 2xx, whenever
-    sent: int = 0
-    duplicates_sent: int = 0  # repeats of an acknowledged update_id
-    duplicates_reported: int = 0  # ...answered with "duplicates": 1
-    errors: Counter[str] = field(default_factory=Counter)
-    client_cpu_s: float = 0.0
-
-
-def generate(load: Load) -> Outcome:
-    return asyncio.run(_generate(load))
-
-
-async def _generate(load: Load) -> Outcome:
-    outcome = Outcome()
-    update_ids = itertools.count(load.first_update_id)
-    cpu_started = time.process_time()
-    window_start = time.perf_counter() + load.warmup
-    window_end = window_start + load.duration
-
-    async def client(session: aiohttp.ClientSession, seed: int) -> None:
-        rng = random.Random(seed)
-        mine: list[int] = []
-        for sequence in itertools.count(1):
-            if time.perf_counter() >= window_end:
-                return
-            repeat = bool(load.duplicate_every and mine and sequence % load.duplicate_every == 0)
-            update_id = rng.choice(mine) if repeat else next(update_ids)
-            began = time.perf_counter()
-            try:
-                async with session.post(
-                    load.url, data=telegram_update(update_id, load.users), headers=HEADERS
-                ) as response:
-                    body = await response.read()
-                    status = response.status
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                outcome.errors[type(exc).__name__] += 1
-                continue
-            finished = time.perf_counter()
-            outcome.sent += 1
-            if not 200 <= status < 300:
-                outcome.errors[f"HTTP {status}"] += 1
-                continue
-            if window_start <= began and finished <= window_end:
-                outcome.latencies_ms.append((finished - began) * 1000)
-            if repeat:
-                outcome.duplicates_sent += 1
-                outcome.duplicates_reported += json.loads(body).get("duplicates") == 1
-            else:
-                mine.append(update_id)
-                outcome.acknowledged.add(update_id)
-
-    connector = aiohttp.TCPConnector(limit=load.concurrency)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await asyncio.gather(*(client(session, seed) for seed in range(load.concurrency)))
-    outcome.client_cpu_s = time.process_time() - cpu_started
-    return outcome
 
 
 # --- the servers ----------------------------------------------------------------------
