@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.access import Role
-from gateway.http.operations import Operation, PathParam, allow
+from gateway.http.operations import MESSAGE_ID, Operation, PathParam, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, path_uuid
 from gateway.http.responses import json_model
 from gateway.schemas import (
@@ -62,8 +62,6 @@ async def sector_messages(request: web.Request) -> web.Response:
     return json_model(MessagePage.of([MessageOut.of(r) for r in page.items], page.total, query))
 
 
-_ID = PathParam("id", {"type": "integer", "minimum": 1}, "The message's id.")
-
 OPERATIONS = (
     Operation(
         "POST",
@@ -84,7 +82,7 @@ OPERATIONS = (
         "Read one message",
         "messages",
         MessageOut,
-        path_params=(_ID,),
+        path_params=(MESSAGE_ID,),
         errors=(404, 422),
         roles=allow(Role.OPERATOR, Role.INTEGRATOR),
     ),
@@ -96,7 +94,7 @@ OPERATIONS = (
         "messages",
         MessageOut,
         body=MessageUpdate,
-        path_params=(_ID,),
+        path_params=(MESSAGE_ID,),
         errors=(400, 404, 415, 422),
         roles=allow(Role.OPERATOR),
     ),

@@ -30,6 +30,9 @@ def allow(*roles: Role) -> frozenset[Role]:
     return frozenset({Role.ADMIN, *roles})
 
 
+MESSAGE_ID = PathParam("id", {"type": "integer", "minimum": 1}, "The message's id.")
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str

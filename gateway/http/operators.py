@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.access import Role
-from gateway.http.operations import Operation, PathParam, allow
+from gateway.http.operations import MESSAGE_ID, Operation, allow
 from gateway.http.parsing import parse_body, parse_query, path_int
 from gateway.http.responses import json_model
 from gateway.operator_schemas import (
@@ -22,7 +22,6 @@ from gateway.operator_schemas import (
 )
 from gateway.schemas import MessageOut
 from gateway.services.knowledge import KnowledgePair
-from storage.routing import RoutingRepository
 
 # Raw files may be sent as they are, besides the JSON form.
 _FILE_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
@@ -91,11 +90,9 @@ async def import_knowledge(request: web.Request) -> web.Response:
 
 
 async def pipeline_latency(request: web.Request) -> web.Response:
-    stats = await RoutingRepository(request.app[keys.SESSIONS]).pipeline_latency()
+    stats = await request.app[keys.OPERATORS].pipeline_latency()
     return json_model(PipelineLatency.model_validate(stats))
 
-
-_ID = PathParam("id", {"type": "integer", "minimum": 1}, "The message's id.")
 
 OPERATIONS = (
     Operation(
@@ -117,7 +114,7 @@ OPERATIONS = (
         "operators",
         CandidateList,
         query=CandidatesQuery,
-        path_params=(_ID,),
+        path_params=(MESSAGE_ID,),
         errors=(404, 422),
         roles=allow(Role.OPERATOR),
     ),
@@ -129,7 +126,7 @@ OPERATIONS = (
         "operators",
         MessageOut,
         body=ApproveRequest,
-        path_params=(_ID,),
+        path_params=(MESSAGE_ID,),
         errors=(400, 404, 409, 415, 422),
         roles=allow(Role.OPERATOR),
     ),
@@ -140,7 +137,7 @@ OPERATIONS = (
         "Reject the suggestion: the message goes back to pending without an answer",
         "operators",
         MessageOut,
-        path_params=(_ID,),
+        path_params=(MESSAGE_ID,),
         errors=(404, 409, 422),
         roles=allow(Role.OPERATOR),
     ),

@@ -48,6 +48,10 @@ class OperatorService:
         self._suggestions = suggestions
         self._sectors = sectors
 
+    async def pipeline_latency(self) -> dict[str, float | int | None]:
+        """Receipt-to-suggestion time over processed messages: count, p50, p95."""
+        return await self._repository.pipeline_latency()
+
     async def queue(self, *, sector: str | None, page: int, per_page: int) -> Page:
         if sector is not None and self._sectors is not None and self._sectors.get(sector) is None:
             raise NotFound(f"no sector named {sector!r}; known: {', '.join(self._sectors.names)}")
