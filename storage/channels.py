@@ -39,7 +39,6 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-DELIVERY_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed")
 # How far along a send is. A status only ever replaces one of lower rank, so a late
 # "sent" never undoes "read". "failed" ranks with "delivered": a failure can follow
 # "sent" but not a delivery, and a delivered message cannot fail afterwards.
@@ -168,10 +167,6 @@ class ChannelRepository:
         )
         assert client_id is not None  # DO UPDATE always returns the row
         return client_id
-
-    async def customer(self, client_id: uuid.UUID) -> Customer | None:
-        async with self._sessions() as session:
-            return await session.get(Customer, client_id)
 
 
 async def apply_status(

@@ -138,12 +138,3 @@ class DeliveryRepository:
                 )
             )
             return result.rowcount or 0
-
-    async def for_interaction(self, interaction_id: int) -> list[Delivery]:
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(Delivery)
-                .where(Delivery.interaction_id == interaction_id)
-                .order_by(Delivery.id)
-            )
-            return list(rows)

@@ -208,15 +208,6 @@ class MessageRepository:
             )
             return result.rowcount or 0
 
-    async def count_unembedded(self) -> int:
-        async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(ChatInteraction)
-                .where(ChatInteraction.embedding.is_(None))
-            )
-            return count or 0
-
 
 class SectorRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -30,7 +30,6 @@ APPROVED = "message.approved"
 REJECTED = "message.rejected"
 UPDATED = "message.updated"
 DELIVERY = "delivery.updated"
-KINDS = (STORED, TRIAGED, APPROVED, REJECTED, UPDATED, DELIVERY)
 
 
 @dataclass(frozen=True)
