@@ -4,7 +4,8 @@ atende runs as `atende serve` runs it (`create_app(Settings(...))` on an aiohttp
 `AppRunner`, no access log, structlog as JSON to a file in the temporary folder), with one
 Telegram bot configured through `telegram_bots`, so every POST takes the full path: route,
 middlewares, secret-token check, parse, normalise, customer upsert and insert with
-`ON CONFLICT` in one transaction, commit, 200. The baseline, measured in the same run on
+`ON CONFLICT`, committed (together with the POSTs that arrived at the same moment: group
+commit, storage/ingest.py), then 200. The baseline, measured in the same run on
 the same database, is a minimal aiohttp handler: compare the secret header, `json.loads`,
 one asyncpg `INSERT ... ON CONFLICT DO NOTHING` (autocommit) into a table of the same
 shape as far as dedupe goes (unique bot + update id), 200. Both get the same bodies from

@@ -18,8 +18,9 @@ from gateway import keys
 from gateway.errors import ConfigurationError
 from gateway.services.delivery import DeliveryWorker, Outbox
 from gateway.services.inbound import InboundService
-from storage.channels import ChannelRepository
+from storage.database import driver_dsn
 from storage.deliveries import DeliveryRepository
+from storage.ingest import IngestWriter
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +61,9 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
         if embedding is not None:
             embedding.wake()
 
-    app[keys.INBOUND] = InboundService(ChannelRepository(app[keys.SESSIONS]), on_stored=stored)
+    writer = IngestWriter(driver_dsn(app[keys.ENGINE]))
+    await writer.start()
+    app[keys.INBOUND] = InboundService(writer, on_stored=stored)
     task = (
         asyncio.create_task(worker.run(), name="delivery-worker") if settings.run_worker else None
     )
@@ -74,6 +77,7 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await writer.close()
         await registry.aclose()
 
 

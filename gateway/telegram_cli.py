@@ -78,7 +78,9 @@ async def poll_once(
     )
     for update in updates:
         payload: dict[str, Any] = update.to_dict()
-        await inbound.receive(connector, connector.normalise(payload))
+        receipt = await inbound.receive(connector, connector.normalise(payload))
+        if receipt.interaction_ids:
+            log.info("telegram_update_stored", interaction_ids=list(receipt.interaction_ids))
         offset = update.update_id + 1
     return offset
 
@@ -87,14 +89,18 @@ async def poll(settings: Settings, name: str) -> None:
     from gateway.app import open_database
     from gateway.channels import build_registry
     from gateway.embeddings import create_embedder
-    from storage.channels import ChannelRepository
+    from storage.database import driver_dsn
+    from storage.ingest import IngestWriter
 
     registry = build_registry(settings)
     embedder = create_embedder(settings)  # only its vector size, for a first migration
     try:
         connector = _bot(registry, name)
-        async with open_database(settings, embedder.dim) as (_, sessions):
-            inbound = InboundService(ChannelRepository(sessions))
+        async with (
+            open_database(settings, embedder.dim) as (engine, _),
+            IngestWriter(driver_dsn(engine), writers=1) as writer,
+        ):
+            inbound = InboundService(writer)
             bot = await connector.bot()
             # getUpdates is refused while a webhook is set.
             await bot.delete_webhook()

@@ -18,6 +18,11 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+def driver_dsn(engine: AsyncEngine) -> str:
+    """The engine's database as a plain postgresql:// DSN, for asyncpg used directly."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 

@@ -21,6 +21,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # nginx's convention, so a closed console stream never shows as a server error.
 CLIENT_CLOSED = 499
 REQUEST_ID = web.RequestKey("request_id", str)
+# Fields a handler adds to its request's log line (one line per request, not one per fact).
+REQUEST_LOG = web.RequestKey("request_log", dict)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -69,6 +71,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             path=request.path,
             status=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            **request.get(REQUEST_LOG, {}),
         )
         structlog.contextvars.unbind_contextvars("request_id")
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from connectors.whatsapp.connector import WhatsAppConnector
 from gateway import keys
 from gateway.errors import BadRequest, NotFound
+from gateway.http.middlewares import REQUEST_LOG
 
 CHANNELS = "telegram|whatsapp"
 
@@ -30,10 +31,14 @@ async def receive(request: web.Request) -> web.Response:
         raise BadRequest(f"the webhook body is not JSON: {exc}") from exc
     inbound = connector.normalise(payload)
     totals = {"stored": 0, "duplicates": 0, "statuses": 0, "ignored": 0}
+    stored: list[int] = []
+    request[REQUEST_LOG] = {"channel": connector.channel, "interaction_ids": stored, **totals}
     for account, carried in request.app[keys.CONNECTORS].by_account(connector, inbound):
         receipt = await request.app[keys.INBOUND].receive(account, carried)
+        stored.extend(receipt.interaction_ids)
         for name in totals:
             totals[name] += getattr(receipt, name)
+    request[REQUEST_LOG].update(totals)
     return web.json_response({"ok": True, **totals})
 
 

@@ -1,7 +1,8 @@
 """Receiving channel webhooks: store what they carried, durably, before acknowledging.
 
-The body is stored in one transaction (customers, interactions, statuses); the webhook
-answers 2xx only after it committed, and 503 when the database cannot be reached, so the
+The body is stored in one transaction (customers, interactions, statuses), shared with
+the webhooks that arrived at the same moment (see storage.ingest); the webhook answers
+2xx only after it committed, and 503 when the database cannot be reached, so the
 platform delivers it again. Everything slow (embedding, routing, suggestions) happens
 afterwards in the workers, which `on_stored` wakes.
 """
@@ -12,18 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.exc import (
-    DataError,
-    DBAPIError,
-    IntegrityError,
-    ProgrammingError,
-    SQLAlchemyError,
-)
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from connectors.base import Connector, Inbound
 from gateway.errors import ServiceUnavailable
-from storage.channels import ChannelRepository, NewInteraction
+from storage.channels import NewInteraction
+from storage.ingest import IngestUnavailable, IngestWriter
 
 log = structlog.get_logger(__name__)
 
@@ -34,17 +28,18 @@ class Receipt:
     duplicates: int
     statuses: int
     ignored: int
+    interaction_ids: tuple[int, ...] = ()
 
 
 class InboundService:
     def __init__(
-        self, repository: ChannelRepository, *, on_stored: Callable[[], None] = lambda: None
+        self, writer: IngestWriter, *, on_stored: Callable[[], None] = lambda: None
     ) -> None:
-        self._repository = repository
+        self._writer = writer
         self._on_stored = on_stored
 
     async def receive(self, connector: Connector, inbound: Inbound) -> Receipt:
-        bound = log.bind(channel=connector.channel, account=connector.account)
+        where = {"channel": connector.channel, "account": connector.account}
         messages = [
             NewInteraction(
                 user_id=m.user_id,
@@ -66,27 +61,24 @@ class InboundService:
             for s in inbound.statuses
         ]
         for kind in inbound.ignored:
-            bound.info("webhook_ignored", kind=kind)
+            log.info("webhook_ignored", kind=kind, **where)
         if not messages and not statuses:
             return Receipt(0, 0, 0, len(inbound.ignored))
         try:
-            result = await self._repository.store(
+            result = await self._writer.store(
                 connector.channel, connector.account, messages, statuses
             )
-        except (IntegrityError, DataError, ProgrammingError):
-            raise  # a fault in atende, not an outage: a 500, and the log shows it as such
-        except (DBAPIError, PoolTimeout, OSError) as exc:
-            bound.warning("webhook_database_unavailable", error=str(exc).splitlines()[0])
+        except IngestUnavailable as exc:
+            log.warning("webhook_database_unavailable", error=str(exc), **where)
             raise ServiceUnavailable("the database is unavailable; deliver again later") from exc
-        except SQLAlchemyError as exc:
-            bound.warning("webhook_database_error", error=str(exc).splitlines()[0])
-            raise ServiceUnavailable("the message could not be stored; deliver again") from exc
-        for interaction_id in result.stored:
-            bound.info("message_stored", interaction_id=interaction_id)
-        if result.duplicates:
-            bound.info("webhook_duplicates", count=result.duplicates)
+        # No line of its own: the webhook's request line names what was stored, and a
+        # line per message would cost more than storing it.
         if result.stored:
             self._on_stored()
         return Receipt(
-            len(result.stored), result.duplicates, result.statuses_applied, len(inbound.ignored)
+            len(result.stored),
+            result.duplicates,
+            result.statuses_applied,
+            len(inbound.ignored),
+            tuple(result.stored),
         )
