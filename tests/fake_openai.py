@@ -8,6 +8,7 @@ self-hosted servers answer, so a client that forgets to normalise is caught.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -41,6 +42,11 @@ class FakeOpenAI:
     chat_reply: str | Callable[[list[dict[str, Any]]], str] = "geral"
     chat_fail_with: int | None = None
     chat_requests: list[dict[str, Any]] = field(default_factory=list)
+    # An embeddings request whose input holds `hold_text` is recorded and then waits until
+    # `release` is set, so its caller is known to be mid-request; `holding` says one waits.
+    hold_text: str | None = None
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 FAKE_OPENAI = web.AppKey("fake_openai", FakeOpenAI)
@@ -83,6 +89,10 @@ async def _embeddings(request: web.Request) -> web.Response:
     except ValueError:
         return _error(400, "We could not parse the JSON body of your request.")
     fake.requests.append(body)
+    inputs = body.get("input") if isinstance(body, dict) else None
+    if fake.hold_text is not None and fake.hold_text in (inputs or []):
+        fake.holding.set()
+        await fake.release.wait()
 
     if authorization != f"Bearer {fake.api_key}":
         return _error(401, "Incorrect API key provided.")

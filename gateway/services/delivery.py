@@ -7,10 +7,22 @@ requests, queues nothing new, and a changed answer approved again is sent as new
 
 Workers (inside `atende serve` and/or `atende worker`, any number) claim due deliveries
 with `FOR UPDATE SKIP LOCKED` and mark them `sending` before sending, so two workers never
-send one delivery. Delivery is at most once per claim: timeouts and 5xx answers are
-retried with backoff (the platform may, rarely, have taken a message whose answer was
-lost), but a delivery left `sending` by a worker that died mid-send is marked failed
-('interrupted') instead of sent again, because Telegram offers no idempotency key.
+send one delivery. Timeouts and 5xx answers are retried with backoff (the platform may,
+rarely, have taken a message whose answer was lost, and the customer then has it twice);
+a send cut short by the death of its worker never is.
+
+A worker that dies (kill -9, a lost machine) is handled by the others within seconds:
+each running worker holds a lease, an id locked in PostgreSQL for as long as its
+connection lives, and writes it on what it claims; just before each platform call it
+commits `send_started_at`. Every RECOVER_EVERY seconds any worker takes back the claims
+of ids nobody holds: a send that never started goes back to the queue (it is then sent
+exactly once), a send that started is failed as `interrupted` and never repeated,
+because neither Telegram nor WhatsApp offers an idempotency key (the customer may or may
+not have it; an operator sees why). Claims older than INTERRUPTED_AFTER are taken back
+the same way whatever their worker, as a fallback; a claim made without a lease (a
+one-off `drain`) counts as started. `send_started_at` is committed before the connector's
+own pacing wait (and, for a bot's first send, Telegram's getMe), so a death there also
+counts as started: the error is always on the side of not repeating.
 
 Rate limits (Telegram ~30/s per bot and 1/s per chat, WhatsApp 80/s per number) are kept
 per process by each connector; the platforms' own 429 / rate errors are honoured on top.
@@ -39,7 +51,10 @@ from storage.models import ChatInteraction
 
 log = structlog.get_logger(__name__)
 
+# The fallback: a claim this old is taken back even if its worker still holds its lease.
 INTERRUPTED_AFTER = timedelta(minutes=5)
+# How often a running worker looks for the claims of dead workers (a cheap indexed query).
+RECOVER_EVERY = 10.0
 
 
 def backoff(attempt: int) -> timedelta:
@@ -136,6 +151,7 @@ class DeliveryWorker:
         self._max_attempts = max_attempts
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
+        self._worker_id: int | None = None
 
     async def _send(self, delivery: Delivery) -> None:
         bound = log.bind(
@@ -153,11 +169,17 @@ class DeliveryWorker:
         }
         try:
             connector = self._registry.get(delivery.channel, delivery.channel_account)
-            sent = await connector.send(delivery.recipient, delivery.body, context=context)
         except NotFound as exc:
             await self._repository.fail(delivery.id, "unknown_account", exc.message)
             bound.warning("delivery_failed", code="unknown_account")
             return
+        if not await self._repository.start_send(delivery):
+            # Taken back by a recovery sweep (this worker's lease looked lost, or the claim
+            # stale): another worker may be sending it now.
+            bound.warning("delivery_claim_lost")
+            return
+        try:
+            sent = await connector.send(delivery.recipient, delivery.body, context=context)
         except SendFailed as exc:
             await self._failed(delivery, exc, bound)
             return
@@ -166,7 +188,7 @@ class DeliveryWorker:
             failure = SendFailed("internal_error", f"{type(exc).__name__}: {exc}", permanent=False)
             await self._failed(delivery, failure, bound)
             return
-        await self._repository.mark_sent(delivery.id, sent.platform_message_id)
+        await self._repository.mark_sent(delivery, sent.platform_message_id)
         bound.info("delivery_sent", platform_message_id=sent.platform_message_id)
 
     async def _failed(self, delivery: Delivery, exc: SendFailed, bound: Any) -> None:
@@ -182,29 +204,45 @@ class DeliveryWorker:
         bound.info("delivery_retry", code=exc.code, in_seconds=wait.total_seconds())
 
     async def run_once(self) -> int:
-        """Claim and send one batch; returns how many deliveries were tried."""
-        batch = await self._repository.claim(self._batch_size)
+        """Claim and send one batch; returns how many deliveries were tried. Claims carry
+        the worker's id while `run` holds a lease, and none in a one-off `drain`."""
+        batch = await self._repository.claim(self._batch_size, self._worker_id)
         if batch:
             # Sends run side by side; each connector paces its own account and chats.
             await asyncio.gather(*(self._send(delivery) for delivery in batch))
         return len(batch)
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_sweep = 0.0
+    async def recover(self) -> None:
+        """Take back the claims of dead workers (and stale ones); see the module docstring."""
+        recovered = await self._repository.recover(INTERRUPTED_AFTER)
+        if recovered.requeued:
+            log.warning("deliveries_requeued", count=recovered.requeued)
+        if recovered.interrupted:
+            log.warning("deliveries_interrupted", count=recovered.interrupted)
 
-        async def sweep_then_send() -> int:
-            nonlocal next_sweep
-            if loop.time() >= next_sweep:
-                next_sweep = loop.time() + 60
-                interrupted = await self._repository.fail_interrupted(INTERRUPTED_AFTER)
-                if interrupted:
-                    log.warning("deliveries_interrupted", count=interrupted)
+    async def run(self) -> None:
+        """Send until cancelled, holding a lease; claims left by dead workers are taken back
+        at once and then every RECOVER_EVERY seconds."""
+        loop = asyncio.get_running_loop()
+        lease = self._repository.lease()
+        next_recovery = 0.0
+
+        async def recover_then_send() -> int:
+            nonlocal next_recovery
+            # Checked before every claim: a claim is never written under a lost lease.
+            self._worker_id = await lease.ensure()
+            if loop.time() >= next_recovery:
+                next_recovery = loop.time() + RECOVER_EVERY
+                await self.recover()
             return await self.run_once()
 
-        await work_forever(
-            sweep_then_send, self._outbox.wakeup, idle_poll=self._idle_poll, name="delivery"
-        )
+        try:
+            await work_forever(
+                recover_then_send, self._outbox.wakeup, idle_poll=self._idle_poll, name="delivery"
+            )
+        finally:
+            self._worker_id = None
+            await lease.release()
 
     async def drain(self) -> int:
         """Send until nothing is due now; returns how many sends were tried."""

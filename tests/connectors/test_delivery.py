@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -41,6 +42,11 @@ async def drain(client) -> int:
 async def make_due(client) -> None:
     """Let time pass for the queue: every waiting retry becomes due now."""
     await sql(client, "UPDATE deliveries SET next_attempt_at = now() WHERE status = 'pending'")
+
+
+def telegram_sends(fake_telegram) -> list[str]:
+    """The text of every sendMessage the fake received, whatever it answered."""
+    return [params["text"] for method, params in fake_telegram.calls if method == "sendMessage"]
 
 
 async def telegram_interaction(
@@ -113,6 +119,10 @@ async def test_server_errors_are_retried_with_backoff(app_client, fake_telegram)
     [row] = await deliveries(app_client)
     assert (row["status"], row["attempts"]) == ("sent", 2)
     assert len(fake_telegram.sent) == 1
+    await make_due(app_client)
+    assert await drain(app_client) == 0
+    # One request refused, one accepted, and never a third.
+    assert telegram_sends(fake_telegram) == ["Segue a segunda via."] * 2
 
 
 async def test_telegram_retry_after_is_honoured(app_client, fake_telegram):
@@ -127,6 +137,15 @@ async def test_telegram_retry_after_is_honoured(app_client, fake_telegram):
     )
     assert float(wait["s"]) == 37
     assert wait["last_error_code"] == "rate_limited"
+    assert await drain(app_client) == 0  # nothing is tried before the platform's wait
+    await make_due(app_client)
+    assert await drain(app_client) == 1
+    await make_due(app_client)
+    assert await drain(app_client) == 0
+    [row] = await deliveries(app_client)
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert telegram_sends(fake_telegram) == ["Segue a segunda via."] * 2
+    assert len(fake_telegram.sent) == 1
 
 
 async def test_blocked_bot_fails_permanently_with_the_reason(app_client, fake_telegram):
@@ -164,6 +183,7 @@ async def test_retries_stop_after_the_configured_attempts(app_client, fake_teleg
         "retries_exhausted",
     )
     assert fake_telegram.sent == []
+    assert len(telegram_sends(fake_telegram)) == 3  # exactly the configured attempts
 
 
 async def test_long_answer_is_split_in_order(app_client, fake_telegram):
@@ -252,6 +272,10 @@ async def test_whatsapp_failed_status_records_the_error(app_client, fake_whatsap
     part = body["delivery"]["parts"][0]
     assert (body["delivery"]["status"], part["error_code"]) == ("failed", "131047")
     assert part["error_reason"] == "more than 24 hours"
+    # A failure the platform reports later is not a reason to send again.
+    await make_due(app_client)
+    assert await drain(app_client) == 0
+    assert len(fake_whatsapp.received) == 1
 
 
 async def test_whatsapp_outside_the_window_is_permanent_and_rate_limits_wait(
@@ -263,7 +287,7 @@ async def test_whatsapp_outside_the_window_is_permanent_and_rate_limits_wait(
     await approve(app_client, first)
     await drain(app_client)
     fake_whatsapp.fail_next(400, 130429, "Rate limit hit")
-    await approve(app_client, second)
+    await approve(app_client, second, "Resposta dois.")
     await drain(app_client)
     rows = {r["interaction_id"]: r for r in await deliveries(app_client)}
     assert rows[first]["status"] == "failed"
@@ -273,7 +297,16 @@ async def test_whatsapp_outside_the_window_is_permanent_and_rate_limits_wait(
     assert rows[second]["last_error_code"] == "whatsapp_130429"
     await make_due(app_client)
     await drain(app_client)
-    assert [s["text"] for s in fake_whatsapp.sent] == ["Segue a segunda via."]
+    assert [s["text"] for s in fake_whatsapp.sent] == ["Resposta dois."]
+    await make_due(app_client)
+    assert await drain(app_client) == 0
+    # 131047 is never tried again; the rate-limited one once more, then never again.
+    to = "5511999990000"
+    assert fake_whatsapp.received == [
+        (to, "Segue a segunda via."),
+        (to, "Resposta dois."),
+        (to, "Resposta dois."),
+    ]
 
 
 async def test_rest_callback_is_signed_and_retried(app_client, aiohttp_server):
@@ -325,16 +358,15 @@ async def test_rest_message_without_callback_sends_nothing(app_client):
 
 
 async def test_a_send_interrupted_by_a_crash_is_failed_not_repeated(app_client, fake_telegram):
-    from datetime import timedelta
-
-    from storage.deliveries import DeliveryRepository
+    from storage.deliveries import DeliveryRepository, Recovered
 
     interaction_id = await telegram_interaction(app_client)
     await approve(app_client, interaction_id)
     repository = DeliveryRepository(app_client.app[keys.SESSIONS])
-    [claimed] = await repository.claim(10)  # a worker claims it, then dies
+    [claimed] = await repository.claim(10)  # a worker claims it, starts the send, then dies
+    assert await repository.start_send(claimed)
     await sql(app_client, "UPDATE deliveries SET claimed_at = now() - interval '10 minutes'")
-    assert await repository.fail_interrupted(timedelta(minutes=5)) == 1
+    assert await repository.recover(timedelta(minutes=5)) == Recovered(requeued=0, interrupted=1)
     assert await drain(app_client) == 0
     [row] = await deliveries(app_client)
     assert (row["id"], row["status"], row["last_error_code"]) == (
@@ -361,6 +393,48 @@ async def test_a_platform_that_does_not_answer_in_time_is_retried(
     await drain(client)
     [row] = await deliveries(client)
     assert (row["status"], row["attempts"]) == ("sent", 2)
+    await make_due(client)
+    assert await drain(client) == 0
+    # The request that timed out and its one retry. (Had the platform taken the first one
+    # after all, the customer would have it twice: the documented limit of retrying.)
+    assert len(fake_whatsapp.received) == 2
+
+
+async def test_a_telegram_timeout_is_retried_once_per_attempt(
+    channel_settings, aiohttp_client, fake_telegram
+):
+    settings = channel_settings.model_copy(update={"delivery_timeout_seconds": 0.5})
+    client = await start_app(aiohttp_client, settings)
+    interaction_id = await telegram_interaction(client)
+    await approve(client, interaction_id)
+    fake_telegram.delays.append(3.0)  # longer than the timeout
+    await drain(client)
+    [row] = await deliveries(client)
+    assert (row["status"], row["last_error_code"]) == ("pending", "timeout")
+    await make_due(client)
+    await drain(client)
+    await make_due(client)
+    assert await drain(client) == 0
+    [row] = await deliveries(client)
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert telegram_sends(fake_telegram) == ["Segue a segunda via."] * 2
+
+
+async def test_whatsapp_server_errors_are_retried_and_sent_once(app_client, fake_whatsapp):
+    interaction_id = await whatsapp_interaction(app_client)
+    await approve(app_client, interaction_id)
+    fake_whatsapp.fail_next(500, 1, "An unknown error occurred")
+    await drain(app_client)
+    [row] = await deliveries(app_client)
+    assert (row["status"], row["last_error_code"]) == ("pending", "whatsapp_1")
+    await make_due(app_client)
+    await drain(app_client)
+    await make_due(app_client)
+    assert await drain(app_client) == 0
+    [row] = await deliveries(app_client)
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert fake_whatsapp.received == [("5511999990000", "Segue a segunda via.")] * 2
+    assert len(fake_whatsapp.sent) == 1
 
 
 async def test_operator_approval_sends_through_the_same_outbox(app_client, fake_telegram):
@@ -372,3 +446,58 @@ async def test_operator_approval_sends_through_the_same_outbox(app_client, fake_
     assert response.status == 200, await response.text()
     await drain(app_client)
     assert [s["text"] for s in fake_telegram.sent] == ["Aprovado pelo operador."]
+
+
+async def test_a_dead_workers_claims_are_taken_back_at_once(app_client, fake_telegram):
+    from storage.deliveries import DeliveryRepository, Recovered
+
+    repository = DeliveryRepository(app_client.app[keys.SESSIONS])
+    ids = [await telegram_interaction(app_client, i, f"p{i}", user_id=7100 + i) for i in (1, 2, 3)]
+    for i, interaction_id in enumerate(ids, start=1):
+        await approve(app_client, interaction_id, f"resposta {i}")
+    dead, alive = repository.lease(), repository.lease()
+    dead_id, alive_id = await dead.ensure(), await alive.ensure()
+    assert dead_id != alive_id
+    [never_started] = await repository.claim(1, dead_id)
+    [started] = await repository.claim(1, dead_id)
+    assert await repository.start_send(started)  # the platform may have this one
+    [alive_claim] = await repository.claim(1, alive_id)
+    try:
+        # Nothing is taken back while both workers live, however often it is asked.
+        assert await repository.recover(timedelta(minutes=5)) == Recovered(0, 0)
+        await dead.release()  # its worker dies: the lock goes with its connection
+        assert await repository.recover(timedelta(minutes=5)) == Recovered(1, 1)
+        # Had the dead worker lived on, it could no longer start the claim it lost.
+        assert not await repository.start_send(never_started)
+        assert await drain(app_client) == 1
+        rows = {r["id"]: r for r in await deliveries(app_client)}
+        assert (rows[never_started.id]["status"], rows[never_started.id]["attempts"]) == ("sent", 1)
+        assert rows[started.id]["status"] == "failed"
+        assert rows[started.id]["last_error_code"] == "interrupted"
+        assert rows[alive_claim.id]["status"] == "sending"
+        # Each text reached the fake once, and the started one not again.
+        assert [s["text"] for s in fake_telegram.sent] == [never_started.body]
+    finally:
+        await alive.release()
+    assert await repository.recover(timedelta(minutes=5)) == Recovered(1, 0)
+
+
+async def test_a_failed_interrupted_part_fails_the_parts_after_it(app_client, fake_telegram):
+    from storage.deliveries import DeliveryRepository, Recovered
+
+    interaction_id = await telegram_interaction(app_client)
+    answer = " ".join(f"Frase número {i} da resposta, com algum conteúdo." for i in range(100))
+    await approve(app_client, interaction_id, answer)
+    repository = DeliveryRepository(app_client.app[keys.SESSIONS])
+    lease = repository.lease()
+    [first] = await repository.claim(10, await lease.ensure())  # later parts wait for it
+    assert await repository.start_send(first)
+    await lease.release()
+    assert await repository.recover(timedelta(minutes=5)) == Recovered(0, 1)
+    assert await drain(app_client) == 0
+    rows = await deliveries(app_client)
+    assert [(r["part"], r["status"], r["last_error_code"]) for r in rows] == [
+        (1, "failed", "interrupted"),
+        (2, "failed", "earlier_part_failed"),
+    ]
+    assert fake_telegram.sent == []

@@ -4,6 +4,7 @@ description, parameters.retry_after)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -29,6 +30,12 @@ class FakeTelegram:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)  # consumed by sendMessage, in order
     updates: list[dict[str, Any]] = field(default_factory=list)  # served by getUpdates
+    # While a gate is given, sendMessage is recorded in `calls` and then waits for it to
+    # open: the platform has the message and its sender has no answer yet. `waiting` is
+    # set when a send is held there.
+    gate: asyncio.Event | None = None
+    delays: list[float] = field(default_factory=list)  # seconds before a sendMessage answer
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(500))
 
     def fail_next(self, status: int, description: str, **parameters: Any) -> None:
@@ -73,6 +80,11 @@ class FakeTelegram:
             result = [u for u in self.updates if u["update_id"] >= offset]
             return web.json_response({"ok": True, "result": result})
         if method == "sendMessage":
+            if self.gate is not None:
+                self.waiting.set()
+                await self.gate.wait()
+            if self.delays:
+                await asyncio.sleep(self.delays.pop(0))
             return self._send_message(params)
         return self._error(404, "Not Found: method not found")
 

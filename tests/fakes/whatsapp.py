@@ -23,6 +23,8 @@ class GraphFailure:
 class FakeWhatsApp:
     numbers: dict[str, str]  # phone_number_id -> access token
     sent: list[dict[str, Any]] = field(default_factory=list)
+    # Every authorised send request as it arrived, whatever was answered: (to, text).
+    received: list[tuple[str, str]] = field(default_factory=list)
     failures: list[GraphFailure] = field(default_factory=list)  # consumed in order
     delays: list[float] = field(default_factory=list)  # seconds before answering, in order
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -55,6 +57,7 @@ class FakeWhatsApp:
         if request.headers.get("Authorization") != f"Bearer {token}":
             return self._error(401, 190, "Invalid OAuth access token")
         body = await request.json()
+        self.received.append((str(body.get("to")), str((body.get("text") or {}).get("body"))))
         if self.delays:
             await asyncio.sleep(self.delays.pop(0))
         if self.failures:
