@@ -8,10 +8,39 @@ mapping the platform's errors onto `SendFailed`.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+# What PostgreSQL cannot store: NUL in text or jsonb, and lone surrogates, which have no
+# UTF-8 form (JSON's \udXXX escapes decode to them). Surrogate pairs are already joined
+# into one character by the JSON decoder, so any surrogate left in a str is a lone one.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as PostgreSQL can store it: NUL dropped, a lone surrogate replaced by U+FFFD.
+    A platform's text is the customer's, so it is kept rather than refused."""
+    if _UNSTORABLE.search(text) is None:  # nearly always: one scan, no copy
+        return text
+    return _UNSTORABLE.sub(lambda found: "" if found.group() == "\x00" else "\ufffd", text)
+
+
+def storable_json(value: Any) -> Any:
+    """`value` (decoded JSON) with every key and string made `storable`."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): storable_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable_json(item) for item in value]
+    return value
+
+
+def _storable_or_none(text: str | None) -> str | None:
+    return None if text is None else storable(text)
 
 
 @dataclass(frozen=True)
@@ -31,6 +60,18 @@ class InboundMessage:
     # app posts every number's messages to one URL.
     account_hint: str | None = None
 
+    def __post_init__(self) -> None:
+        # Whatever a connector read from a webhook, what it hands on can be stored: a
+        # body with a NUL must not fail (and be retried by its platform) forever.
+        for name in ("external_id", "user_id", "reply_to", "message_type", "text"):
+            object.__setattr__(self, name, storable(getattr(self, name)))
+        for name in ("profile_name", "update_key", "account_hint"):
+            object.__setattr__(self, name, _storable_or_none(getattr(self, name)))
+        if self.media is not None:
+            object.__setattr__(self, "media", storable_json(self.media))
+        if not self.text.strip():  # it held nothing but NULs
+            object.__setattr__(self, "text", f"[{self.message_type}]")
+
 
 @dataclass(frozen=True)
 class StatusUpdate:
@@ -41,6 +82,11 @@ class StatusUpdate:
     error_code: str | None = None
     error_reason: str | None = None
     account_hint: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "platform_message_id", storable(self.platform_message_id))
+        for name in ("error_code", "error_reason", "account_hint"):
+            object.__setattr__(self, name, _storable_or_none(getattr(self, name)))
 
 
 @dataclass

@@ -47,10 +47,21 @@ def _tolerant(data: Any) -> Any:
     return fixed
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def parse_update(payload: Any) -> Update | None:
-    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+    """The update as python-telegram-bot reads it; None when it is no update at all.
+    Raises ValueError when it cannot be read, so the caller falls back to `normalise_raw`."""
+    if not isinstance(payload, dict) or not _is_int(payload.get("update_id")):
         return None
-    return Update.de_json(_tolerant(payload), None)
+    try:
+        return Update.de_json(_tolerant(payload), None)
+    except (OverflowError, OSError, RecursionError) as exc:
+        # A date beyond what datetime holds, or nesting deeper than Python recurses: the
+        # update is read the raw way instead, like one missing a field PTB requires.
+        raise ValueError(f"unreadable update: {type(exc).__name__}: {exc}") from exc
 
 
 def _sender(message: Message) -> tuple[str, str | None]:
@@ -105,6 +116,7 @@ def _from_message(update: Update, message: Message, edited: bool) -> InboundMess
         return None
     user_id, profile = _sender(message)
     text = message.text if kind == "text" else message.caption
+    text = text if isinstance(text, str) else None
     edited_at = (message.edit_date or message.date) if edited else None
     return InboundMessage(
         external_id=_external_id(message.chat.id, message.message_id, edited_at),
@@ -136,6 +148,19 @@ def _from_callback(update: Update, query: CallbackQuery) -> InboundMessage:
 
 
 def normalise_update(update: Update) -> Inbound:
+    """What a parsed update carried. python-telegram-bot checks no field's type, so an
+    update whose fields are not what the Bot API says is read the raw way instead."""
+    try:
+        return _normalise_parsed(update)
+    except (AttributeError, TypeError, ValueError, KeyError, OverflowError, OSError):
+        try:
+            payload = update.to_dict()
+        except (AttributeError, TypeError, ValueError, KeyError, RecursionError):
+            return Inbound(ignored=["unparsed_update"])
+        return normalise_raw(payload)
+
+
+def _normalise_parsed(update: Update) -> Inbound:
     inbound = Inbound()
     for kind in _MESSAGE_KINDS:
         message = getattr(update, kind)
@@ -155,31 +180,58 @@ def normalise_update(update: Update) -> Inbound:
     return inbound
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _id(value: Any) -> str | None:
+    """An id as atende keeps it: Telegram's are integers (strings tolerated), nothing else."""
+    return str(value) if _is_int(value) or (isinstance(value, str) and value) else None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
 def normalise_raw(payload: dict[str, Any]) -> Inbound:
     """The customer's text from an update python-telegram-bot cannot parse (a field it
-    requires is absent in an older or newer Bot API), so no message is lost to that."""
+    requires is absent in an older or newer Bot API, or has another type), so no message
+    is lost to that. Every field is checked here: this is where odd updates end up."""
     for kind in _MESSAGE_KINDS:
         message = payload.get(kind)
         if not isinstance(message, dict):
             continue
-        chat = message.get("chat") or {}
-        sender = message.get("from") or message.get("sender_chat") or chat
+        chat = _dict(message.get("chat"))
+        sender = _dict(message.get("from") or message.get("sender_chat")) or chat
         content = next((k for k in _CONTENT if message.get(k)), None)
-        if content is None or "id" not in chat or "id" not in sender:
+        chat_id, user_id = _id(chat.get("id")), _id(sender.get("id"))
+        if content is None or chat_id is None or user_id is None:
             return Inbound(ignored=[f"{kind}:unparsed"])
         text = message.get("text") if content == "text" else message.get("caption")
         edited = kind.startswith("edited_")
-        when = datetime.fromtimestamp(int(message.get("date") or 0), UTC)
-        edited_at = datetime.fromtimestamp(int(message.get("edit_date") or 0), UTC)
-        name = " ".join(filter(None, (sender.get("first_name"), sender.get("last_name"))))
+        now = datetime.now(UTC)
+        when = _timestamp(message.get("date")) or now
+        edited_at = _timestamp(message.get("edit_date")) or when
+        names = (_text(sender.get("first_name")), _text(sender.get("last_name")))
+        name = " ".join(filter(None, names))
+        message_id = message.get("message_id")
         item = InboundMessage(
             external_id=_external_id(
-                chat["id"], message.get("message_id"), edited_at if edited else None
+                chat_id,
+                message_id if _is_int(message_id) else _id(message_id),
+                edited_at if edited else None,
             ),
             update_key=str(payload.get("update_id")),
-            user_id=str(sender["id"]),
-            profile_name=name or sender.get("title"),
-            reply_to=str(chat["id"]),
+            user_id=user_id,
+            profile_name=name or _text(sender.get("title")),
+            reply_to=chat_id,
             message_type=content,
             text=text if isinstance(text, str) and text.strip() else f"[{content}]",
             sent_at=edited_at if edited else when,

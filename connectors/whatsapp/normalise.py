@@ -27,10 +27,15 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _str(value: Any) -> str | None:
+    """A text field: Meta sends strings; anything else counts as absent."""
+    return value if isinstance(value, str) and value else None
+
+
 def _when(timestamp: Any) -> datetime:
     try:
         return datetime.fromtimestamp(int(timestamp), UTC)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return datetime.now(UTC)
 
 
@@ -52,7 +57,7 @@ def _content(message: dict[str, Any]) -> tuple[str, str | None, dict[str, Any] |
             return "interactive", None, None
         # button_reply / list_reply: the chosen title; nfm_reply (a flow): its body and
         # answers; call_permission_reply and newer kinds: what the customer chose.
-        text = "\n".join(filter(None, (reply.get("title"), reply.get("description"))))
+        text = "\n".join(filter(None, (_str(reply.get("title")), _str(reply.get("description")))))
         text = text or reply.get("body") or f"[{reply_type}] {reply.get('response', '')}"
         media = {"reply_id": reply["id"]} if "id" in reply else {}
         media |= {k: reply[k] for k in ("response_json", "response") if k in reply}
@@ -63,16 +68,18 @@ def _content(message: dict[str, Any]) -> tuple[str, str | None, dict[str, Any] |
         emoji = body.get("emoji")
         return "reaction", emoji or "[reaction removed]", {"message_id": body.get("message_id")}
     if kind == "location":
-        place = ", ".join(filter(None, (body.get("name"), body.get("address"))))
+        place = ", ".join(filter(None, (_str(body.get("name")), _str(body.get("address")))))
         where = f"({body.get('latitude')}, {body.get('longitude')})"
         return "location", f"[location] {place} {where}" if place else f"[location] {where}", None
     if kind == "contacts":
         people = []
         for contact in _list(message.get("contacts")):
-            name = _dict(_dict(contact).get("name")).get("formatted_name", "")
-            phones = [_dict(p).get("phone", "") for p in _list(_dict(contact).get("phones"))]
-            people.append(" ".join(filter(None, (name, *phones))))
-        return "contacts", "[contacts] " + "; ".join(people), None
+            name = _str(_dict(_dict(contact).get("name")).get("formatted_name"))
+            phones = [_str(_dict(p).get("phone")) for p in _list(_dict(contact).get("phones"))]
+            person = " ".join(filter(None, (name, *phones)))
+            if person:
+                people.append(person)
+        return "contacts", "[contacts] " + "; ".join(people) if people else None, None
     if kind == "order":
         items = len(_list(body.get("product_items")))
         text = body.get("text") or f"[order] {items} items"
@@ -126,7 +133,7 @@ def _status(status: dict[str, Any], phone_number_id: str | None) -> StatusUpdate
         platform_message_id=wamid,
         status=value,
         error_code=str(error["code"]) if "code" in error else None,
-        error_reason=details or error.get("message") or error.get("title"),
+        error_reason=_str(details) or _str(error.get("message")) or _str(error.get("title")),
         account_hint=phone_number_id,
     )
 
@@ -143,8 +150,9 @@ def normalise_body(payload: Any) -> Inbound:
             phone_number_id = _dict(value.get("metadata")).get("phone_number_id")
             phone_number_id = str(phone_number_id) if phone_number_id else None
             names = {
-                str(c.get("wa_id")): _dict(c.get("profile")).get("name")
+                str(c.get("wa_id")): name
                 for c in map(_dict, _list(value.get("contacts")))
+                if (name := _str(_dict(c.get("profile")).get("name"))) is not None
             }
             for raw in map(_dict, _list(value.get("messages"))):
                 message = _message(raw, names, phone_number_id)

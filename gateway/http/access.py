@@ -20,7 +20,7 @@ from gateway.access import Principal, Role
 from gateway.access_schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
 from gateway.errors import Forbidden, TooManyRequests, Unauthorized
 from gateway.http.operations import Operation, PathParam, allow
-from gateway.http.parsing import parse_body
+from gateway.http.parsing import parse_body, path_text
 from gateway.http.responses import json_model
 from gateway.ratelimit import TokenBucketLimiter
 
@@ -116,7 +116,7 @@ async def list_keys(request: web.Request) -> web.Response:
 
 
 async def revoke_key(request: web.Request) -> web.Response:
-    row = await request.app[keys.API_KEYS].revoke(request.match_info["key"])
+    row = await request.app[keys.API_KEYS].revoke(path_text(request, "key"))
     return json_model(ApiKeyOut.of(row))
 
 
@@ -150,7 +150,7 @@ OPERATIONS = (
         "access",
         ApiKeyOut,
         path_params=(PathParam("key", {"type": "string"}, "The key's name or prefix."),),
-        errors=(404,),
+        errors=(404, 422),
         roles=allow(),
     ),
 )

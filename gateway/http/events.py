@@ -111,6 +111,7 @@ OPERATIONS = (
         "delivery.updated, each with the message as GET /messages/{id} shows it",
         "operators",
         None,
+        text_media_type="text/event-stream",
         errors=(503,),
         roles=allow(Role.OPERATOR),
     ),

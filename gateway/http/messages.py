@@ -7,7 +7,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.access import Role
 from gateway.http.operations import MESSAGE_ID, Operation, PathParam, allow
-from gateway.http.parsing import parse_body, parse_query, path_int, path_uuid
+from gateway.http.parsing import parse_body, parse_query, path_int, path_text, path_uuid
 from gateway.http.responses import json_model
 from gateway.schemas import (
     MessageCreate,
@@ -58,7 +58,7 @@ async def client_history(request: web.Request) -> web.Response:
 
 async def sector_messages(request: web.Request) -> web.Response:
     query = parse_query(request, PageQuery)
-    page = await request.app[keys.MESSAGES].by_sector(request.match_info["sector"], query)
+    page = await request.app[keys.MESSAGES].by_sector(path_text(request, "sector"), query)
     return json_model(MessagePage.of([MessageOut.of(r) for r in page.items], page.total, query))
 
 

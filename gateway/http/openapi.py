@@ -58,10 +58,12 @@ def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, A
             schema = op.query.model_json_schema()
             for name, prop in schema.get("properties", {}).items():
                 parameters.append({"name": name, "in": "query", "required": False, "schema": prop})
-        responses: dict[str, Any] = {
-            str(op.status): {"description": "Success"}
-            | ({"content": _json(op.response)} if op.response else {})
-        }
+        success: dict[str, Any] = {"description": "Success"}
+        if op.response is not None:
+            success["content"] = _json(op.response)
+        elif op.text_media_type is not None:
+            success["content"] = {op.text_media_type: {"schema": {"type": "string"}}}
+        responses: dict[str, Any] = {str(op.status): success}
         errors = (*op.errors, 401, 403, 429) if op.roles is not None else (*op.errors, 429)
         for status in sorted({*errors, 500}):
             responses[str(status)] = {

@@ -42,6 +42,9 @@ class Operation:
     tag: str
     response: type[BaseModel] | None
     status: int = 200
+    # What a success answer is when it is not a JSON model (`response` None): its media
+    # type, documented as text. None: no body is documented.
+    text_media_type: str | None = None
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     path_params: tuple[PathParam, ...] = ()

@@ -7,7 +7,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.access import Role
 from gateway.http.operations import MESSAGE_ID, Operation, allow
-from gateway.http.parsing import parse_body, parse_query, path_int
+from gateway.http.parsing import parse_body, parse_query, path_int, text_content
 from gateway.http.responses import json_model
 from gateway.operator_schemas import (
     ApproveRequest,
@@ -77,7 +77,7 @@ async def import_knowledge(request: web.Request) -> web.Response:
     knowledge = request.app[keys.KNOWLEDGE]
     fmt = _FILE_TYPES.get(request.content_type)
     if fmt is not None:
-        pairs = knowledge.parse(await request.text(), fmt)
+        pairs = knowledge.parse(text_content(await request.read()), fmt)
     else:
         body = await parse_body(request, KnowledgeImportRequest)
         pairs = knowledge.parse_items(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from connectors.base import storable
 from gateway.errors import BadRequest, FieldProblem, UnsupportedMediaType, ValidationFailed
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -27,6 +28,23 @@ def _problems(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
     return problems
 
 
+_UNSTORABLE = "must not contain NUL (\\u0000) or an unpaired surrogate (\\ud800-\\udfff)"
+
+
+def _unstorable(value: Any, field: str) -> list[FieldProblem]:
+    """Strings PostgreSQL cannot store, by where they are. An integrator's text is refused
+    rather than changed, so what is stored is exactly what was sent."""
+    if isinstance(value, str):
+        return [FieldProblem(field, _UNSTORABLE)] if storable(value) != value else []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [p for key, item in items for p in _unstorable(item, f"{field}.{key}")]
+
+
 def _fail(problems: list[FieldProblem]) -> ValidationFailed:
     summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
     return ValidationFailed(f"invalid request: {summary}", details=problems)
@@ -39,9 +57,23 @@ async def parse_body(request: web.Request, model: type[Model]) -> Model:
         )
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes")
-    raw = await request.read()
+    data = decode_json(await request.read())
+    if not isinstance(data, dict):
+        raise _fail([FieldProblem("body", "must be a JSON object")])
     try:
-        data = json.loads(raw)
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        raise _fail(_problems(exc)) from exc
+    problems = [p for name, v in data.items() for p in _unstorable(v, name)]
+    if problems:
+        raise _fail(problems)
+    return parsed
+
+
+def decode_json(raw: bytes) -> Any:
+    """A body as JSON, or BadRequest saying why it is not."""
+    try:
+        return json.loads(raw)
     except UnicodeDecodeError as exc:
         raise BadRequest("the body is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
@@ -49,19 +81,43 @@ async def parse_body(request: web.Request, model: type[Model]) -> Model:
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
             details=[FieldProblem("body", exc.msg)],
         ) from exc
-    if not isinstance(data, dict):
-        raise _fail([FieldProblem("body", "must be a JSON object")])
+    except RecursionError as exc:
+        raise BadRequest("the JSON nests too deeply") from exc
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise BadRequest(f"the JSON cannot be read: {exc}") from exc
+
+
+def text_content(raw: bytes, field: str = "body") -> str:
+    """A text body (CSV, JSON lines) as a string PostgreSQL can store, or a 4xx."""
     try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _fail(_problems(exc)) from exc
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the body is not UTF-8 text") from exc
+    problems = _unstorable(content, field)
+    if problems:
+        raise _fail(problems)
+    return content
 
 
 def parse_query(request: web.Request, model: type[Model]) -> Model:
+    query = dict(request.query)
     try:
-        return model.model_validate(dict(request.query))
+        parsed = model.model_validate(query)
     except ValidationError as exc:
         raise _fail(_problems(exc)) from exc
+    problems = [p for name, value in query.items() for p in _unstorable(value, name)]
+    if problems:
+        raise _fail(problems)
+    return parsed
+
+
+def path_text(request: web.Request, name: str) -> str:
+    """A path parameter that is free text (a sector, a key's name)."""
+    raw = request.match_info[name]
+    problems = _unstorable(raw, name)
+    if problems:
+        raise _fail(problems)
+    return raw
 
 
 def path_int(request: web.Request, name: str) -> int:

@@ -180,6 +180,7 @@ def metrics_operation(require_key: bool) -> Operation:
         "Prometheus metrics (text exposition format)",
         "service",
         None,
+        text_media_type="text/plain",
         absolute=True,
         roles=allow(Role.OPERATOR) if require_key else None,
     )

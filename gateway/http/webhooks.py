@@ -7,14 +7,13 @@ the body carried is committed.
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from connectors.whatsapp.connector import WhatsAppConnector
 from gateway import keys
-from gateway.errors import BadRequest, NotFound
+from gateway.errors import NotFound
 from gateway.http.middlewares import REQUEST_LOG
+from gateway.http.parsing import decode_json
 
 CHANNELS = "telegram|whatsapp"
 
@@ -25,10 +24,7 @@ async def receive(request: web.Request) -> web.Response:
     )
     body = await request.read()
     connector.verify(request.headers, body)
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the webhook body is not JSON: {exc}") from exc
+    payload = decode_json(body)
     inbound = connector.normalise(payload)
     totals = {"stored": 0, "duplicates": 0, "statuses": 0, "ignored": 0}
     stored: list[int] = []
