@@ -68,18 +68,18 @@ async def test_concurrent_webhooks_share_commits_and_each_learns_its_own_rows(wr
 
 
 async def test_copies_in_one_batch_and_in_later_batches_store_once(writer, db_url):
-    first = await asyncio.gather(*(writer.store("telegram", "bot", [_message(1)]) for _ in range(5)))
+    copies = (writer.store("telegram", "bot", [_message(1)]) for _ in range(5))
+    first = await asyncio.gather(*copies)
     again = await writer.store("telegram", "bot", [_message(1)])
     assert sorted(len(r.stored) for r in first) == [0, 0, 0, 0, 1]
     assert sum(r.duplicates for r in first) == 4
-    assert again.stored == [] and again.duplicates == 1
+    assert again.stored == []
+    assert again.duplicates == 1
     rows = await _rows(db_url, "SELECT count(*) AS n FROM chat_interactions")
     assert rows[0]["n"] == 1
 
 
-async def test_one_customer_many_times_in_a_batch_keeps_the_latest_account_and_name(
-    writer, db_url
-):
+async def test_one_customer_many_times_in_a_batch_keeps_the_latest_account_and_name(writer, db_url):
     later = T0 + timedelta(minutes=5)
     anonymous = NewInteraction("u1", None, later, _message(3).values)
     await asyncio.gather(

@@ -28,6 +28,7 @@ from connectors.base import Connector, Inbound, SendFailed, Sent
 from connectors.ratelimit import RateLimiter
 from connectors.signing import check_shared_secret
 from connectors.telegram.normalise import normalise_raw, normalise_update, parse_update
+from connectors.telegram.plain import plain_text_message
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +70,9 @@ class TelegramConnector(Connector):
         check_shared_secret(headers.get(SECRET_HEADER), self.secret_token, SECRET_HEADER)
 
     def normalise(self, payload: Any) -> Inbound:
+        plain = plain_text_message(payload)
+        if plain is not None:
+            return plain
         try:
             update = parse_update(payload)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
