@@ -104,8 +104,10 @@ class Sent:
 
 
 class SendFailed(Exception):
-    """A send that did not happen. `permanent` ones are never retried; `retry_after` is the
-    platform's own wait in seconds, when it gave one."""
+    """A send that was not confirmed. `permanent` ones are never retried; `retry_after` is
+    the platform's own wait in seconds, when it gave one; `maybe_sent` says the request
+    left and its answer was lost (a read timeout, a dropped connection), so the platform
+    may have acted on it."""
 
     def __init__(
         self,
@@ -114,12 +116,14 @@ class SendFailed(Exception):
         *,
         permanent: bool,
         retry_after: float | None = None,
+        maybe_sent: bool = False,
     ) -> None:
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason[:500]
         self.permanent = permanent
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 class Connector(abc.ABC):
@@ -129,6 +133,9 @@ class Connector(abc.ABC):
     account: str
     # Longest text one outbound message may carry; longer answers are split.
     max_text_chars: int | None = None
+    # Whether the receiver can tell a repeated send from a new one. Telegram and WhatsApp
+    # cannot (no idempotency key), so a send that `maybe_sent` is not tried again there.
+    receiver_drops_repeats: bool = False
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         """Raise `Unauthorized` or `Forbidden` unless the request came from the platform."""

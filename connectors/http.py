@@ -1,6 +1,6 @@
 """Outbound JSON over HTTP, written once for the channels that use aiohttp directly
 (WhatsApp's Graph API and REST callbacks): one session, timeouts, transport errors as
-retryable `SendFailed`."""
+`SendFailed`: retryable when no connection was made, `maybe_sent` once the request left."""
 
 from __future__ import annotations
 
@@ -55,11 +55,14 @@ class JsonHttpClient:
                 return JsonReply(
                     response.status, parsed, _retry_after(response.headers.get("Retry-After"))
                 )
-        except TimeoutError as exc:
-            raise SendFailed("timeout", "no answer in time", permanent=False) from exc
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
+            # No connection, so no request: the platform has nothing, trying again is safe.
             reason = f"{type(exc).__name__}: {exc}"
             raise SendFailed("network_error", reason, permanent=False) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # The request may have been read and acted on before the answer was lost.
+            reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            raise SendFailed("unconfirmed", reason, permanent=False, maybe_sent=True) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

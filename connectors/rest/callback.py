@@ -23,6 +23,7 @@ class RestCallbackConnector(Connector):
     channel = "rest"
     account = ""
     max_text_chars = None  # one JSON body carries the whole answer
+    receiver_drops_repeats = True  # by X-Atende-Delivery
 
     def __init__(self, *, http: JsonHttpClient, secret: str | None) -> None:
         self._http = http

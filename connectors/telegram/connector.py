@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import structlog
 from telegram import Bot
 from telegram.error import (
@@ -37,6 +38,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "edited_message", "channel_post", "edited_channel_post",
                    "callback_query")  # fmt: skip
 MAX_TEXT = 4096
+# Transport failures once the whole request was written: Telegram may have sent the
+# message. (Connect, pool and write failures and 5xx answers mean it did not.)
+_AFTER_THE_REQUEST_LEFT = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
 
 
 def _retry_after(exc: RetryAfter) -> float:
@@ -125,10 +129,12 @@ class TelegramConnector(Connector):
             raise SendFailed("invalid_token", exc.message, permanent=False) from exc
         except BadRequest as exc:  # chat not found, text empty or too long...
             raise SendFailed("bad_request", exc.message, permanent=True) from exc
-        except TimedOut as exc:
-            raise SendFailed("timeout", exc.message, permanent=False) from exc
-        except NetworkError as exc:  # 5xx answers and transport errors
-            raise SendFailed("network_error", exc.message, permanent=False) from exc
+        except (TimedOut, NetworkError) as exc:  # 5xx answers and transport errors
+            code = "timeout" if isinstance(exc, TimedOut) else "network_error"
+            if isinstance(exc.__cause__, _AFTER_THE_REQUEST_LEFT):
+                raise SendFailed("unconfirmed", f"{code}: {exc.message}", permanent=False,
+                                 maybe_sent=True) from exc  # fmt: skip
+            raise SendFailed(code, exc.message, permanent=False) from exc
         except TelegramError as exc:
             raise SendFailed("telegram_error", exc.message, permanent=False) from exc
         return Sent(str(message.message_id))

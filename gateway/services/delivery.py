@@ -7,9 +7,12 @@ requests, queues nothing new, and a changed answer approved again is sent as new
 
 Workers (inside `atende serve` and/or `atende worker`, any number) claim due deliveries
 with `FOR UPDATE SKIP LOCKED` and mark them `sending` before sending, so two workers never
-send one delivery. Timeouts and 5xx answers are retried with backoff (the platform may,
-rarely, have taken a message whose answer was lost, and the customer then has it twice);
-a send cut short by the death of its worker never is.
+send one delivery. 5xx answers, refused connections and connect timeouts are retried
+with backoff: the platform has nothing. A send whose request left but whose answer was
+lost (a read timeout, a dropped connection) is failed as `unconfirmed`, never repeated:
+the platform may have delivered it, and a customer must not get an answer twice (REST
+callbacks are the exception: their receiver drops repeats by X-Atende-Delivery). A send
+cut short by the death of its worker is never repeated either.
 
 A worker that dies (kill -9, a lost machine) is handled by the others within seconds:
 each running worker holds a lease, an id locked in PostgreSQL for as long as its
@@ -52,6 +55,11 @@ from storage.models import ChatInteraction
 log = structlog.get_logger(__name__)
 
 # The fallback: a claim this old is taken back even if its worker still holds its lease.
+# Why a send whose answer was lost is not tried again (at most once, as for a crash).
+UNCONFIRMED = (
+    "the platform may have delivered it but its answer was lost; not sent again, so the "
+    "customer never gets it twice"
+)
 INTERRUPTED_AFTER = timedelta(minutes=5)
 # How often a running worker looks for the claims of dead workers (a cheap indexed query).
 RECOVER_EVERY = 10.0
@@ -181,6 +189,8 @@ class DeliveryWorker:
         try:
             sent = await connector.send(delivery.recipient, delivery.body, context=context)
         except SendFailed as exc:
+            if exc.maybe_sent and not connector.receiver_drops_repeats:
+                exc = SendFailed("unconfirmed", f"{exc.reason}; {UNCONFIRMED}", permanent=True)
             await self._failed(delivery, exc, bound)
             return
         except Exception as exc:  # a bug must not stop the worker or lose the row
