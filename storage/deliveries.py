@@ -119,8 +119,10 @@ class WorkerLease:
                         {"space": WORKER_LOCK_SPACE, "id": self._worker_id},
                     )
                     await self._conn.commit()
-                except (DBAPIError, OSError):
-                    pass  # the connection is gone, and the lock with it
+                except Exception:
+                    # Gone, or left mid-statement by a cancelled check (PendingRollback):
+                    # closing it below releases the lock all the same.
+                    pass
             await self._drop()
 
     async def _drop(self) -> None:
