@@ -79,15 +79,20 @@ class MessageRepository:
         values: dict[str, Any],
         *,
         in_transaction: Callable[[AsyncSession, ChatInteraction], Awaitable[Any]] | None = None,
+        precondition: Callable[[ChatInteraction], None] | None = None,
     ) -> ChatInteraction | None:
-        """Change a row; `in_transaction` runs after the change, in the same transaction
-        (the outbox queues an approved answer's delivery there, so both commit or neither)."""
+        """Change a row; `precondition` sees it locked, before the change, and may raise to
+        refuse it (two operators approving at once: the second sees the first's approval);
+        `in_transaction` runs after the change, in the same transaction (the outbox queues
+        an approved answer's delivery there, so both commit or neither)."""
         async with self._sessions.begin() as session:
             row = await session.get(
                 ChatInteraction, interaction_id, options=[_WITHOUT_VECTOR], with_for_update=True
             )
             if row is None:
                 return None
+            if precondition is not None:
+                precondition(row)
             for name, value in values.items():
                 setattr(row, name, value)
             await session.flush()

@@ -173,7 +173,11 @@ class RoutingRepository:
         async with self._sessions.begin() as session:
             await session.execute(
                 update(ChatInteraction)
-                .where(ChatInteraction.id == interaction_id)
+                # Never under an approval that landed meanwhile: its record stays whole.
+                .where(
+                    ChatInteraction.id == interaction_id,
+                    ChatInteraction.validated_by != "human",
+                )
                 .values(suggestion=None)
             )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.routing_helpers import API, import_kb, kb_ids, post, wait_until_triaged
 
 QUESTION = "Qual é o prazo de entrega para o Nordeste?"
@@ -33,6 +35,30 @@ async def test_approving_an_edited_answer_makes_it_the_next_suggestion(client):
     assert (await response.json())["validated_by"] == "human"
     response = await client.post(f"{API}/operator/messages/{second['id']}/approve", json={})
     assert response.status == 409
+
+
+async def test_of_two_operators_approving_at_once_one_wins_and_the_other_gets_409(client):
+    created = await wait_until_triaged(client, (await post(client, QUESTION, "vendas"))["id"])
+    url = f"{API}/operator/messages/{created['id']}/approve"
+    for _ in range(5):  # the race is decided by the row's lock, whichever request comes first
+        answers = await asyncio.gather(
+            client.post(url, json={"answer": ANSWER, "operator_name": "Bia"}),
+            client.post(url, json={"answer": "Outra resposta.", "operator_name": "Caio"}),
+            client.post(f"{API}/operator/messages/{created['id']}/reject"),
+        )
+        statuses = sorted(a.status for a in answers)
+        assert statuses.count(200) <= 2  # a reject may come first, then one approval wins
+        bodies = [await a.json() for a in answers if a.status == 200]
+        approvals = [b for b in bodies if b["validated_by"] == "human"]
+        assert len(approvals) == 1, statuses
+        assert statuses.count(409) == 3 - len(bodies)
+        stored = await (await client.get(f"{API}/messages/{created['id']}")).json()
+        assert stored["answer"] == approvals[0]["answer"]
+        # Reset for the next round through the same API an integrator would use.
+        reset = await client.put(
+            f"{API}/messages/{created['id']}", json={"validated_by": "pending", "answer": None}
+        )
+        assert reset.status == 200, await reset.text()
 
 
 async def test_rejecting_returns_the_message_to_pending_without_the_suggestion(client):

@@ -75,11 +75,20 @@ class MessageService:
             raise NotFound(f"no message with id {interaction_id}")
         return row
 
-    async def update(self, interaction_id: int, body: MessageUpdate) -> ChatInteraction:
+    async def update(
+        self,
+        interaction_id: int,
+        body: MessageUpdate,
+        *,
+        precondition: Callable[[ChatInteraction], None] | None = None,
+    ) -> ChatInteraction:
+        """Apply `body`; `precondition` checks the locked row first and may refuse."""
         changes = body.model_dump(include=body.model_fields_set)
         # An answer approved by a human is queued for the customer in the same transaction.
         queue = self._outbox.enqueue_if_approved if self._outbox is not None else None
-        row = await self._repository.update(interaction_id, changes, in_transaction=queue)
+        row = await self._repository.update(
+            interaction_id, changes, in_transaction=queue, precondition=precondition
+        )
         if self._outbox is not None:
             self._outbox.wake()
         if row is None:

@@ -82,7 +82,11 @@ class OperatorService:
         changes: dict[str, object] = {"answer": final, "validated_by": "human"}
         if operator_name is not None:
             changes["operator_name"] = operator_name
-        updated = await self._messages.update(interaction_id, MessageUpdate(**changes))
+        # Checked again under the row's lock: of two operators approving at once, the
+        # second gets the 409, and the customer one answer.
+        updated = await self._messages.update(
+            interaction_id, MessageUpdate(**changes), precondition=_not_yet_approved
+        )
         log.info(
             "suggestion_approved",
             interaction_id=interaction_id,
@@ -99,9 +103,16 @@ class OperatorService:
             raise Conflict(f"message {interaction_id} is already approved by a human")
         await self._repository.clear_suggestion(interaction_id)
         updated = await self._messages.update(
-            interaction_id, MessageUpdate(answer=None, validated_by="pending")
+            interaction_id,
+            MessageUpdate(answer=None, validated_by="pending"),
+            precondition=_not_yet_approved,
         )
         log.info("suggestion_rejected", interaction_id=interaction_id)
         if self._metrics is not None:
             self._metrics.suggestion("rejected")
         return updated
+
+
+def _not_yet_approved(row: ChatInteraction) -> None:
+    if row.validated_by == "human":
+        raise Conflict(f"message {row.id} is already approved by a human")
