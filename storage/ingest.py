@@ -86,6 +86,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # the protocol state after a connection broke mid-write
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.OperatorInterventionError,  # admin shutdown, crash shutdown
@@ -233,6 +234,12 @@ class IngestWriter:
             except _TRANSIENT:
                 if attempt == _TRIES:
                     raise
+            except Exception as exc:
+                if conn.is_closed():
+                    # Whatever the driver said, the connection died under the write (a
+                    # restart or failover): an outage, and the platform delivers again.
+                    raise IngestUnavailable(f"connection lost: {exc}".splitlines()[0]) from exc
+                raise
             finally:
                 await self._pool.release(conn)
         return _match(batch, rows, applied)
