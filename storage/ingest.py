@@ -121,7 +121,11 @@ class _Job:
 class IngestWriter:
     """Stores what webhooks carried, committed in shared batches; see the module's doc."""
 
-    def __init__(self, dsn: str, *, writers: int = 2, max_batch: int = 500) -> None:
+    def __init__(self, dsn: str, *, writers: int = 1, max_batch: int = 500) -> None:
+        # One write in flight at a time batches best: the webhooks that arrive during a
+        # commit all ride the next one (bench/webhook_ingest.py: 1 and 2 writers within
+        # run-to-run noise of each other here). A second writer can help when the
+        # database is far away and one batch's round trip is long.
         self._dsn = dsn
         self._writers = writers
         self._max_batch = max_batch
