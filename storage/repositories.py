@@ -55,6 +55,20 @@ async def page_of(
         return Page(items=list(rows), total=total or 0)
 
 
+# pgvector 0.8: keep scanning the HNSW graph until enough rows pass the filter (a
+# sector, validated rows only), with a candidate list at least twice the rows wanted.
+# One statement, one round trip; set_config(..., true) lasts to the transaction's end.
+_TUNE_SEARCH = text(
+    "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+    " set_config('hnsw.ef_search', :ef_search, true)"
+)
+
+
+async def tune_vector_search(session: AsyncSession, limit: int) -> None:
+    """Set the HNSW search settings for the rest of `session`'s transaction."""
+    await session.execute(_TUNE_SEARCH, {"ef_search": str(max(40, 2 * int(limit)))})
+
+
 class MessageRepository:
     """chat_interactions rows: create, read, update, list, search, and the embedding queue."""
 
@@ -145,10 +159,7 @@ class MessageRepository:
         if model_id is not None:
             query = query.where(ChatInteraction.embedding_model == model_id)
         async with self._sessions.begin() as session:
-            # pgvector 0.8: keep scanning the HNSW graph until enough rows pass the filter.
-            await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-            # SET takes no bind parameters; the value is an int we computed.
-            await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(limit))}"))
+            await tune_vector_search(session, limit)
             result = await session.execute(query)
             scored = [ScoredInteraction(row, float(sim)) for row, sim in result.all()]
         # relaxed_order may return near-ties slightly out of order.

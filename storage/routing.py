@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
 from storage.models import ChatInteraction
-from storage.repositories import Page, page_of
+from storage.repositories import Page, page_of, tune_vector_search
 
 _WITHOUT_VECTOR = defer(ChatInteraction.embedding)
 
@@ -82,9 +82,7 @@ class RoutingRepository:
         if exclude_id is not None:
             query = query.where(ChatInteraction.id != exclude_id)
         async with self._sessions.begin() as session:
-            # pgvector 0.8: keep scanning the HNSW graph until enough rows pass the filter.
-            await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-            await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(limit))}"))
+            await tune_vector_search(session, limit)
             rows = (await session.execute(query)).all()
         found = [Neighbour(r.id, r.sector, r.answer, r.message, float(r.similarity)) for r in rows]
         # relaxed_order may return near-ties slightly out of order.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.conftest import wait_until_embedded
 
@@ -222,3 +223,22 @@ async def test_unknown_route_and_method_are_json(client):
     assert response.status == 405
     assert (await response.json())["error"]["code"] == "method_not_allowed"
     assert "GET" in response.headers["Allow"]
+
+
+async def test_the_api_rides_out_a_database_restart(client, db_url, pg_admin):
+    name = make_url(db_url).database
+    assert (await client.get(f"{API}/sectors")).status == 200  # the pool holds connections
+    # The server drops every connection, as a restart does: pooled connections it closed
+    # are replaced on checkout, so the next request simply works.
+    terminate = f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    await pg_admin(terminate)
+    assert (await client.get(f"{API}/sectors")).status == 200
+    # While the database refuses connections, the API says so, as JSON, and recovers after.
+    await pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false', terminate)
+    try:
+        response = await client.get(f"{API}/sectors")
+        assert response.status == 503
+        assert (await response.json())["error"]["code"] == "service_unavailable"
+    finally:
+        await pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    assert (await client.get(f"{API}/sectors")).status == 200

@@ -10,9 +10,10 @@ import uuid
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from gateway import keys
-from gateway.errors import AtendeError
+from gateway.errors import AtendeError, ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +77,12 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         structlog.contextvars.unbind_contextvars("request_id")
 
 
+def _database_gone(exc: Exception) -> bool:
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
+
+
 async def _as_json_errors(
     request: web.Request, handler: Handler, request_id: str
 ) -> web.StreamResponse:
@@ -103,7 +110,19 @@ async def _as_json_errors(
             if header in exc.headers:
                 response.headers[header] = exc.headers[header]
         return response
-    except Exception:
+    except Exception as exc:
+        if _database_gone(exc):
+            # The database went away under the request (a restart, a failover): the pool
+            # reconnects on the next one, so this is worth a retry, not a 500.
+            log.warning("request_database_unavailable", error=str(exc).splitlines()[0])
+            response = error_response(
+                503,
+                ServiceUnavailable.code,
+                "the database is unavailable; try again shortly",
+                request_id,
+            )
+            response.headers["Retry-After"] = "1"
+            return response
         log.exception("unhandled_error", method=request.method, path=request.path)
         return error_response(
             500,
