@@ -27,12 +27,8 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,11 +36,10 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-from loadgen import BOT_SECRET, HEADERS, telegram_update
+from harness import BOT, WEBHOOK_PATH, Fleet, run_in_temporary_folder
+from loadgen import HEADERS, telegram_update
 from sqlalchemy.engine import make_url
 
-BOT = "bench"
-BOT_TOKEN = "123456:BENCH-token"  # never used: nothing is sent to Telegram
 DATABASE = "atende_restart"
 USERS = 500
 RETRY_GIVE_UP_S = 60.0  # after the load: deliver refused updates again for at most this
@@ -122,53 +117,6 @@ class Database:
         return url.render_as_string(hide_password=False)
 
 
-# --- the gateway ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gateway(dsn: str, port: int, folder: Path, log_path: Path) -> subprocess.Popen:
-    """`atende serve` as an operator would run it, with this run's settings only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATENDE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        DATABASE_URL=dsn,
-        ATENDE_PORT=str(port),
-        ATENDE_DATA_DIR=str(folder / "unused"),
-        ATENDE_CHANNELS_FILE=str(folder / "absent.yaml"),
-        ATENDE_TELEGRAM_BOTS=json.dumps(
-            [{"name": BOT, "token": BOT_TOKEN, "secret_token": BOT_SECRET}]
-        ),
-        ATENDE_EMBEDDING_PROVIDER="use-multilingual",
-        ATENDE_LOG_FORMAT="json",
-        ATENDE_LOG_LEVEL="info",
-    )
-    log_file = open(log_path, "w")  # noqa: SIM115 - the child writes it until it stops
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve"],
-        cwd=folder,  # no .env of the repository's
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-
-
-async def wait_live(session: aiohttp.ClientSession, base: str, within: float = 180.0) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with session.get(f"{base}/health/live") as response:
-                if response.status == 200:
-                    return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the gateway did not answer /health/live within {within:g} s")
-        await asyncio.sleep(0.2)
-
-
 # --- the load -------------------------------------------------------------------------
 
 
@@ -239,15 +187,14 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
     await admin.execute(f'CREATE DATABASE "{DATABASE}"')
     await admin.close()
     dsn = db.dsn(DATABASE)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = folder / "gateway.log"
-    gateway = start_gateway(dsn, port, folder, log_path)
+    fleet = Fleet(
+        folder, dsn, ATENDE_EMBEDDING_PROVIDER="use-multilingual", ATENDE_LOG_LEVEL="info"
+    )
+    fleet.start("gateway", "serve")
     load = Load(args.retry_after)
     restarts: list[Restart] = []
     try:
-        async with aiohttp.ClientSession() as session:
-            await wait_live(session, base)
+        await fleet.wait_live()
         print(
             f"database restarted under webhook load: {args.concurrency} POSTs in flight to "
             f"`atende serve` (worker on, use-multilingual) on an embedded PostgreSQL 18; "
@@ -258,7 +205,7 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
         began = time.perf_counter()
         stop_new = asyncio.Event()
         loading = asyncio.create_task(
-            generate(f"{base}/webhooks/telegram/{BOT}", args.concurrency, began, stop_new, load)
+            generate(fleet.base + WEBHOOK_PATH, args.concurrency, began, stop_new, load)
         )
         await asyncio.sleep(args.phase)
         for mode in ("immediate", "fast") * args.cycles:
@@ -306,14 +253,10 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
         finally:
             await conn.close()
     finally:
-        gateway.terminate()
-        try:
-            gateway.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            gateway.kill()
+        fleet.stop()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(db.stop, "fast")
-    return report(args, load, restarts, rows, left, stalled, embedded_after, log_path)
+    return report(args, load, restarts, rows, left, stalled, embedded_after, fleet)
 
 
 def report(
@@ -324,7 +267,7 @@ def report(
     left: int,
     stalled: bool,
     embedded_after: float,
-    log_path: Path,
+    fleet: Fleet,
 ) -> int:
     failed = False
     for r in restarts:
@@ -399,15 +342,13 @@ def report(
     )
     failed |= stalled
 
-    lines = log_path.read_text(errors="replace").splitlines()
+    lines = fleet.read_log("gateway").splitlines()
     events: Counter[str] = Counter()
     unhandled: list[dict] = []
-    for line in lines:
-        with contextlib.suppress(ValueError, AttributeError):
-            event = json.loads(line)
-            events[event.get("event")] += 1
-            if event.get("event") == "unhandled_error":
-                unhandled.append(event)
+    for event in fleet.events("gateway"):
+        events[event.get("event")] += 1
+        if event.get("event") == "unhandled_error":
+            unhandled.append(event)
     print(
         f"gateway log: {events['unhandled_error']} unhandled_error, "
         f"{events['webhook_database_unavailable']} webhook_database_unavailable, "
@@ -420,7 +361,7 @@ def report(
         print(f"  unhandled_error at {event.get('timestamp')}:\n    " + "\n    ".join(tail))
     if args.keep_log:
         kept = Path.cwd() / "db_restart_gateway.log"
-        shutil.copy(log_path, kept)
+        shutil.copy(fleet.log("gateway"), kept)
         print(f"gateway log kept in {kept}")
     print("\nresult:", "FAILED" if failed else "OK")
     return 1 if failed else 0
@@ -439,12 +380,7 @@ def main() -> None:
     )
     parser.add_argument("--keep-log", action="store_true", help="copy the gateway's log here")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="atende-restart-"))
-    try:
-        code = asyncio.run(run(args, folder))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    sys.exit(code)
+    sys.exit(run_in_temporary_folder(run, args, "atende-restart-"))
 
 
 if __name__ == "__main__":

@@ -19,9 +19,12 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEADERS = {"Content-Type": "application/json", SECRET_HEADER: BOT_SECRET}
 
 
-def telegram_update(update_id: int, users: int) -> bytes:
+def telegram_update(update_id: int, users: int, text: str | None = None) -> bytes:
     """A private-chat text message; message ids are unique, so only a repeated update is
-    a duplicate. `users` people write, so customer rows are shared but rarely contended."""
+    a duplicate. `users` people write, so customer rows are shared but rarely contended.
+    The text is one of the shared phrases unless `text` is given."""
+    if text is None:
+        text = f"{PHRASES[update_id % len(PHRASES)]} (pedido {update_id})"
     user = 100_000 + update_id % users
     person = {"id": user, "first_name": f"Cliente {user}"}
     return json.dumps(
@@ -32,7 +35,7 @@ def telegram_update(update_id: int, users: int) -> bytes:
                 "from": {**person, "is_bot": False},
                 "chat": {**person, "type": "private"},
                 "date": 1_700_000_000 + update_id % 1_000_000,
-                "text": f"{PHRASES[update_id % len(PHRASES)]} (pedido {update_id})",
+                "text": text,
             },
         }
     ).encode()

@@ -30,161 +30,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import itertools
 import json
-import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
-from aiohttp import web
-from loadgen import BOT_SECRET, HEADERS, telegram_update
-from sqlalchemy.engine import make_url
+from fake_bot_api import FakeBotApi
+from harness import (
+    BOT,
+    WEBHOOK_PATH,
+    Fleet,
+    free_port,
+    run_in_temporary_folder,
+    serve_on_loopback,
+    throwaway_database,
+)
+from loadgen import HEADERS, telegram_update
 
-BOT = "bench"
-BOT_TOKEN = "123456:BENCH-token"
-DATABASE = "atende_scale"
 USERS = 400
 DONE_WITHIN_S = 300.0
-BOT_USER = {"id": 7000001, "is_bot": True, "first_name": "Atende", "username": "atende_bot"}
-
-
-# --- the fake Telegram Bot API --------------------------------------------------------
-
-
-@dataclass
-class FakeBotApi:
-    """Answers sendMessage as Telegram does, and counts every text it was asked to send."""
-
-    sent: Counter[tuple[str, str]] = field(default_factory=Counter)
-    ids: itertools.count = field(default_factory=lambda: itertools.count(1))
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self.handle)
-        return app
-
-    async def handle(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] != BOT_TOKEN:
-            return web.json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
-            )
-        method = request.match_info["method"]
-        if method == "getMe":  # python-telegram-bot asks once, before its first send
-            return web.json_response({"ok": True, "result": BOT_USER})
-        if method != "sendMessage":
-            return web.json_response(
-                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
-            )
-        if request.content_type == "application/json":
-            params: dict[str, Any] = await request.json()
-        else:
-            params = dict(await request.post())
-        chat_id, text = str(params["chat_id"]), str(params["text"])
-        self.sent[(chat_id, text)] += 1
-        return web.json_response(
-            {
-                "ok": True,
-                "result": {
-                    "message_id": next(self.ids),
-                    "from": BOT_USER,
-                    "chat": {"id": int(chat_id), "type": "private"},
-                    "date": int(time.time()),
-                    "text": text,
-                },
-            }
-        )
-
-
-# --- the processes --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Fleet:
-    folder: Path
-    env: dict[str, str]
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-
-    def run(self, *argv: str) -> str:
-        """An `atende` command to its end; its stdout."""
-        done = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", *argv],
-            cwd=self.folder,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"atende {' '.join(argv)} failed: {done.stderr[-2000:]}")
-        return done.stdout
-
-    def start(self, name: str, *argv: str, **env: str) -> None:
-        log = open(self.log(name), "w")  # noqa: SIM115 - the child writes it until it stops
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", *argv],
-            cwd=self.folder,
-            env={**self.env, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def log(self, name: str) -> Path:
-        return self.folder / f"{name}.log"
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        out = []
-        for line in self.log(name).read_text(errors="replace").splitlines():
-            with contextlib.suppress(ValueError):
-                event = json.loads(line)
-                if isinstance(event, dict):
-                    out.append(event)
-        return out
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    def check_alive(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                tail = self.log(name).read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
-
-
-async def wait_live(session: aiohttp.ClientSession, base: str, fleet: Fleet) -> None:
-    deadline = time.monotonic() + 180
-    while True:
-        fleet.check_alive()
-        with contextlib.suppress(aiohttp.ClientError):
-            async with session.get(f"{base}/health/live") as response:
-                if response.status == 200:
-                    return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{base} did not answer /health/live")
-        await asyncio.sleep(0.2)
 
 
 # --- the phases -----------------------------------------------------------------------
@@ -209,7 +79,7 @@ async def send_webhooks(
 
     async def one(base: str, update_id: int) -> None:
         async with session.post(
-            f"{base}/webhooks/telegram/{BOT}",
+            base + WEBHOOK_PATH,
             data=telegram_update(update_id, USERS),
             headers=HEADERS,
         ) as response:
@@ -297,123 +167,96 @@ async def wait_for(conn: asyncpg.Connection, query: str, what: str, fleet: Fleet
 
 
 async def run(args: argparse.Namespace, folder: Path) -> int:
-    from storage.embedded import EmbeddedPostgres
+    async with throwaway_database(None, folder) as dsn:
+        bot_api = FakeBotApi()
+        runner, bot_api_url = await serve_on_loopback(bot_api.app())
+        fleet = Fleet(
+            folder,
+            dsn,
+            ATENDE_MIGRATE_ON_START="false",
+            ATENDE_TELEGRAM_API_URL=bot_api_url,
+            ATENDE_EMBEDDING_PROVIDER="use-multilingual",
+            ATENDE_LOG_LEVEL="info",
+            # One operator key approves everything through two processes; the per-key limit
+            # is per process and not what is measured here.
+            ATENDE_RATE_LIMIT_PER_MINUTE="0",
+        )
+        try:
+            return await run_phases(args, dsn, fleet, bot_api)
+        finally:
+            fleet.stop()
+            await runner.cleanup()
+            if args.keep_logs:
+                for name in fleet.processes:
+                    shutil.copy(fleet.log(name), Path.cwd() / f"scale_out_{name}.log")
+                print(f"logs kept in {Path.cwd()}/scale_out_*.log")
 
-    embedded = EmbeddedPostgres(folder)
-    server_url = await asyncio.to_thread(embedded.start)
-    admin = await asyncpg.connect(
-        make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
-    await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    await admin.close()
-    dsn = (
-        make_url(server_url)
-        .set(drivername="postgresql", database=DATABASE)
-        .render_as_string(hide_password=False)
-    )
 
-    bot_api = FakeBotApi()
-    runner = web.AppRunner(bot_api.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    bot_api_url = "http://{}:{}".format(*runner.addresses[0][:2])
+async def run_phases(args: argparse.Namespace, dsn: str, fleet: Fleet, bot_api: FakeBotApi) -> int:
+    """The four phases of the module's docstring, then the report; its exit code."""
+    fleet.run("migrate")
+    key = fleet.run("keys", "create", "--role", "operator", "--name", "bench").strip()
+    ports = [free_port(), free_port()]
+    gateways = [f"http://127.0.0.1:{port}" for port in ports]
+    for number, port in enumerate(ports, 1):
+        fleet.start(f"gateway-{number}", "serve", "--port", str(port), ATENDE_RUN_WORKER="false")
+    for number in (1, 2):
+        # Debug: the embedding worker logs each batch's size only at that level.
+        fleet.start(f"worker-{number}", "worker", ATENDE_LOG_LEVEL="debug")
+    connector = aiohttp.TCPConnector(limit=2 * args.concurrency)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
+        for base in gateways:
+            await fleet.wait_live(base)
+        print(
+            f"scale-out: 2 `atende serve` (ATENDE_RUN_WORKER=false) + 2 `atende worker` on one "
+            f"embedded PostgreSQL 18 via DATABASE_URL; use-multilingual embeddings; fake Bot "
+            f"API on loopback\n{args.updates} updates, {args.concurrency} at a time, 1 in "
+            f"{args.both_every} to both gateways at once; 1 approval in {args.race_every} "
+            "raced at both"
+        )
+        began = time.monotonic()
+        hooks = await send_webhooks(session, gateways, args)
+        ingest_s = time.monotonic() - began
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATENDE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        DATABASE_URL=dsn,
-        ATENDE_MIGRATE_ON_START="false",
-        ATENDE_DATA_DIR=str(folder / "unused"),
-        ATENDE_CHANNELS_FILE=str(folder / "absent.yaml"),
-        ATENDE_TELEGRAM_BOTS=json.dumps(
-            [{"name": BOT, "token": BOT_TOKEN, "secret_token": BOT_SECRET}]
-        ),
-        ATENDE_TELEGRAM_API_URL=bot_api_url,
-        ATENDE_EMBEDDING_PROVIDER="use-multilingual",
-        ATENDE_LOG_FORMAT="json",
-        ATENDE_LOG_LEVEL="info",
-        # One operator key approves everything through two processes; the per-key limit is
-        # per process and not what is measured here.
-        ATENDE_RATE_LIMIT_PER_MINUTE="0",
-    )
-    fleet = Fleet(folder, env)
-    code = 1
-    try:
-        fleet.run("migrate")
-        key = fleet.run("keys", "create", "--role", "operator", "--name", "bench").strip()
-        ports = [free_port(), free_port()]
-        gateways = [f"http://127.0.0.1:{port}" for port in ports]
-        for number, port in enumerate(ports, 1):
-            fleet.start(
-                f"gateway-{number}", "serve", "--port", str(port), ATENDE_RUN_WORKER="false"
+        conn = await asyncpg.connect(dsn)
+        try:
+            triage_s = await wait_for(
+                conn,
+                "SELECT count(*) FROM chat_interactions "
+                "WHERE embedding IS NULL OR pipeline_done_at IS NULL",
+                "messages not embedded, routed and suggested",
+                fleet,
             )
-        for number in (1, 2):
-            # Debug: the embedding worker logs each batch's size only at that level.
-            fleet.start(f"worker-{number}", "worker", ATENDE_LOG_LEVEL="debug")
-        connector = aiohttp.TCPConnector(limit=2 * args.concurrency)
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=60)
-        ) as session:
-            for base in gateways:
-                await wait_live(session, base, fleet)
-            print(
-                f"scale-out: 2 `atende serve` (ATENDE_RUN_WORKER=false) + 2 `atende worker` on one "
-                f"embedded PostgreSQL 18 via DATABASE_URL; use-multilingual embeddings; fake Bot "
-                f"API on loopback\n{args.updates} updates, {args.concurrency} at a time, 1 in "
-                f"{args.both_every} to both gateways at once; 1 approval in {args.race_every} "
-                "raced at both"
+            rows = await conn.fetch(
+                "SELECT id, update_key, message, sector FROM chat_interactions "
+                "WHERE channel = 'telegram' AND channel_account = $1 ORDER BY id",
+                BOT,
             )
+            ids = [r["id"] for r in rows]
+            random.Random(8).shuffle(ids)
             began = time.monotonic()
-            hooks = await send_webhooks(session, gateways, args)
-            ingest_s = time.monotonic() - began
-
-            conn = await asyncpg.connect(dsn)
-            try:
-                triage_s = await wait_for(
-                    conn,
-                    "SELECT count(*) FROM chat_interactions "
-                    "WHERE embedding IS NULL OR pipeline_done_at IS NULL",
-                    "messages not embedded, routed and suggested",
-                    fleet,
-                )
-                rows = await conn.fetch(
-                    "SELECT id, update_key, message, sector FROM chat_interactions "
-                    "WHERE channel = 'telegram' AND channel_account = $1 ORDER BY id",
-                    BOT,
-                )
-                ids = [r["id"] for r in rows]
-                random.Random(8).shuffle(ids)
-                began = time.monotonic()
-                approvals = await approve_all(session, gateways, key, ids, args)
-                approve_s = time.monotonic() - began
-                send_s = await wait_for(
-                    conn,
-                    "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'sending')",
-                    "deliveries not sent",
-                    fleet,
-                )
-                deliveries = await conn.fetch(
-                    "SELECT d.interaction_id, d.body, d.status, d.recipient "
-                    "FROM deliveries d ORDER BY d.id"
-                )
-            finally:
-                await conn.close()
-        # Let the last log lines reach the files before they are read.
-        await asyncio.sleep(1.0)
-        code = report(
-            fleet, hooks, rows, approvals, deliveries, bot_api, ingest_s, triage_s, approve_s,
-            send_s,
-        )  # fmt: skip
-    finally:
-        fleet.stop()
-        await runner.cleanup()
-        await asyncio.to_thread(embedded.stop)
-        if args.keep_logs:
-            for name in fleet.processes:
-                shutil.copy(fleet.log(name), Path.cwd() / f"scale_out_{name}.log")
-            print(f"logs kept in {Path.cwd()}/scale_out_*.log")
-    return code
+            approvals = await approve_all(session, gateways, key, ids, args)
+            approve_s = time.monotonic() - began
+            send_s = await wait_for(
+                conn,
+                "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'sending')",
+                "deliveries not sent",
+                fleet,
+            )
+            deliveries = await conn.fetch(
+                "SELECT d.interaction_id, d.body, d.status, d.recipient "
+                "FROM deliveries d ORDER BY d.id"
+            )
+        finally:
+            await conn.close()
+    # Let the last log lines reach the files before they are read.
+    await asyncio.sleep(1.0)
+    return report(
+        fleet, hooks, rows, approvals, deliveries, bot_api, ingest_s, triage_s, approve_s,
+        send_s,
+    )  # fmt: skip
 
 
 def report(
@@ -525,12 +368,7 @@ def main() -> None:
     )
     parser.add_argument("--keep-logs", action="store_true", help="copy the processes' logs here")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="atende-scale-"))
-    try:
-        code = asyncio.run(run(args, folder))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    sys.exit(code)
+    sys.exit(run_in_temporary_folder(run, args, "atende-scale-"))
 
 
 if __name__ == "__main__":

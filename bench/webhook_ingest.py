@@ -32,22 +32,25 @@ import hmac
 import json
 import multiprocessing
 import pstats
-import shutil
 import statistics
-import tempfile
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 from aiohttp import web
+from harness import (
+    BOT,
+    TELEGRAM_BOT,
+    WEBHOOK_PATH,
+    serve_on_loopback,
+    temporary_folder,
+    throwaway_database,
+)
 from loadgen import BOT_SECRET, SECRET_HEADER, Load, Outcome, generate
-from sqlalchemy.engine import make_url
+from machine import machine_cpu
 
-BOT = "bench"
-BOT_TOKEN = "123456:BENCH-token"  # never used: nothing is sent to Telegram
 TARGET_RATIO = 1.0  # atende's requests/s over the baseline's (issue 6)
 TARGET_P99_MS = 25.0
 BASELINE_TABLE = """
@@ -99,47 +102,7 @@ def baseline_app(dsn: str, pool_size: int) -> web.Application:
     return app
 
 
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)  # as `atende serve`
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}/webhooks/telegram/{BOT}"
-
-
-@contextlib.asynccontextmanager
-async def throwaway_database(given: str | None, folder: Path):
-    """A new, empty database: on the given server, or on an embedded one in `folder`."""
-    embedded = None
-    if given is None:
-        from storage.embedded import EmbeddedPostgres
-
-        embedded = EmbeddedPostgres(folder)
-        given = await asyncio.to_thread(embedded.start)
-    server = make_url(given).set(drivername="postgresql")
-    name = f"atende_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server.render_as_string(hide_password=False))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
-
-
 # --- measuring ------------------------------------------------------------------------
-
-
-def machine_cpu() -> tuple[int, int]:
-    """Busy and total jiffies of all cores, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
 
 
 @dataclass
@@ -277,10 +240,9 @@ def main() -> None:
     from config.settings import LogFormat
     from gateway.logging import configure_logging
 
-    folder = Path(tempfile.mkdtemp(prefix="atende-bench-"))
-    log_path = folder / "atende.log"
     profiler = cProfile.Profile() if args.profile else None
-    try:
+    with temporary_folder("atende-bench-") as folder:
+        log_path = folder / "atende.log"
         # structlog keeps the stream it was configured with: this file, open till the end.
         with open(log_path, "w") as log_file:
             with contextlib.redirect_stderr(log_file):
@@ -294,8 +256,6 @@ def main() -> None:
             profiler.dump_stats(args.profile)
             print(f"\natende's side, profiled (figures above are slowed by it): {args.profile}")
             pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(25)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def measure(
@@ -312,15 +272,17 @@ async def measure(
             database_url=dsn,
             data_dir=folder,
             channels_file=folder / "absent.yaml",
-            telegram_bots=[{"name": BOT, "token": BOT_TOKEN, "secret_token": BOT_SECRET}],
+            telegram_bots=[TELEGRAM_BOT],
             run_worker=args.worker,
             log_level=args.log_level,
             log_format=LogFormat.JSON,
         )
         conn = await asyncpg.connect(dsn)
         await conn.execute(BASELINE_TABLE)
-        ours, ours_url = await serve(create_app(settings, host="127.0.0.1"))
-        theirs, theirs_url = await serve(baseline_app(dsn, pool_size=10))
+        ours, ours_url = await serve_on_loopback(
+            create_app(settings, host="127.0.0.1"), WEBHOOK_PATH
+        )
+        theirs, theirs_url = await serve_on_loopback(baseline_app(dsn, pool_size=10), WEBHOOK_PATH)
         print(
             f"webhook ingest: {args.concurrency} concurrent POSTs for {args.duration:g} s "
             f"(after {args.warmup:g} s unmeasured), {args.rounds} round(s); every "

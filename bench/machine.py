@@ -1,0 +1,121 @@
+"""Readings of the machine that the benchmarks print next to their figures: how busy all
+cores were, the load average, and the CPU time of named groups of processes, all from
+/proc, so that contention on a shared machine shows beside the result it bends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[int, int]:
+    """Busy and total jiffies of all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+class Meter:
+    """Wall time, load average and the whole machine's busy fraction over a phase."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.cpu = machine_cpu()
+
+    def read(self) -> tuple[float, float, float]:
+        busy, total = machine_cpu()
+        share = (busy - self.cpu[0]) / max(total - self.cpu[1], 1)
+        return time.perf_counter() - self.started, os.getloadavg()[0], share
+
+
+class MachineWatch:
+    """CPU of the whole machine and of named process groups between start() and stop(),
+    with the 1-minute load average sampled every second, so contention is visible."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self._groups = groups  # name -> function returning the pids to count now
+        self._loads: list[float] = []
+        self._task: asyncio.Task | None = None
+        self._cpu: dict[str, dict[int, float]] = {}
+
+    def _sample_groups(self) -> dict[str, dict[int, float]]:
+        return {name: {p: process_cpu_s(p) for p in pids()} for name, pids in self._groups.items()}
+
+    async def _sample_loads(self) -> None:
+        while True:
+            self._loads.append(load_average())
+            await asyncio.sleep(1.0)
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+        self._machine = machine_cpu()
+        self._cpu = self._sample_groups()
+        self._task = asyncio.create_task(self._sample_loads())
+
+    async def stop(self) -> dict[str, float]:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        seconds = time.perf_counter() - self._started
+        busy, total = machine_cpu()
+        out = {
+            "seconds": seconds,
+            "busy": (busy - self._machine[0]) / max(total - self._machine[1], 1),
+            "load_first": self._loads[0] if self._loads else float("nan"),
+            "load_max": max(self._loads, default=float("nan")),
+            "load_last": self._loads[-1] if self._loads else float("nan"),
+        }
+        cores = os.cpu_count() or 1
+        counted = 0.0
+        for name, before in self._cpu.items():
+            now = {p: process_cpu_s(p) for p in self._groups[name]()}
+            used = sum(now[p] - before.get(p, 0.0) for p in now)
+            out[f"cpu:{name}"] = used / seconds  # cores
+            counted += used / seconds
+        out["cpu:everything else"] = max(0.0, out["busy"] * cores - counted)
+        return out
+
+
+def describe_machine(watch: dict[str, float]) -> str:
+    cores = os.cpu_count() or 1
+    parts = [
+        f"load average (1 min) {watch['load_first']:.2f} at start, {watch['load_last']:.2f} "
+        f"at end, {watch['load_max']:.2f} at most; all {cores} cores {watch['busy']:.0%} busy"
+    ]
+    parts.append(
+        "CPU in cores: "
+        + ", ".join(f"{k[4:]} {v:.2f}" for k, v in watch.items() if k.startswith("cpu:"))
+    )
+    return "; ".join(parts[:1]) + "\n  " + parts[1]

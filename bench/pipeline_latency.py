@@ -1,0 +1,312 @@
+"""Receipt to suggestion: Telegram messages at a steady rate through `atende serve`, with
+a large human-validated history loaded, and the default embedding model.
+
+Setup (see history.py): a throwaway database with atende's schema from its migrations;
+`--history` human-validated rows (answer, sector and a vector each) COPied in, derived
+from the Bitext sample's texts embedded with atende's embedder; then the HNSW index built
+as migration 0001 defines it. The gateway is `atende serve` in a process of its own, with
+its workers on (the default), JSON logs at level info, and one Telegram bot.
+
+The load is open-loop: a POST goes out every 1/`--rate` seconds whatever the answers, with
+a held-out Bitext text (never stored in the history), `--warmup` seconds unmeasured and
+then `--duration` seconds measured. A few messages sent and finished before that load the
+model and the sectors' examples, as the first messages after a start would.
+
+The figure is atende's own record: `chat_interactions.pipeline_ms`, milliseconds from the
+row's `created_at` (the webhook's insert) to the routing/suggestion UPDATE (what
+GET /api/v1/pipeline/latency summarises). A poller in this process (every `--poll`
+seconds) also notes when each row's vector and its suggestion became visible, which
+splits that time and adds the wait for the worker's commit. Baselines from the same run,
+measured before the gateway starts (pipeline_baselines.py): atende's embedder on one text
+(the floor any pipeline pays per message), one kNN query alone, and atende's own routing +
+suggestion of one already-embedded message. The report is printed by pipeline_report.py.
+
+    python bench/pipeline_latency.py [--rate 50] [--duration 60] [--warmup 5]
+        [--history 100000] [--held-out 0.4] [--drain 300] [--poll 0.025] [--profile FILE]
+        [--database-url postgresql://admin@host/db] [--seed 6] [--embeddings-cache FILE]
+
+Without `--database-url` a throwaway embedded PostgreSQL runs in a temporary folder; with
+it, a throwaway database is created on that server (the URL needs CREATEDB) and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from harness import ATENDE_SCRIPT, WEBHOOK_PATH, Fleet, run_in_temporary_folder, wait_pipeline_done
+from history import bitext_split, derive, embed_all, load_history, migrated_database
+from loadgen import HEADERS, telegram_update
+from machine import MachineWatch, children_of, load_average
+from pipeline_baselines import measure_baselines
+from pipeline_report import count_of, describe_history, report
+
+USERS = 1000  # people writing
+
+
+# --- the load ----------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    text: str
+    due: float  # seconds after the start of the schedule
+    sent_wall: float = float("nan")
+    lag_ms: float = float("nan")  # how late the POST left
+    post_ms: float = float("nan")
+    status: int | str = 0
+
+
+@dataclass
+class Seen:
+    embedded: dict[str, float] = field(default_factory=dict)  # update_key -> wall time
+    done: dict[str, float] = field(default_factory=dict)
+
+
+async def send_open_loop(url: str, plan: dict[int, Sent]) -> None:
+    loop = asyncio.get_running_loop()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
+
+        async def post(update_id: int, item: Sent) -> None:
+            item.sent_wall = time.time()
+            began = time.perf_counter()
+            try:
+                async with session.post(
+                    url, data=telegram_update(update_id, USERS, item.text), headers=HEADERS
+                ) as response:
+                    await response.read()
+                    item.status = response.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                item.status = type(exc).__name__
+            item.post_ms = (time.perf_counter() - began) * 1000
+
+        tasks = []
+        start = loop.time() + 0.2
+        for update_id, item in plan.items():
+            delay = start + item.due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            item.lag_ms = (loop.time() - start - item.due) * 1000
+            tasks.append(asyncio.create_task(post(update_id, item)))
+        await asyncio.gather(*tasks)
+
+
+async def poll_visible(dsn: str, seen: Seen, every: float, stop: asyncio.Event) -> None:
+    """Note when each Telegram row's vector, then its routing/suggestion, became visible."""
+    conn = await asyncpg.connect(dsn)
+    low = 0
+    try:
+        while not stop.is_set():
+            rows = await conn.fetch(
+                "SELECT id, update_key, embedding IS NOT NULL AS e, pipeline_done_at IS NOT NULL "
+                "AS d FROM chat_interactions WHERE id >= $1 AND channel = 'telegram' ORDER BY id",
+                low,
+            )
+            now = time.time()
+            for row in rows:
+                if row["e"]:
+                    seen.embedded.setdefault(row["update_key"], now)
+                if row["d"]:
+                    seen.done.setdefault(row["update_key"], now)
+            pending = [r["id"] for r in rows if not r["d"]]
+            low = pending[0] if pending else (rows[-1]["id"] + 1 if rows else low)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+    finally:
+        await conn.close()
+
+
+def postgres_pids(folder: Path, external: bool):
+    if external:
+        return lambda: []
+    pidfile = folder / "pg" / "postmaster.pid"
+
+    def pids() -> list[int]:
+        with contextlib.suppress(OSError, ValueError):
+            master = int(pidfile.read_text().split("\n", 1)[0])
+            return [master, *children_of(master)]
+        return []
+
+    return pids
+
+
+async def measure(args: argparse.Namespace, folder: Path) -> None:
+    from config.settings import Settings
+    from gateway.embeddings import create_embedder
+
+    settings = Settings(_env_file=None)
+    embedder = create_embedder(settings)
+    threshold = settings.effective_suggestion_threshold
+    sources, held = bitext_split(args.held_out, args.seed)
+    if args.max_sources:
+        sources = sources[: args.max_sources]
+    print(
+        f"pipeline latency: default embedding provider {settings.embedding_provider.value} "
+        f"({embedder.model_id}, {embedder.dim}-d), suggestion threshold {threshold}; "
+        f"Bitext: {len(sources)} source texts, {len(held)} held out\n"
+        f"machine: {os.cpu_count()} cores, load average (1 min) now "
+        f"{load_average()}; database: "
+        + ("given server" if args.database_url else "embedded PostgreSQL 18 in a temp folder")
+    )
+    probes = held[: args.probes]
+    async with migrated_database(args.database_url, folder) as dsn:
+        # -- the history --
+        started = time.perf_counter()
+        both = await embed_all(
+            embedder, [t.message for t in (*sources, *probes)], cache=args.embeddings_cache
+        )
+        source_vectors, probe_vectors = both[: len(sources)], both[len(sources) :]
+        took = time.perf_counter() - started
+        if took < 1:  # they came from --embeddings-cache
+            print(f"\n{len(both)} texts' vectors read from {args.embeddings_cache}")
+        else:
+            print(
+                f"\nembedded {len(both)} texts with atende's embedder in {took:.1f} s "
+                f"({len(both) / took:.0f} texts/s in batches of 32)"
+            )
+        vectors, origin = derive(
+            source_vectors, [s.intent for s in sources], args.history, args.seed,
+            pull=args.pull, noise=args.noise,
+        )  # fmt: skip
+        describe_history(probes, probe_vectors, sources, source_vectors, vectors, origin, threshold)
+        history_intents = {f"h{i}": sources[o].intent for i, o in enumerate(origin.tolist())}
+        seconds = await load_history(dsn, sources, vectors, origin, embedder.model_id)
+        print(
+            f"history: {len(vectors)} human-validated rows COPied in {seconds['copy']:.1f} s, "
+            f"HNSW index built in {seconds['hnsw']:.1f} s, VACUUM ANALYZE "
+            f"{seconds['analyze']:.1f} s"
+        )
+        del vectors
+
+        await measure_baselines(dsn, embedder, probes, probe_vectors)
+        await embedder.aclose()
+
+        # -- the gateway --
+        # cProfile sees the event loop's thread only: the model runs in C on its own thread.
+        profiled = (
+            [sys.executable, "-m", "cProfile", "-o", str(args.profile)] if args.profile else []
+        )
+        fleet = Fleet(folder, dsn, [*profiled, *ATENDE_SCRIPT], ATENDE_LOG_LEVEL=args.log_level)
+        process = fleet.start("atende", "serve")
+        try:
+            try:
+                ready_s = await fleet.wait_live(within=120.0)
+            except RuntimeError:
+                print(fleet.read_log("atende")[-3000:])
+                raise
+            url = fleet.base + WEBHOOK_PATH
+            warm = {900_000 + i: Sent(held[-1 - i].message, 0.5 * i) for i in range(3)}
+            await send_open_loop(url, warm)
+            warm_s = await wait_pipeline_done(dsn, [str(u) for u in warm], 300)
+            print(
+                f"\natende serve (pid {process.pid}) answered after {ready_s:.1f} s; the first 3 "
+                f"messages (model load, sectors' examples) were done {warm_s:.1f} s after sending"
+            )
+            await run_load(args, dsn, url, held, process, folder, history_intents)
+        finally:
+            fleet.stop(signal.SIGINT)
+        if args.profile is not None:
+            import pstats
+
+            print(f"\natende serve, profiled (its figures above are slowed by it): {args.profile}")
+            pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(30)
+            pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(40)
+        lines = fleet.read_log("atende").splitlines()
+        levels = count_of(event.get("level", "?") for event in fleet.events("atende"))
+        print(f"\natende's log: {len(lines)} lines, by level {levels}")
+        for line in lines:
+            if '"level": "error"' in line or '"level": "warning"' in line:
+                print("  " + line[:300])
+
+
+async def run_load(args, dsn, url, held, process, folder: Path, history_intents) -> None:
+    rate = args.rate
+    total = round(rate * (args.warmup + args.duration))
+    first = 1_000_000
+    measured_from = first + round(rate * args.warmup)
+    plan = {first + i: Sent(held[i % len(held)].message, i / rate) for i in range(total)}
+    expected = {first + i: held[i % len(held)] for i in range(total)}
+    seen = Seen()
+    stop = asyncio.Event()
+    poller = asyncio.create_task(poll_visible(dsn, seen, args.poll, stop))
+    watch = MachineWatch({
+        "atende serve": lambda: [process.pid],
+        "postgres": postgres_pids(folder, bool(args.database_url)),
+        "bench (sender, poller)": lambda: [os.getpid()],
+    })  # fmt: skip
+    watch.start()
+    started = time.perf_counter()
+    await send_open_loop(url, plan)
+    sent_s = time.perf_counter() - started
+    machine = await watch.stop()
+    keys = [str(u) for u in plan if u >= measured_from]
+    conn = await asyncpg.connect(dsn)
+    backlog = await conn.fetchval(
+        "SELECT count(*) FROM chat_interactions WHERE channel = 'telegram' "
+        "AND pipeline_done_at IS NULL"
+    )
+    drain_s = await wait_pipeline_done(dsn, keys, args.drain)
+    stop.set()
+    await poller
+    rows = await conn.fetch(
+        """SELECT c.update_key, extract(epoch FROM c.created_at)::float8 AS created,
+                  c.pipeline_ms, c.suggestion IS NOT NULL AS suggested, c.sector,
+                  c.route_reason->>'method' AS method, h.external_id AS source
+           FROM chat_interactions c
+           LEFT JOIN chat_interactions h ON h.id = (c.suggestion->'source_ids'->>0)::bigint
+           WHERE c.channel = 'telegram' AND c.update_key = ANY($1::text[])""",
+        keys,
+    )
+    await conn.close()
+    report(args, plan, expected, measured_from, rows, seen, machine, sent_s, backlog, drain_s,
+           history_intents)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=50.0, help="messages per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds first")
+    parser.add_argument("--history", type=int, default=100_000, help="human-validated rows")
+    parser.add_argument("--held-out", type=float, default=0.4, help="Bitext share sent, not stored")
+    parser.add_argument(
+        "--max-sources", type=int, default=0, help="fewer source texts (development)"
+    )
+    parser.add_argument("--probes", type=int, default=200, help="held-out texts for baselines")
+    parser.add_argument(
+        "--pull", type=float, default=0.5, help="most a derived row moves to a same-intent text"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.25, help="most noise, x a source difference"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="run the gateway under cProfile, into this file"
+    )
+    parser.add_argument("--drain", type=float, default=300.0, help="longest wait for the backlog")
+    parser.add_argument(
+        "--poll", type=float, default=0.025, help="seconds between visibility polls"
+    )
+    parser.add_argument("--log-level", default="info", help="atende's (default: serve's)")
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument(
+        "--embeddings-cache", type=Path, help="an .npz keeping the Bitext vectors between runs"
+    )
+    parser.add_argument("--database-url", help="a server to create a throwaway database on")
+    args = parser.parse_args()
+    run_in_temporary_folder(measure, args, "atende-bench-")
+
+
+if __name__ == "__main__":
+    main()
