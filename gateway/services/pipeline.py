@@ -10,6 +10,7 @@ concurrent change wait for (and then override) this step.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 5
+# Rows of a batch routed and suggested at once: four rows' two searches fit the pool (10).
+PARALLEL_ROWS = 4
 
 
 class PipelineWorker:
@@ -64,10 +67,19 @@ class PipelineWorker:
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
         self._wakeup = Wakeup()
+        # Rows processed at once; each may hold two pooled connections for its searches.
+        self._side_by_side = asyncio.Semaphore(PARALLEL_ROWS)
 
     def wake(self) -> None:
         """New vectors were stored; look for work now rather than at the next poll."""
         self._wakeup.set()
+
+    async def _process_one(self, row: ChatInteraction) -> dict[str, Any] | Exception:
+        async with self._side_by_side:
+            try:
+                return await self.process(row)
+            except (SQLAlchemyError, EmbeddingError) as exc:
+                return exc
 
     async def process(self, row: ChatInteraction) -> dict[str, Any]:
         """The columns to write for one claimed row."""
@@ -116,12 +128,13 @@ class PipelineWorker:
                 session, limit=self._batch_size, max_attempts=MAX_ATTEMPTS
             )
             done = queued = 0
-            for row in rows:
-                try:
-                    values = await self.process(row)
-                except (SQLAlchemyError, EmbeddingError) as exc:
+            # The rows' searches run side by side (each on its own connection), so one
+            # row's round trips overlap another's CPU; results are written in order here.
+            results = await asyncio.gather(*(self._process_one(row) for row in rows))
+            for row, values in zip(rows, results, strict=True):
+                if isinstance(values, Exception):
                     await self._repository.record_pipeline_failure(session, row.id)
-                    log.warning("pipeline_failed", interaction_id=row.id, error=str(exc))
+                    log.warning("pipeline_failed", interaction_id=row.id, error=str(values))
                     continue
                 elapsed_ms = await self._repository.finish_pipeline(session, row.id, values)
                 auto_send = values.get("suggestion", {}).get("auto_send", False)

@@ -9,6 +9,7 @@ them are listed as the suggestion's sources.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,10 +87,10 @@ class SuggestionMaker:
             "need_answer": True,
             "exclude_id": exclude_id,
         }
-        found = {n.id: n for n in await self._repository.validated_neighbours(vector, **search)}
-        if sector is not None:
-            for n in await self._repository.validated_neighbours(vector, sector=sector, **search):
-                found[n.id] = n
+        searches = [self._repository.validated_neighbours(vector, **search)]
+        if sector is not None:  # its own sector too, at the same time
+            searches.append(self._repository.validated_neighbours(vector, sector=sector, **search))
+        found = {n.id: n for batch in await asyncio.gather(*searches) for n in batch}
         ranked = [
             Candidate(n, sector is not None and n.sector == sector, n.similarity >= self.threshold)
             for n in found.values()
