@@ -117,7 +117,8 @@ class Settings(BaseSettings):
         default=None, description="API key for the OpenAI-compatible API."
     )
     embedding_batch_size: Annotated[int, Field(ge=1, le=2048)] = Field(
-        default=32, description="Texts embedded per batch by the worker."
+        # bench/pipeline_latency.py: e5-small took 9.4 ms a text in batches of 8, 11.7 in 32.
+        default=8, description="Texts embedded per batch by the worker."
     )
 
     # Channels (config/channels.py).

@@ -69,6 +69,19 @@ async def tune_vector_search(session: AsyncSession, limit: int) -> None:
     await session.execute(_TUNE_SEARCH, {"ef_search": str(max(40, 2 * int(limit)))})
 
 
+_STORE_EMBEDDINGS = text(
+    "UPDATE chat_interactions AS c"
+    " SET embedding = v.embedding::vector, embedding_model = :model, embed_error = NULL"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:vectors AS text[])) AS v(id, embedding)"
+    " WHERE c.id = v.id"
+)
+
+
+def _vector_text(vector: Sequence[float]) -> str:
+    """pgvector's text form of a vector."""
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
 class MessageRepository:
     """chat_interactions rows: create, read, update, list, search, and the embedding queue."""
 
@@ -193,12 +206,16 @@ class MessageRepository:
         vectors: Sequence[Sequence[float]],
         model_id: str,
     ) -> None:
-        for interaction_id, vector in zip(ids, vectors, strict=True):
-            await session.execute(
-                update(ChatInteraction)
-                .where(ChatInteraction.id == interaction_id)
-                .values(embedding=list(vector), embedding_model=model_id, embed_error=None)
-            )
+        # One statement for the whole batch: a round trip and an executed UPDATE per row
+        # cost the worker more than the database's own work.
+        await session.execute(
+            _STORE_EMBEDDINGS,
+            {
+                "ids": list(ids),
+                "vectors": [_vector_text(v) for v in vectors],
+                "model": model_id,
+            },
+        )
 
     @staticmethod
     async def record_embed_failure(
