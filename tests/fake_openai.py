@@ -174,3 +174,14 @@ async def _chat_completions(request: web.Request) -> web.Response:
             },
         }
     )
+
+
+def fake_embedding_settings(server_url: str, dim: int, model: str = "fake-embed") -> dict[str, Any]:
+    """Settings that make atende embed through the fake at `server_url` (its base URL)."""
+    return {
+        "embedding_provider": "openai",
+        "embedding_model": model,
+        "embedding_dim": dim,
+        "openai_base_url": f"{server_url.rstrip('/')}/v1",
+        "openai_api_key": "sk-test",
+    }

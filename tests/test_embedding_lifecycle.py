@@ -17,7 +17,7 @@ from gateway.errors import ConfigurationError
 from gateway.services.embedding import reembed_all
 from storage.database import create_engine, session_factory
 from tests.conftest import bearer, issue_key, make_settings, wait_until_embedded
-from tests.fake_openai import FakeOpenAI, create_fake_openai_app
+from tests.fake_openai import FakeOpenAI, create_fake_openai_app, fake_embedding_settings
 from tests.test_api_messages import API, post_message
 
 
@@ -37,11 +37,7 @@ async def test_failed_embedding_keeps_the_message_and_is_filled_later(aiohttp_se
     server = await aiohttp_server(create_fake_openai_app(fake))
     settings = make_settings(
         db_url,
-        embedding_provider="openai",
-        embedding_model="local-embed",
-        embedding_dim=384,
-        openai_base_url=str(server.make_url("/v1")),
-        openai_api_key="sk-test",
+        **fake_embedding_settings(str(server.make_url("")), 384, model="local-embed"),
     )
     client = await _started(settings)
     try:

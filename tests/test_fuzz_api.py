@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 from gateway.app import create_app
 from tests.conftest import DEFAULT_DIM, bearer, issue_key, make_settings
-from tests.fake_openai import FakeOpenAI, create_fake_openai_app
+from tests.fake_openai import FakeOpenAI, create_fake_openai_app, fake_embedding_settings
 
 API = "/api/v1"
 CHECKS = [
@@ -65,11 +65,7 @@ async def served(db_url: str, aiohttp_server) -> tuple[str, str]:
     openai = await aiohttp_server(create_fake_openai_app(FakeOpenAI(dim=DEFAULT_DIM)))
     settings = make_settings(
         db_url,
-        embedding_provider="openai",
-        embedding_model="fake-embed",
-        embedding_dim=DEFAULT_DIM,
-        openai_base_url=str(openai.make_url("/v1")),
-        openai_api_key="sk-test",
+        **fake_embedding_settings(str(openai.make_url("")), DEFAULT_DIM),
         run_worker=False,
         # A thousand requests a minute from one key is the point here, not abuse.
         rate_limit_per_minute=0,

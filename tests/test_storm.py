@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.app import create_app
 from tests.conftest import DEFAULT_DIM, bearer, issue_key, make_settings
-from tests.fake_openai import FakeOpenAI, create_fake_openai_app
+from tests.fake_openai import FakeOpenAI, create_fake_openai_app, fake_embedding_settings
 
 pytestmark = pytest.mark.slow
 
@@ -164,11 +164,7 @@ async def test_a_duplicate_storm_across_two_gateways_stores_and_processes_each_u
     openai = await aiohttp_server(create_fake_openai_app(fake))
     settings = make_settings(
         db_url,
-        embedding_provider="openai",
-        embedding_model="fake-embed",
-        embedding_dim=DEFAULT_DIM,
-        openai_base_url=str(openai.make_url("/v1")),
-        openai_api_key="sk-test",
+        **fake_embedding_settings(str(openai.make_url("")), DEFAULT_DIM),
         run_worker=True,
         channels_file=tmp_path / "absent.yaml",
         telegram_bots=[{"name": BOT, "token": BOT_TOKEN, "secret_token": BOT_SECRET}],
