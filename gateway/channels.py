@@ -61,7 +61,7 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
         if embedding is not None:
             embedding.wake()
 
-    writer = IngestWriter(driver_dsn(app[keys.ENGINE]))
+    writer = IngestWriter(driver_dsn(app[keys.ENGINE].url))
     await writer.start()
     app[keys.INBOUND] = InboundService(writer, on_stored=stored)
     task = (

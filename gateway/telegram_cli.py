@@ -98,7 +98,7 @@ async def poll(settings: Settings, name: str) -> None:
         connector = _bot(registry, name)
         async with (
             open_database(settings, embedder.dim) as (engine, _),
-            IngestWriter(driver_dsn(engine)) as writer,
+            IngestWriter(driver_dsn(engine.url)) as writer,
         ):
             inbound = InboundService(writer)
             bot = await connector.bot()

@@ -78,12 +78,18 @@ class Delivery(Base):
 
 @dataclass(frozen=True)
 class NewInteraction:
-    """An inbound message ready to store; `user_id` names its customer."""
+    """An inbound message ready to store: its customer (`user_id`, `profile_name`,
+    `received_at`) and its chat_interactions columns."""
 
     user_id: str
     profile_name: str | None
     received_at: datetime
-    values: dict[str, Any]  # chat_interactions columns (without client_id)
+    message: str
+    message_type: str
+    media: dict[str, Any] | None
+    external_id: str
+    update_key: str | None
+    reply_to: str | None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -35,9 +35,10 @@ def _skip_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError("the server closed this pooled connection")
 
 
-def driver_dsn(engine: AsyncEngine) -> str:
-    """The engine's database as a plain postgresql:// DSN, for asyncpg used directly."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+def driver_dsn(url: str | URL) -> str:
+    """A database URL (an engine's, or a postgresql+asyncpg:// one) as a plain
+    postgresql:// DSN, for asyncpg used directly."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

@@ -35,9 +35,6 @@ class IngestUnavailable(Exception):
     """The database could not take the write; nothing of it is acknowledged."""
 
 
-# The columns a channel message fills; the rest take the table's defaults.
-_COLUMNS = ("message", "message_type", "media", "external_id", "update_key", "reply_to")
-
 # Customers first: one row per (channel, user), already unique in the batch and sorted, so
 # two batches naming the same people lock them in the same order. Then the messages, each
 # joined to its customer's id, in the order they came.
@@ -191,14 +188,9 @@ class IngestWriter:
     async def _write_batch(self, batch: list[_Job]) -> None:
         try:
             results = await self._write(batch)
-        except (IngestUnavailable, *_UNAVAILABLE) as exc:
-            error = (
-                exc
-                if isinstance(exc, IngestUnavailable)
-                else IngestUnavailable(f"{type(exc).__name__}: {exc}".splitlines()[0])
-            )
+        except IngestUnavailable as exc:
             for job in batch:
-                _settle(job, error=error)
+                _settle(job, error=exc)
             return
         except Exception as exc:  # whatever it is, it must reach the callers
             if len(batch) > 1:
@@ -239,10 +231,11 @@ class IngestWriter:
                 if attempt == _TRIES:
                     raise
             except Exception as exc:
-                if conn.is_closed():
-                    # Whatever the driver said, the connection died under the write (a
-                    # restart or failover): an outage, and the platform delivers again.
-                    raise IngestUnavailable(f"connection lost: {exc}".splitlines()[0]) from exc
+                # A connection that died under the write (a restart, a failover), whatever
+                # the driver called it, is an outage: the platform delivers again.
+                if isinstance(exc, _UNAVAILABLE) or conn.is_closed():
+                    reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                    raise IngestUnavailable(reason) from exc
                 raise
             finally:
                 await self._pool.release(conn)
@@ -275,16 +268,17 @@ def _batch_parameters(batch: list[_Job]) -> list[list[Any]]:
                 people[key] = (job.account, name, message.received_at)
             elif known[1] is None and message.profile_name:
                 people[key] = (known[0], message.profile_name, known[2])
-            values = message.values
-            media = values.get("media")
             rows.append(
                 (
                     job.channel,
                     job.account,
                     message.user_id,
-                    *(values.get(column) for column in _COLUMNS[:2]),
-                    None if media is None else json.dumps(media),
-                    *(values.get(column) for column in _COLUMNS[3:]),
+                    message.message,
+                    message.message_type,
+                    None if message.media is None else json.dumps(message.media),
+                    message.external_id,
+                    message.update_key,
+                    message.reply_to,
                 )
             )
     if not rows:
@@ -327,7 +321,7 @@ def _match(
     for job, statuses_applied in zip(batch, applied, strict=True):
         stored = []
         for message in job.messages:
-            row_id = inserted.pop((job.channel, job.account, message.values["external_id"]), None)
+            row_id = inserted.pop((job.channel, job.account, message.external_id), None)
             if row_id is not None:
                 stored.append(row_id)
         results.append(StoredInbound(stored, len(job.messages) - len(stored), statuses_applied))

@@ -8,6 +8,7 @@ and a webhook the database refuses fails alone.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -15,13 +16,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from storage.channels import NewInteraction
+from storage.database import driver_dsn
 from storage.ingest import IngestUnavailable, IngestWriter
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-def _dsn(db_url: str) -> str:
-    return make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _message(n: int, *, user: str = "u1", text: str | None = None, at: datetime = T0):
@@ -29,25 +27,23 @@ def _message(n: int, *, user: str = "u1", text: str | None = None, at: datetime 
         user_id=user,
         profile_name=f"Pessoa {user}",
         received_at=at,
-        values={
-            "message": text if text is not None else f"mensagem {n}",
-            "message_type": "text",
-            "media": None,
-            "external_id": f"m:{user}:{n}",
-            "update_key": str(n),
-            "reply_to": user,
-        },
+        message=text if text is not None else f"mensagem {n}",
+        message_type="text",
+        media=None,
+        external_id=f"m:{user}:{n}",
+        update_key=str(n),
+        reply_to=user,
     )
 
 
 @pytest.fixture
 async def writer(db_url: str):
-    async with IngestWriter(_dsn(db_url)) as writer:
+    async with IngestWriter(driver_dsn(db_url)) as writer:
         yield writer
 
 
 async def _rows(db_url: str, query: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(_dsn(db_url))
+    conn = await asyncpg.connect(driver_dsn(db_url))
     try:
         return await conn.fetch(query)
     finally:
@@ -81,7 +77,7 @@ async def test_copies_in_one_batch_and_in_later_batches_store_once(writer, db_ur
 
 async def test_one_customer_many_times_in_a_batch_keeps_the_latest_account_and_name(writer, db_url):
     later = T0 + timedelta(minutes=5)
-    anonymous = NewInteraction("u1", None, later, _message(3).values)
+    anonymous = dataclasses.replace(_message(3), profile_name=None, received_at=later)
     await asyncio.gather(
         writer.store("telegram", "bot-a", [_message(1)]),
         writer.store("telegram", "bot-b", [_message(2, at=later - timedelta(minutes=1))]),
@@ -115,7 +111,7 @@ async def test_an_unreachable_database_is_reported_as_unavailable(pg_admin, db_u
     name = make_url(db_url).database
     await pg_admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
     try:
-        async with IngestWriter(_dsn(db_url)) as writer:
+        async with IngestWriter(driver_dsn(db_url)) as writer:
             with pytest.raises(IngestUnavailable):
                 await writer.store("telegram", "bot", [_message(1)])
     finally:

@@ -26,15 +26,15 @@ async def receive(request: web.Request) -> web.Response:
     connector.verify(request.headers, body)
     payload = decode_json(body)
     inbound = connector.normalise(payload)
+    request[REQUEST_LOG] = {"channel": connector.channel}
     totals = {"stored": 0, "duplicates": 0, "statuses": 0, "ignored": 0}
     stored: list[int] = []
-    request[REQUEST_LOG] = {"channel": connector.channel, "interaction_ids": stored, **totals}
     for account, carried in request.app[keys.CONNECTORS].by_account(connector, inbound):
         receipt = await request.app[keys.INBOUND].receive(account, carried)
         stored.extend(receipt.interaction_ids)
         for name in totals:
             totals[name] += getattr(receipt, name)
-    request[REQUEST_LOG].update(totals)
+    request[REQUEST_LOG].update(totals, interaction_ids=stored)
     return web.json_response({"ok": True, **totals})
 
 

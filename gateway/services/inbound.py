@@ -45,14 +45,12 @@ class InboundService:
                 user_id=m.user_id,
                 profile_name=m.profile_name,
                 received_at=m.sent_at,
-                values={
-                    "message": m.text,
-                    "message_type": m.message_type,
-                    "media": m.media,
-                    "external_id": m.external_id,
-                    "update_key": m.update_key,
-                    "reply_to": m.reply_to,
-                },
+                message=m.text,
+                message_type=m.message_type,
+                media=m.media,
+                external_id=m.external_id,
+                update_key=m.update_key,
+                reply_to=m.reply_to,
             )
             for m in inbound.messages
         ]
