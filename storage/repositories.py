@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pgvector import Vector
 from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -75,11 +76,6 @@ _STORE_EMBEDDINGS = text(
     " FROM unnest(CAST(:ids AS bigint[]), CAST(:vectors AS text[])) AS v(id, embedding)"
     " WHERE c.id = v.id"
 )
-
-
-def _vector_text(vector: Sequence[float]) -> str:
-    """pgvector's text form of a vector."""
-    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
 
 class MessageRepository:
@@ -212,7 +208,7 @@ class MessageRepository:
             _STORE_EMBEDDINGS,
             {
                 "ids": list(ids),
-                "vectors": [_vector_text(v) for v in vectors],
+                "vectors": [Vector(list(v)).to_text() for v in vectors],
                 "model": model_id,
             },
         )

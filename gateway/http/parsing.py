@@ -60,11 +60,16 @@ async def parse_body(request: web.Request, model: type[Model]) -> Model:
     data = decode_json(await request.read())
     if not isinstance(data, dict):
         raise _fail([FieldProblem("body", "must be a JSON object")])
+    return _validated(model, data)
+
+
+def _validated(model: type[Model], data: dict[str, Any]) -> Model:
+    """`data` as `model`, every field's problem named, text PostgreSQL cannot store too."""
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
         raise _fail(_problems(exc)) from exc
-    problems = [p for name, v in data.items() for p in _unstorable(v, name)]
+    problems = [p for name, value in data.items() for p in _unstorable(value, name)]
     if problems:
         raise _fail(problems)
     return parsed
@@ -100,15 +105,7 @@ def text_content(raw: bytes, field: str = "body") -> str:
 
 
 def parse_query(request: web.Request, model: type[Model]) -> Model:
-    query = dict(request.query)
-    try:
-        parsed = model.model_validate(query)
-    except ValidationError as exc:
-        raise _fail(_problems(exc)) from exc
-    problems = [p for name, value in query.items() for p in _unstorable(value, name)]
-    if problems:
-        raise _fail(problems)
-    return parsed
+    return _validated(model, dict(request.query))
 
 
 def path_text(request: web.Request, name: str) -> str:
