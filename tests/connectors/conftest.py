@@ -81,12 +81,14 @@ async def app_client(channel_settings: Settings, aiohttp_client):
 
 
 async def post_telegram(
-    client, update: dict[str, Any], *, secret: str | None = BOT_SECRET, bot: str = BOT
+    client, update: dict[str, Any] | bytes, *, secret: str | None = BOT_SECRET, bot: str = BOT
 ):
+    """POST an update to the bot's webhook; bytes are sent as they are, anything else as JSON."""
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    return await client.post(f"/webhooks/telegram/{bot}", data=json.dumps(update), headers=headers)
+    body = update if isinstance(update, bytes) else json.dumps(update)
+    return await client.post(f"/webhooks/telegram/{bot}", data=body, headers=headers)
 
 
 async def post_whatsapp(
