@@ -23,9 +23,11 @@ class Wakeup:
     def set(self) -> None:
         self._event.set()
 
-    async def wait(self, seconds: float) -> None:
-        """Until set or `seconds` passed."""
+    def clear(self) -> None:
         self._event.clear()
+
+    async def wait(self, seconds: float) -> None:
+        """Until set (since the last `clear`) or `seconds` passed."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout=seconds)
 
@@ -37,8 +39,14 @@ async def work_forever(
     idle_poll: float,
     name: str,
 ) -> None:
-    """Call `run_once` (which returns how much it did) until cancelled."""
+    """Call `run_once` (which returns how much it did) until cancelled.
+
+    The nudge is cleared before each call, never after: work stored while a call was
+    looking (too late for it to see) leaves the nudge set, so the loop goes round again
+    at once instead of sleeping its poll out beside it.
+    """
     while True:
+        wakeup.clear()
         try:
             done = await run_once()
         except (OperationalError, DBAPIError, OSError) as exc:
