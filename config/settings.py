@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         # bench/pipeline_latency.py: e5-small took 9.4 ms a text in batches of 8, 11.7 in 32.
         default=8, description="Texts embedded per batch by the worker."
     )
+    embedding_threads: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        default=None,
+        description="Batches a local model embeds at once, one core each; "
+        "empty: every core this process may use. e5-small only (use-multilingual takes one).",
+    )
 
     # Channels (config/channels.py).
     channels_file: Path = Field(

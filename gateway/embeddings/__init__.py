@@ -56,7 +56,7 @@ def create_embedder(settings: Settings) -> Embedder:
             f"ATENDE_EMBEDDING_DIM is {settings.embedding_dim} but the {provider.value} "
             f"model makes {local.dim}-dimensional vectors; unset it or set it to {local.dim}"
         )
-    return local()
+    return local(threads=settings.embedding_threads)
 
 
 def unit_rows(matrix: ArrayLike, *, rows: int, dim: int, source: str) -> list[list[float]]:

