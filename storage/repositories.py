@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pgvector import Vector
+import numpy as np
 from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
 from storage.models import ChatInteraction, Meta, Sector
+from storage.vectors import vector_text
 
 # The vector is large and no API response shows it; load it only when asked.
 _WITHOUT_VECTOR = defer(ChatInteraction.embedding)
@@ -208,7 +209,7 @@ class MessageRepository:
             _STORE_EMBEDDINGS,
             {
                 "ids": list(ids),
-                "vectors": [Vector(list(v)).to_text() for v in vectors],
+                "vectors": [vector_text(np.asarray(v, dtype=np.float32)) for v in vectors],
                 "model": model_id,
             },
         )

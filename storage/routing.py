@@ -6,18 +6,21 @@ and write.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
+from sqlalchemy.sql.elements import TextClause
 
 from storage.models import ChatInteraction
 from storage.repositories import Page, page_of, tune_vector_search
+from storage.vectors import QueryVector
 
 _WITHOUT_VECTOR = defer(ChatInteraction.embedding)
 
@@ -25,6 +28,41 @@ KB_CHANNEL = "rest"
 KB_ACCOUNT = "kb"
 # Every imported pair belongs to one synthetic customer, so they are easy to find.
 KB_CLIENT_ID = uuid.uuid5(uuid.NAMESPACE_URL, "atende:knowledge-base")
+
+
+# A row has an answer when it is more than spaces; has_answer() says the same in Python.
+_HAS_ANSWER_SQL = "length(btrim(answer)) > 0"
+
+
+def has_answer(answer: str | None) -> bool:
+    return bool(answer and answer.strip(" "))
+
+
+@functools.cache
+def _neighbours_query(
+    sector: bool, need_sector: bool, need_answer: bool, exclude: bool
+) -> TextClause:
+    """validated_neighbours' SQL for one combination of filters, written once.
+
+    Plain SQL, not a select() built per call: building and cache-keying that cost as
+    much Python time as running it. Only the filters asked for are in the text, so the
+    planner sees the query it always did.
+    """
+    where = [
+        "embedding IS NOT NULL",
+        "validated_by = 'human'",
+        "embedding_model = :model",
+        *(["sector = :sector"] if sector else []),
+        *(["sector IS NOT NULL"] if need_sector else []),
+        *([_HAS_ANSWER_SQL] if need_answer else []),
+        *(["id <> :exclude"] if exclude else []),
+    ]
+    distance = "embedding <=> CAST(:vector AS vector)"
+    return text(
+        f"SELECT id, sector, answer, message, 1 - ({distance}) AS similarity"
+        f" FROM chat_interactions WHERE {' AND '.join(where)}"
+        f" ORDER BY {distance} LIMIT :limit"
+    )
 
 
 @dataclass(frozen=True)
@@ -36,6 +74,40 @@ class Neighbour:
     answer: str | None
     message: str
     similarity: float
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """The nearest validated rows of one vector, fetched once; narrower searches of the
+    same vector are answered from them when that gives what the query would.
+
+    Routing wants the nearest with a sector, suggestions the nearest with an answer, in
+    any sector and in the routed one: usually all of them are among the first few.
+    """
+
+    neighbours: list[Neighbour]  # best first
+    complete: bool  # fewer came back than were asked for: there are no others
+
+    def first(
+        self,
+        limit: int,
+        *,
+        sector: str | None = None,
+        need_sector: bool = False,
+        need_answer: bool = False,
+    ) -> list[Neighbour] | None:
+        """What validated_neighbours would return for these filters, or None when these
+        rows cannot tell (fewer match than `limit`, and more rows may exist)."""
+        found = [
+            n
+            for n in self.neighbours
+            if (sector is None or n.sector == sector)
+            and (not need_sector or n.sector is not None)
+            and (not need_answer or has_answer(n.answer))
+        ]
+        if len(found) >= limit or self.complete:
+            return found[:limit]
+        return None
 
 
 class RoutingRepository:
@@ -55,39 +127,38 @@ class RoutingRepository:
         need_answer: bool = False,
         exclude_id: int | None = None,
     ) -> list[Neighbour]:
-        """The `limit` human-validated rows nearest to `vector` by cosine, best first."""
-        distance = ChatInteraction.embedding.cosine_distance(list(vector))
-        query = (
-            select(
-                ChatInteraction.id,
-                ChatInteraction.sector,
-                ChatInteraction.answer,
-                ChatInteraction.message,
-                (1 - distance).label("similarity"),
-            )
-            .where(
-                ChatInteraction.embedding.is_not(None),
-                ChatInteraction.validated_by == "human",
-                ChatInteraction.embedding_model == model_id,
-            )
-            .order_by(distance)
-            .limit(limit)
+        """The `limit` human-validated rows nearest to `vector` by cosine, best first.
+
+        Pass a QueryVector when the same vector is searched more than once.
+        """
+        query = _neighbours_query(
+            sector is not None, need_sector, need_answer, exclude_id is not None
         )
+        params: dict[str, Any] = {
+            "vector": QueryVector.of(vector).literal,
+            "model": model_id,
+            "limit": limit,
+        }
         if sector is not None:
-            query = query.where(ChatInteraction.sector == sector)
-        if need_sector:
-            query = query.where(ChatInteraction.sector.is_not(None))
-        if need_answer:
-            query = query.where(func.length(func.btrim(ChatInteraction.answer)) > 0)
+            params["sector"] = sector
         if exclude_id is not None:
-            query = query.where(ChatInteraction.id != exclude_id)
+            params["exclude"] = exclude_id
         async with self._sessions.begin() as session:
             await tune_vector_search(session, limit)
-            rows = (await session.execute(query)).all()
+            rows = (await session.execute(query, params)).all()
         found = [Neighbour(r.id, r.sector, r.answer, r.message, float(r.similarity)) for r in rows]
         # relaxed_order may return near-ties slightly out of order.
         found.sort(key=lambda n: n.similarity, reverse=True)
         return found
+
+    async def nearby(
+        self, vector: Sequence[float], *, limit: int, model_id: str, exclude_id: int | None = None
+    ) -> Nearby:
+        """The `limit` nearest validated rows whatever their sector or answer, for Nearby."""
+        found = await self.validated_neighbours(
+            vector, limit=limit, model_id=model_id, exclude_id=exclude_id
+        )
+        return Nearby(found, complete=len(found) < limit)
 
     async def vector_of(self, interaction_id: int) -> tuple[ChatInteraction, list[float] | None]:
         async with self._sessions() as session:
@@ -121,12 +192,16 @@ class RoutingRepository:
         session: AsyncSession, interaction_id: int, values: dict[str, Any]
     ) -> float:
         """Store the step's result and mark it done; returns receipt-to-done milliseconds."""
-        elapsed = func.extract("epoch", func.clock_timestamp() - ChatInteraction.created_at) * 1000
+        table = ChatInteraction.__table__
+        elapsed = func.extract("epoch", func.clock_timestamp() - table.c.created_at) * 1000
+        # On the table, not the mapped class: an ORM update would also look for the row
+        # among the session's objects to refresh them, which cost more Python time than
+        # the statement; nothing reads those attributes after this.
         result = await session.execute(
-            update(ChatInteraction)
-            .where(ChatInteraction.id == interaction_id)
+            update(table)
+            .where(table.c.id == interaction_id)
             .values(**values, pipeline_done_at=func.now(), pipeline_ms=elapsed)
-            .returning(ChatInteraction.pipeline_ms)
+            .returning(table.c.pipeline_ms)
         )
         return float(result.scalar_one())
 

@@ -27,6 +27,7 @@ from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Suggestion, SuggestionMaker
 from storage.models import ChatInteraction
 from storage.routing import RoutingRepository
+from storage.vectors import QueryVector
 
 if TYPE_CHECKING:
     from gateway.metrics import Metrics
@@ -83,20 +84,34 @@ class PipelineWorker:
 
     async def process(self, row: ChatInteraction) -> dict[str, Any]:
         """The columns to write for one claimed row."""
-        vector = [float(x) for x in row.embedding]
+        # Formatted for PostgreSQL once, for every search below.
+        vector = QueryVector(row.embedding)
+        needs_route = row.sector is None
+        needs_suggestion = row.validated_by == "pending" and not (row.answer or "").strip()
+        nearby = None
+        if needs_route or needs_suggestion:
+            # One search whose rows usually answer routing's and the suggestion's.
+            nearby = await self._repository.nearby(
+                vector,
+                limit=2 * max(self._router.neighbours, self.suggestions.limit),
+                model_id=self.suggestions.model_id,
+                exclude_id=row.id,
+            )
         values: dict[str, Any] = {}
         sector = row.sector
-        if sector is None:
-            decision = await self._router.route(row.message, vector, exclude_id=row.id)
+        if needs_route:
+            decision = await self._router.route(
+                row.message, vector, exclude_id=row.id, nearby=nearby
+            )
             sector = decision.sector
             values.update(
                 sector=sector,
                 route_confidence=decision.confidence,
                 route_reason={"method": decision.method, **decision.reason},
             )
-        if row.validated_by == "pending" and not (row.answer or "").strip():
+        if needs_suggestion:
             suggestion = await self.suggestions.suggest(
-                vector, sector, exclude_id=row.id, text=row.message
+                vector, sector, exclude_id=row.id, text=row.message, nearby=nearby
             )
             if suggestion is not None:
                 values.update(

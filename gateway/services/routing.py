@@ -24,7 +24,7 @@ import numpy as np
 from config.sectors import SectorCatalog
 from gateway.embeddings import Embedder
 from gateway.services.llm import LLMClassifier, LLMError
-from storage.routing import RoutingRepository
+from storage.routing import Nearby, RoutingRepository
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class SectorRouter:
         self._catalog = catalog
         self._embedder = embedder
         self._repository = repository
-        self._k = neighbours
+        self.neighbours = neighbours
         self._temperature = temperature
         self._tie_margin = tie_margin
         self._prototypes: tuple[list[Voter], np.ndarray] | None = None
@@ -129,17 +129,26 @@ class SectorRouter:
         ]
 
     async def route(
-        self, text: str, vector: Sequence[float], *, exclude_id: int | None = None
+        self,
+        text: str,
+        vector: Sequence[float],
+        *,
+        exclude_id: int | None = None,
+        nearby: Nearby | None = None,
     ) -> RouteDecision:
+        """The sector for a message; `nearby` (searched with the same `exclude_id`) saves
+        the history search when it holds the answer."""
         history: list[Voter] = []
         if self._repository is not None:
-            found = await self._repository.validated_neighbours(
-                vector,
-                limit=self._k,
-                model_id=self._embedder.model_id,
-                need_sector=True,
-                exclude_id=exclude_id,
-            )
+            found = nearby.first(self.neighbours, need_sector=True) if nearby is not None else None
+            if found is None:
+                found = await self._repository.validated_neighbours(
+                    vector,
+                    limit=self.neighbours,
+                    model_id=self._embedder.model_id,
+                    need_sector=True,
+                    exclude_id=exclude_id,
+                )
             history = [
                 Voter(n.sector, n.similarity, "history", n.id)
                 for n in found
@@ -166,7 +175,7 @@ class SectorRouter:
 
     def decide(self, text: str, voters: Sequence[Voter]) -> RouteDecision:
         """The vote itself, without I/O: `voters` may come in any order."""
-        ranked = sorted(voters, key=lambda v: v.similarity, reverse=True)[: self._k]
+        ranked = sorted(voters, key=lambda v: v.similarity, reverse=True)[: self.neighbours]
         hits = keyword_hits(self._catalog, text)
         if not ranked:
             return self._by_keywords_or_fallback(hits, list(self._catalog.names), {})

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from gateway.services.llm import LLMDrafter, LLMError
-from storage.routing import Neighbour, RoutingRepository
+from storage.routing import Nearby, Neighbour, RoutingRepository
 
 log = structlog.get_logger(__name__)
 
@@ -69,7 +69,7 @@ class SuggestionMaker:
         self._temperature = temperature
         self.model_id = model_id
         self.threshold = threshold
-        self._limit = limit
+        self.limit = limit
 
     async def candidates(
         self,
@@ -78,19 +78,32 @@ class SuggestionMaker:
         *,
         exclude_id: int | None = None,
         limit: int | None = None,
+        nearby: Nearby | None = None,
     ) -> list[Candidate]:
-        """Same-sector candidates above the threshold first, then the rest, each by similarity."""
-        limit = limit or self._limit
+        """Same-sector candidates above the threshold first, then the rest, each by similarity.
+
+        `nearby` (searched with the same `exclude_id`) saves the searches it can answer.
+        """
+        limit = limit or self.limit
         search = {
             "limit": limit,
             "model_id": self.model_id,
             "need_answer": True,
             "exclude_id": exclude_id,
         }
-        searches = [self._repository.validated_neighbours(vector, **search)]
-        if sector is not None:  # its own sector too, at the same time
-            searches.append(self._repository.validated_neighbours(vector, sector=sector, **search))
-        found = {n.id: n for batch in await asyncio.gather(*searches) for n in batch}
+        # In any sector and in its own; each from `nearby` when it can tell, else searched
+        # (side by side when both are).
+        wanted: list[str | None] = [None] if sector is None else [None, sector]
+        known = {
+            s: nearby.first(limit, sector=s, need_answer=True) if nearby is not None else None
+            for s in wanted
+        }
+        missing = [s for s in wanted if known[s] is None]
+        searched = await asyncio.gather(
+            *(self._repository.validated_neighbours(vector, sector=s, **search) for s in missing)
+        )
+        known.update(zip(missing, searched, strict=True))
+        found = {n.id: n for batch in known.values() for n in batch or ()}
         ranked = [
             Candidate(n, sector is not None and n.sector == sector, n.similarity >= self.threshold)
             for n in found.values()
@@ -108,9 +121,10 @@ class SuggestionMaker:
         *,
         exclude_id: int | None = None,
         text: str | None = None,
+        nearby: Nearby | None = None,
     ) -> Suggestion | None:
         """The suggestion for a message, or None; `text` is needed only for drafting."""
-        ranked = await self.candidates(vector, sector, exclude_id=exclude_id)
+        ranked = await self.candidates(vector, sector, exclude_id=exclude_id, nearby=nearby)
         chosen = self.choose(ranked)
         if chosen is None or self._drafter is None or text is None:
             return chosen
