@@ -16,6 +16,38 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
+# atende's own settings for the server it runs, in a file of its own beside postgresql.conf.
+SETTINGS_FILE = "atende.conf"
+_INCLUDE = f"include_if_exists = '{SETTINGS_FILE}'"
+_MB = 1024 * 1024
+
+
+def server_settings(memory_bytes: int) -> dict[str, str]:
+    """Memory for a machine with `memory_bytes` of RAM, where PostgreSQL shares it with
+    atende. PostgreSQL's own defaults (128 MB of buffers) are sized for any machine; the
+    HNSW index wants to stay in memory: at 128 MB, 100,000 vectors of 384 floats are
+    read back from the page cache (and their checksums verified) on every search."""
+    share = memory_bytes // _MB
+    return {
+        "shared_buffers": f"{max(128, min(share // 4, 2048))}MB",
+        # HNSW builds are far faster while the graph fits in this (`atende reembed`).
+        "maintenance_work_mem": f"{max(64, min(share // 16, 1024))}MB",
+    }
+
+
+def write_server_settings(pgdata: Path, settings: dict[str, str]) -> None:
+    """Have postgresql.conf include atende's settings file, and write it; read at start."""
+    conf = pgdata / "postgresql.conf"
+    text = conf.read_text()
+    if _INCLUDE not in text.splitlines():
+        conf.write_text(f"{text.rstrip()}\n{_INCLUDE}\n")
+    lines = ["# Written by atende at each start.", *(f"{k} = '{v}'" for k, v in settings.items())]
+    (pgdata / SETTINGS_FILE).write_text("\n".join(lines) + "\n")
+
+
+def total_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
 
 class EmbeddedDatabaseError(RuntimeError):
     """The embedded PostgreSQL could not be started or stopped."""
@@ -49,6 +81,8 @@ class EmbeddedPostgres:
                 running = PostmasterInfo.read_from_pgdata(self.pgdata)
                 already_running = running is not None and running.is_running()
                 server.ensure_pgdata_inited()
+                if not already_running:
+                    write_server_settings(self.pgdata, server_settings(total_memory()))
                 server.ensure_postgres_running()
         except (subprocess.SubprocessError, OSError, AssertionError) as exc:
             raise EmbeddedDatabaseError(

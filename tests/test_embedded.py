@@ -8,7 +8,7 @@ import asyncio
 from sqlalchemy import text
 
 from storage.database import create_engine
-from storage.embedded import EmbeddedPostgres
+from storage.embedded import EmbeddedPostgres, server_settings, total_memory
 
 
 async def _run(url: str, *statements: str):
@@ -42,8 +42,26 @@ async def test_start_stop_restart_keeps_data(tmp_path):
     url = await asyncio.to_thread(again.start)
     try:
         assert await _run(url, "SELECT note FROM kept") == "olá"
+        # atende's memory settings are in force, and the include was added once.
+        for name, value in server_settings(total_memory()).items():
+            in_force = await _run(url, f"SELECT pg_size_bytes(current_setting('{name}'))")
+            assert in_force == int(value.removesuffix("MB")) * 1024 * 1024, name
+        conf = (tmp_path / "data" / "pg" / "postgresql.conf").read_text()
+        assert conf.count("include_if_exists = 'atende.conf'") == 1
     finally:
         await asyncio.to_thread(again.stop)
+
+
+def test_the_embedded_server_gets_memory_for_its_vectors() -> None:
+    gib = 1024**3
+    assert server_settings(1 * gib) == {"shared_buffers": "256MB", "maintenance_work_mem": "64MB"}
+    assert server_settings(8 * gib) == {
+        "shared_buffers": "2048MB",
+        "maintenance_work_mem": "512MB",
+    }
+    # Never below PostgreSQL's own defaults, never a runaway share of a big machine.
+    assert server_settings(gib // 4)["shared_buffers"] == "128MB"
+    assert server_settings(256 * gib)["maintenance_work_mem"] == "1024MB"
 
 
 async def test_a_second_process_joins_and_leaves_the_server_running(tmp_path):
