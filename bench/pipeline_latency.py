@@ -198,7 +198,10 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
         profiled = (
             [sys.executable, "-m", "cProfile", "-o", str(args.profile)] if args.profile else []
         )
-        fleet = Fleet(folder, dsn, [*profiled, *ATENDE_SCRIPT], ATENDE_LOG_LEVEL=args.log_level)
+        settings = dict(setting.split("=", 1) for setting in args.setting)
+        fleet = Fleet(
+            folder, dsn, [*profiled, *ATENDE_SCRIPT], ATENDE_LOG_LEVEL=args.log_level, **settings
+        )
         process = fleet.start("atende", "serve")
         try:
             try:
@@ -213,6 +216,7 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
             print(
                 f"\natende serve (pid {process.pid}) answered after {ready_s:.1f} s; the first 3 "
                 f"messages (model load, sectors' examples) were done {warm_s:.1f} s after sending"
+                f"; settings: {' '.join(args.setting) or 'the defaults'}"
             )
             await run_load(args, dsn, url, held, process, folder, history_intents)
         finally:
@@ -304,6 +308,13 @@ def main() -> None:
         "--embeddings-cache", type=Path, help="an .npz keeping the Bitext vectors between runs"
     )
     parser.add_argument("--database-url", help="a server to create a throwaway database on")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="ATENDE_NAME=VALUE",
+        help="a setting for the gateway (repeatable), e.g. ATENDE_EMBEDDING_BATCH_SIZE=4",
+    )
     args = parser.parse_args()
     run_in_temporary_folder(measure, args, "atende-bench-")
 
