@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import ColumnElement, func, select, text, update
@@ -70,6 +70,22 @@ async def tune_vector_search(session: AsyncSession, limit: int) -> None:
     """Set the HNSW search settings for the rest of `session`'s transaction."""
     await session.execute(_TUNE_SEARCH, {"ef_search": str(max(40, 2 * int(limit)))})
 
+
+class WaitingForVector(NamedTuple):
+    """A claimed row, as much of it as embedding needs."""
+
+    id: int
+    message: str
+    embed_attempts: int
+
+
+# Only the columns the worker uses, in plain SQL: loading whole mapped objects cost the
+# embedding worker more Python time than the claim itself.
+_CLAIM_UNEMBEDDED = text(
+    "SELECT id, message, embed_attempts FROM chat_interactions"
+    " WHERE embedding IS NULL AND embed_attempts < :max_attempts AND embed_after <= now()"
+    " ORDER BY embed_after, id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
 
 _STORE_EMBEDDINGS = text(
     "UPDATE chat_interactions AS c"
@@ -180,21 +196,12 @@ class MessageRepository:
 
     async def claim_unembedded(
         self, session: AsyncSession, *, limit: int, max_attempts: int
-    ) -> list[ChatInteraction]:
+    ) -> list[WaitingForVector]:
         """Lock up to `limit` rows waiting for a vector; other workers skip them."""
-        rows = await session.scalars(
-            select(ChatInteraction)
-            .options(_WITHOUT_VECTOR)
-            .where(
-                ChatInteraction.embedding.is_(None),
-                ChatInteraction.embed_attempts < max_attempts,
-                ChatInteraction.embed_after <= func.now(),
-            )
-            .order_by(ChatInteraction.embed_after, ChatInteraction.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        result = await session.execute(
+            _CLAIM_UNEMBEDDED, {"limit": limit, "max_attempts": max_attempts}
         )
-        return list(rows)
+        return [WaitingForVector(*row) for row in result.all()]
 
     @staticmethod
     async def store_embeddings(
