@@ -50,7 +50,7 @@ async def measure_baselines(dsn: str, embedder, probes, probe_vectors: np.ndarra
     print(f"  UPDATE one row, unindexed column      {spread(knn_times['update other'])}")
     print(
         f"  atende route + suggest, 1 message     {spread(triage_times)}  "
-        "(3 kNN queries via SQLAlchemy)"
+        "(one nearest-rows search, more when it cannot tell)"
     )
     floor = pct(one, 50) + pct(triage_times, 50)
     print(f"  floor per message (embed 1 + route/suggest, p50s): {floor:.1f} ms")
@@ -150,6 +150,7 @@ async def triage_baseline(dsn: str, embedder, vectors: np.ndarray, texts: list[s
     from gateway.services.pipeline import build_triage
     from storage.database import create_engine, session_factory
     from storage.routing import RoutingRepository
+    from storage.vectors import QueryVector
 
     settings = Settings(_env_file=None, database_url=dsn)
     engine = create_engine(settings.async_database_url)
@@ -161,10 +162,13 @@ async def triage_baseline(dsn: str, embedder, vectors: np.ndarray, texts: list[s
         )  # fmt: skip
         await router.route(texts[0], vectors[0].tolist())  # embeds the sectors' examples once
         times: list[float] = []
+        wanted = 2 * max(router.neighbours, suggestions.limit)
         for text, vector in zip(texts, vectors, strict=True):
             started = time.perf_counter()
-            decision = await router.route(text, vector.tolist())
-            await suggestions.suggest(vector.tolist(), decision.sector, text=text)
+            query = QueryVector(vector)
+            nearby = await repository.nearby(query, limit=wanted, model_id=embedder.model_id)
+            decision = await router.route(text, query, nearby=nearby)
+            await suggestions.suggest(query, decision.sector, text=text, nearby=nearby)
             times.append((time.perf_counter() - started) * 1000)
         return times
     finally:

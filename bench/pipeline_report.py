@@ -112,7 +112,7 @@ def report(args, plan, expected, measured_from, rows, seen, machine, sent_s, bac
     every = args.poll * 1000
     print(f"\nsplit by the poller (every {every:.0f} ms, so +-{every:.0f} ms each):")
     print(f"  insert -> vector visible (queue + embedding + commit)  {spread(wait_embed)}")
-    print(f"  vector visible -> routed/suggested (queue + 3 kNN)     {spread(triage)}")
+    print(f"  vector visible -> routed/suggested (queue + kNN)       {spread(triage)}")
     print(f"  routed/suggested -> committed, visible (rest of batch) {spread(commit)}")
     print(f"  POST sent -> suggestion visible (end to end)           {spread(post_to_visible)}")
 
