@@ -151,6 +151,36 @@ class RoutingRepository:
         found.sort(key=lambda n: n.similarity, reverse=True)
         return found
 
+    async def neighbours(
+        self,
+        vector: Sequence[float],
+        *,
+        nearby: Nearby | None,
+        limit: int,
+        model_id: str,
+        sector: str | None = None,
+        need_sector: bool = False,
+        need_answer: bool = False,
+        exclude_id: int | None = None,
+    ) -> list[Neighbour]:
+        """validated_neighbours, answered from `nearby` (fetched for the same vector and
+        `exclude_id`) when its rows can tell, searched otherwise."""
+        if nearby is not None:
+            known = nearby.first(
+                limit, sector=sector, need_sector=need_sector, need_answer=need_answer
+            )
+            if known is not None:
+                return known
+        return await self.validated_neighbours(
+            vector,
+            limit=limit,
+            model_id=model_id,
+            sector=sector,
+            need_sector=need_sector,
+            need_answer=need_answer,
+            exclude_id=exclude_id,
+        )
+
     async def nearby(
         self, vector: Sequence[float], *, limit: int, model_id: str, exclude_id: int | None = None
     ) -> Nearby:

@@ -18,8 +18,9 @@ def vector_text(values: np.ndarray) -> str:
 class QueryVector(Sequence[float]):
     """A vector with pgvector's text form made once, for every search that uses it.
 
-    One message is searched for three times (routing, then suggestions in and beyond its
-    sector); formatting 384 floats cost more than the rest of building a query.
+    A message's pipeline step may search more than once (when its nearest rows cannot
+    answer routing or a suggestion), and formatting 384 floats cost more than the rest of
+    building a query.
     """
 
     __slots__ = ("literal", "values")

@@ -140,15 +140,14 @@ class SectorRouter:
         the history search when it holds the answer."""
         history: list[Voter] = []
         if self._repository is not None:
-            found = nearby.first(self.neighbours, need_sector=True) if nearby is not None else None
-            if found is None:
-                found = await self._repository.validated_neighbours(
-                    vector,
-                    limit=self.neighbours,
-                    model_id=self._embedder.model_id,
-                    need_sector=True,
-                    exclude_id=exclude_id,
-                )
+            found = await self._repository.neighbours(
+                vector,
+                nearby=nearby,
+                limit=self.neighbours,
+                model_id=self._embedder.model_id,
+                need_sector=True,
+                exclude_id=exclude_id,
+            )
             history = [
                 Voter(n.sector, n.similarity, "history", n.id)
                 for n in found

@@ -86,24 +86,16 @@ class SuggestionMaker:
         """
         limit = limit or self.limit
         search = {
+            "nearby": nearby,
             "limit": limit,
             "model_id": self.model_id,
             "need_answer": True,
             "exclude_id": exclude_id,
         }
-        # In any sector and in its own; each from `nearby` when it can tell, else searched
-        # (side by side when both are).
-        wanted: list[str | None] = [None] if sector is None else [None, sector]
-        known = {
-            s: nearby.first(limit, sector=s, need_answer=True) if nearby is not None else None
-            for s in wanted
-        }
-        missing = [s for s in wanted if known[s] is None]
-        searched = await asyncio.gather(
-            *(self._repository.validated_neighbours(vector, sector=s, **search) for s in missing)
-        )
-        known.update(zip(missing, searched, strict=True))
-        found = {n.id: n for batch in known.values() for n in batch or ()}
+        searches = [self._repository.neighbours(vector, **search)]
+        if sector is not None:  # its own sector too, at the same time
+            searches.append(self._repository.neighbours(vector, sector=sector, **search))
+        found = {n.id: n for batch in await asyncio.gather(*searches) for n in batch}
         ranked = [
             Candidate(n, sector is not None and n.sector == sector, n.similarity >= self.threshold)
             for n in found.values()
