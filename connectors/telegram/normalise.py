@@ -47,14 +47,15 @@ def _tolerant(data: Any) -> Any:
     return fixed
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """A JSON integer (bool is an int subclass, and not one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def parse_update(payload: Any) -> Update | None:
     """The update as python-telegram-bot reads it; None when it is no update at all.
     Raises ValueError when it cannot be read, so the caller falls back to `normalise_raw`."""
-    if not isinstance(payload, dict) or not _is_int(payload.get("update_id")):
+    if not isinstance(payload, dict) or not is_int(payload.get("update_id")):
         return None
     try:
         return Update.de_json(_tolerant(payload), None)
@@ -104,7 +105,8 @@ def _describe(message: Message, kind: str) -> str:
     return f"[{kind}]"
 
 
-def _external_id(chat_id: object, message_id: object, edited_at: datetime | None) -> str:
+def external_id(chat_id: object, message_id: object, edited_at: datetime | None) -> str:
+    """The interaction's key: a message per chat, each edit of it a new one."""
     if edited_at is not None:
         return f"e:{chat_id}:{message_id}:{int(edited_at.timestamp())}"
     return f"m:{chat_id}:{message_id}"
@@ -119,7 +121,7 @@ def _from_message(update: Update, message: Message, edited: bool) -> InboundMess
     text = text if isinstance(text, str) else None
     edited_at = (message.edit_date or message.date) if edited else None
     return InboundMessage(
-        external_id=_external_id(message.chat.id, message.message_id, edited_at),
+        external_id=external_id(message.chat.id, message.message_id, edited_at),
         update_key=str(update.update_id),
         user_id=user_id,
         profile_name=profile,
@@ -190,7 +192,7 @@ def _text(value: Any) -> str | None:
 
 def _id(value: Any) -> str | None:
     """An id as atende keeps it: Telegram's are integers (strings tolerated), nothing else."""
-    return str(value) if _is_int(value) or (isinstance(value, str) and value) else None
+    return str(value) if is_int(value) or (isinstance(value, str) and value) else None
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -223,9 +225,9 @@ def normalise_raw(payload: dict[str, Any]) -> Inbound:
         name = " ".join(filter(None, names))
         message_id = message.get("message_id")
         item = InboundMessage(
-            external_id=_external_id(
+            external_id=external_id(
                 chat_id,
-                message_id if _is_int(message_id) else _id(message_id),
+                message_id if is_int(message_id) else _id(message_id),
                 edited_at if edited else None,
             ),
             update_key=str(payload.get("update_id")),

@@ -14,15 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Inbound, InboundMessage
-
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int  # not a bool, not a float
+from connectors.telegram.normalise import external_id, is_int
 
 
 def plain_text_message(payload: Any) -> Inbound | None:
     """The Inbound of a plain text message update; None for every other update."""
-    if type(payload) is not dict or len(payload) != 2 or not _is_int(payload.get("update_id")):
+    if type(payload) is not dict or len(payload) != 2 or not is_int(payload.get("update_id")):
         return None
     message = payload.get("message")
     if type(message) is not dict:
@@ -33,10 +30,10 @@ def plain_text_message(payload: Any) -> Inbound | None:
         or not text.strip()
         or type(chat) is not dict
         or type(sender) is not dict
-        or not _is_int(chat.get("id"))
-        or not _is_int(sender.get("id"))
-        or not _is_int(message.get("message_id"))
-        or not _is_int(message.get("date"))
+        or not is_int(chat.get("id"))
+        or not is_int(sender.get("id"))
+        or not is_int(message.get("message_id"))
+        or not is_int(message.get("date"))
     ):
         return None
     first, last = sender.get("first_name"), sender.get("last_name")
@@ -49,7 +46,7 @@ def plain_text_message(payload: Any) -> Inbound | None:
     return Inbound(
         messages=[
             InboundMessage(
-                external_id=f"m:{chat['id']}:{message['message_id']}",
+                external_id=external_id(chat["id"], message["message_id"], None),
                 update_key=str(payload["update_id"]),
                 user_id=str(sender["id"]),
                 profile_name=f"{first} {last}" if last else first,
