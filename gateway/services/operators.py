@@ -74,8 +74,7 @@ class OperatorService:
         self, interaction_id: int, *, answer: str | None, operator_name: str | None
     ) -> ChatInteraction:
         row = await self._messages.get(interaction_id)
-        if row.validated_by == "human":
-            raise Conflict(f"message {interaction_id} is already approved by a human")
+        _not_yet_approved(row)
         final = answer if answer is not None else row.answer
         if not (final or "").strip():
             raise ValidationFailed.on("answer", "the message has no suggestion; give the answer")
@@ -99,8 +98,7 @@ class OperatorService:
 
     async def reject(self, interaction_id: int) -> ChatInteraction:
         row = await self._messages.get(interaction_id)
-        if row.validated_by == "human":
-            raise Conflict(f"message {interaction_id} is already approved by a human")
+        _not_yet_approved(row)
         await self._repository.clear_suggestion(interaction_id)
         updated = await self._messages.update(
             interaction_id,
