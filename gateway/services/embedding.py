@@ -100,11 +100,15 @@ class EmbeddingWorker:
     async def run(self) -> None:
         """One claiming loop per batch the embedder can take at once, so that one loop's
         batch is embedded while another's is claimed or stored."""
-        loops = [
-            work_forever(self.run_once, self._wakeup, idle_poll=self._idle_poll, name="embedding")
-            for _ in range(self._embedder.parallel_batches)
-        ]
-        await asyncio.gather(*loops)
+        # A TaskGroup: a loop that fails stops its siblings too, rather than leaving them
+        # running under a worker that has ended.
+        async with asyncio.TaskGroup() as loops:
+            for _ in range(self._embedder.parallel_batches):
+                loops.create_task(
+                    work_forever(
+                        self.run_once, self._wakeup, idle_poll=self._idle_poll, name="embedding"
+                    )
+                )
 
     async def drain(self) -> int:
         """Embed until nothing is left that may be tried now; returns the rows done."""
