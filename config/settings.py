@@ -117,8 +117,10 @@ class Settings(BaseSettings):
         default=None, description="API key for the OpenAI-compatible API."
     )
     embedding_batch_size: Annotated[int, Field(ge=1, le=2048)] = Field(
-        # bench/pipeline_latency.py: e5-small took 9.4 ms a text in batches of 8, 11.7 in 32.
-        default=8, description="Texts embedded per batch by the worker."
+        # bench/pipeline_latency.py at 50 msg/s: 8 did best of 1, 2, 4 and 8 (smaller ones
+        # cost more transactions per message); a text waits for its whole batch.
+        default=8,
+        description="Texts embedded per batch by the worker.",
     )
     embedding_threads: Annotated[int, Field(ge=1, le=256)] | None = Field(
         default=None,

@@ -54,12 +54,12 @@ from storage.models import ChatInteraction
 
 log = structlog.get_logger(__name__)
 
-# The fallback: a claim this old is taken back even if its worker still holds its lease.
 # Why a send whose answer was lost is not tried again (at most once, as for a crash).
 UNCONFIRMED = (
     "the platform may have delivered it but its answer was lost; not sent again, so the "
     "customer never gets it twice"
 )
+# The fallback: a claim this old is taken back even if its worker still holds its lease.
 INTERRUPTED_AFTER = timedelta(minutes=5)
 # How often a running worker looks for the claims of dead workers (a cheap indexed query).
 RECOVER_EVERY = 10.0
