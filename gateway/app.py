@@ -30,7 +30,7 @@ from gateway.services.knowledge import KnowledgeBase
 from gateway.services.messages import MessageService
 from gateway.services.operators import OperatorService
 from gateway.services.pipeline import build_pipeline
-from storage import migrate
+from storage import migrate, sector_indexes
 from storage.api_keys import ApiKeyRepository
 from storage.database import create_engine, ping, session_factory
 from storage.embedded import EmbeddedPostgres
@@ -84,7 +84,18 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
         catalog = app[keys.SECTORS]
         await SectorRepository(sessions).sync([(s.name, s.description) for s in catalog.sectors])
         await check_embedding_model(MetaRepository(sessions), embedder)
+        large = await sector_indexes.ensure_small(engine, catalog.names)
+        building = (
+            asyncio.create_task(sector_indexes.build_in_background(engine, large), name="indexes")
+            if large
+            else None
+        )
         yield
+        if building is not None:
+            # Cancelled mid-build, the index is left invalid and the next start rebuilds it.
+            building.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await building
 
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -60,15 +60,24 @@ async def page_of(
 # pgvector 0.8: keep scanning the HNSW graph until enough rows pass the filter (a
 # sector, validated rows only), with a candidate list at least twice the rows wanted.
 # One statement, one round trip; set_config(..., true) lasts to the transaction's end.
-_TUNE_SEARCH = text(
+_TUNE_SEARCH = (
     "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
     " set_config('hnsw.ef_search', :ef_search, true)"
 )
+# A search within one sector is planned with its own values, never with a generic plan
+# (asyncpg prepares statements, and PostgreSQL may switch a prepared statement to one
+# after five runs): only a plan that sees the sector can use the sector's own index
+# (storage/sector_indexes.py).
+_TUNE_SECTOR_SEARCH = text(
+    _TUNE_SEARCH + ", set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
+_TUNE_ANY_SEARCH = text(_TUNE_SEARCH)
 
 
-async def tune_vector_search(session: AsyncSession, limit: int) -> None:
+async def tune_vector_search(session: AsyncSession, limit: int, *, by_sector: bool) -> None:
     """Set the HNSW search settings for the rest of `session`'s transaction."""
-    await session.execute(_TUNE_SEARCH, {"ef_search": str(max(40, 2 * int(limit)))})
+    statement = _TUNE_SECTOR_SEARCH if by_sector else _TUNE_ANY_SEARCH
+    await session.execute(statement, {"ef_search": str(max(40, 2 * int(limit)))})
 
 
 class WaitingForVector(NamedTuple):
@@ -185,7 +194,7 @@ class MessageRepository:
         if model_id is not None:
             query = query.where(ChatInteraction.embedding_model == model_id)
         async with self._sessions.begin() as session:
-            await tune_vector_search(session, limit)
+            await tune_vector_search(session, limit, by_sector=sector is not None)
             result = await session.execute(query)
             scored = [ScoredInteraction(row, float(sim)) for row, sim in result.all()]
         # relaxed_order may return near-ties slightly out of order.

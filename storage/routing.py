@@ -144,7 +144,7 @@ class RoutingRepository:
         if exclude_id is not None:
             params["exclude"] = exclude_id
         async with self._sessions.begin() as session:
-            await tune_vector_search(session, limit)
+            await tune_vector_search(session, limit, by_sector=sector is not None)
             rows = (await session.execute(query, params)).all()
         found = [Neighbour(r.id, r.sector, r.answer, r.message, float(r.similarity)) for r in rows]
         # relaxed_order may return near-ties slightly out of order.

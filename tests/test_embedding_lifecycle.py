@@ -11,10 +11,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
+from config.sectors import load_sectors
 from gateway.app import create_app
 from gateway.embeddings import create_embedder
 from gateway.errors import ConfigurationError
 from gateway.services.embedding import reembed_all
+from storage import sector_indexes
 from storage.database import create_engine, session_factory
 from tests.conftest import bearer, issue_key, make_settings, wait_until_embedded
 from tests.fake_openai import FakeOpenAI, create_fake_openai_app, fake_embedding_settings
@@ -117,6 +119,14 @@ async def test_model_change_is_refused_then_rebuilt_by_reembed(db_url):
     )
     assert result.returncode == 0, result.stderr
     assert "embedded 1 messages with use-multilingual" in result.stdout
+    # Rebuilt by reembed itself, at the new size, not left for the next start to make.
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rebuilt = {i.sector: i.valid for i in await sector_indexes.existing_indexes(conn)}
+    finally:
+        await engine.dispose()
+    assert rebuilt == dict.fromkeys(load_sectors(use.sectors_file).names, True)
 
     client = await _started(use)
     try:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gateway.embeddings import Embedder, EmbeddingError
 from gateway.errors import ConfigurationError
 from gateway.services.polling import Wakeup, work_forever
+from storage import sector_indexes
 from storage.repositories import MessageRepository, MetaRepository
 
 log = structlog.get_logger(__name__)
@@ -130,14 +131,15 @@ async def reembed_all(
     """Rebuild vectors with the configured model (all of them, or only the missing ones).
 
     A full rebuild also resizes the vector column when the new model's size differs,
-    and rebuilds the HNSW index once at the end, which is far faster than keeping it
-    up to date row by row.
+    and rebuilds the HNSW indexes (the shared one and each sector's) once at the end,
+    which is far faster than keeping them up to date row by row.
     """
     repository = MessageRepository(sessions)
     meta = MetaRepository(sessions)
     if not missing_only:
         async with engine.begin() as conn:
             await conn.execute(text("DROP INDEX IF EXISTS ix_chat_interactions_embedding"))
+            await sector_indexes.drop_all(conn)
             await conn.execute(
                 text(
                     "ALTER TABLE chat_interactions ALTER COLUMN embedding "
@@ -169,4 +171,7 @@ async def reembed_all(
                     "chat_interactions USING hnsw (embedding vector_cosine_ops)"
                 )
             )
+            sectors = (await conn.execute(text("SELECT name FROM sectors"))).scalars().all()
+            for sector in sectors:
+                await conn.execute(text(sector_indexes.create_sql(sector, concurrently=False)))
     return done
