@@ -69,8 +69,18 @@ import numpy as np
 from harness import run_in_temporary_folder, throwaway_database
 from machine import Meter
 from pgvector.asyncpg import register_vector
-from search_data import RowMaker, embed, hold_out, load_rows, migrate, read_bitext
+from search_data import (
+    SECTOR_SHARES,
+    RowMaker,
+    embed,
+    hold_out,
+    load_rows,
+    migrate,
+    read_bitext,
+)
 from search_queries import Result, configs, exact_ids, print_table, run_config, verdict
+
+from storage import sector_indexes
 
 RARE_SECTOR = "admin"
 
@@ -195,6 +205,34 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
                         first_pass = passes[0]
                     results.append(passes[-1])
                 phase_line(f"queries, filter {case}", meter)
+            # The same filtered searches once every sector has its own index, as
+            # atende builds them (storage/sector_indexes.py).
+            meter = Meter()
+            await conn.execute(f"SET maintenance_work_mem = '{memory}'")
+            await conn.execute(f"SET max_parallel_maintenance_workers = {workers}")
+            for sector in SECTOR_SHARES:
+                await conn.execute(sector_indexes.create_sql(sector, concurrently=False))
+            await conn.execute("RESET maintenance_work_mem")
+            await conn.execute("RESET max_parallel_maintenance_workers")
+            sector_build = phase_line("CREATE INDEX per sector (HNSW)", meter)
+            sector_sizes = await conn.fetchval(
+                "SELECT pg_size_pretty(sum(pg_relation_size(indexrelid))) FROM pg_index"
+                " JOIN pg_class ON pg_class.oid = indexrelid WHERE relname LIKE $1",
+                f"{sector_indexes.INDEX_PREFIX}%",
+            )
+            print(f"  sector indexes: {sector_sizes} in all")
+            for case, sectors in cases[1:]:
+                meter = Meter()
+                truth = exact_ids(matrix, row_sectors, queries, sectors)
+                for config in configs(args.ef, filtered=True, exact=False):
+                    if "strict" in config.label:
+                        continue
+                    passes = await run_config(
+                        conn, f"{case}+idx", config, queries, sectors, truth,
+                        maker.model_id, 2,
+                    )  # fmt: skip
+                    results.append(passes[-1])
+                phase_line(f"queries, filter {case}, sector index", meter)
             nearest = exact_ids(matrix, row_sectors, queries, [None] * len(queries))
             realism(queries, vectors[bases], matrix, nearest)
         finally:
@@ -203,7 +241,8 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
     verdict(args.rows, results)
     seconds, load, busy = overall.read()
     print(
-        f"\nwall time {seconds:.0f} s (index build {build:.0f} s); load avg at end {load:.2f}; "
+        f"\nwall time {seconds:.0f} s (index build {build:.0f} s, sector indexes "
+        f"{sector_build:.0f} s); load avg at end {load:.2f}; "
         f"machine busy over the whole run {busy:.0%}"
     )
 
