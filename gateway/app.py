@@ -114,7 +114,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         repository,
         app[keys.EMBEDDER],
         batch_size=settings.embedding_batch_size,
-        on_embedded=pipeline.wake,
+        pipeline=pipeline,
     )
     app[keys.EMBEDDING_WORKER] = worker
     app[keys.MESSAGES] = MessageService(

@@ -95,10 +95,11 @@ async def _worker(settings: Settings, args: argparse.Namespace) -> None:
                     MessageRepository(sessions),
                     embedder,
                     batch_size=settings.embedding_batch_size,
-                    on_embedded=pipeline.wake,
+                    pipeline=pipeline,
                 )
                 log.info("worker_started")
-                # Embedding, then routing and suggestion; any may run in other processes too.
+                # Embedding with routing and suggestion, and the retries of those; any may
+                # run in other processes too.
                 try:
                     await asyncio.gather(worker.run(), pipeline.run())
                 finally:

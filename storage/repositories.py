@@ -212,6 +212,25 @@ class MessageRepository:
         )
         return [WaitingForVector(*row) for row in result.all()]
 
+    async def claim_unembedded_rows(
+        self, session: AsyncSession, *, limit: int, max_attempts: int
+    ) -> list[ChatInteraction]:
+        """claim_unembedded's rows as whole rows, for a worker that also routes and suggests
+        before it writes the vectors (gateway.services.pipeline)."""
+        rows = await session.scalars(
+            select(ChatInteraction)
+            .options(_WITHOUT_VECTOR, defer(ChatInteraction.delivery_parts))  # type: ignore[attr-defined]
+            .where(
+                ChatInteraction.embedding.is_(None),
+                ChatInteraction.embed_attempts < max_attempts,
+                ChatInteraction.embed_after <= func.now(),
+            )
+            .order_by(ChatInteraction.embed_after, ChatInteraction.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
     @staticmethod
     async def store_embeddings(
         session: AsyncSession,

@@ -236,11 +236,22 @@ class RoutingRepository:
         return float(result.scalar_one())
 
     @staticmethod
-    async def record_pipeline_failure(session: AsyncSession, interaction_id: int) -> None:
+    async def store_vector(
+        session: AsyncSession, interaction_id: int, values: dict[str, Any]
+    ) -> None:
+        table = ChatInteraction.__table__
+        await session.execute(update(table).where(table.c.id == interaction_id).values(**values))
+
+    @staticmethod
+    async def record_pipeline_failure(
+        session: AsyncSession, interaction_id: int, values: dict[str, Any] | None = None
+    ) -> None:
+        """Count a failed attempt, writing `values` (the row's new vector) all the same."""
+        table = ChatInteraction.__table__
         await session.execute(
-            update(ChatInteraction)
-            .where(ChatInteraction.id == interaction_id)
-            .values(pipeline_attempts=ChatInteraction.pipeline_attempts + 1)
+            update(table)
+            .where(table.c.id == interaction_id)
+            .values(**(values or {}), pipeline_attempts=table.c.pipeline_attempts + 1)
         )
 
     async def pipeline_latency(self) -> dict[str, float | int | None]:

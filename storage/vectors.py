@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from typing import Any, overload
 
 import numpy as np
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import Text, cast, literal
+from sqlalchemy.sql.elements import ColumnElement
 
 
 def vector_text(values: np.ndarray) -> str:
@@ -28,6 +31,10 @@ class QueryVector(Sequence[float]):
     def __init__(self, vector: Sequence[float] | np.ndarray) -> None:
         self.values: np.ndarray = np.asarray(vector, dtype=np.float32)
         self.literal = vector_text(self.values)
+
+    def column_value(self) -> ColumnElement[Any]:
+        """The vector as an UPDATE's value for the embedding column, from its text form."""
+        return cast(literal(self.literal, Text()), Vector())
 
     @classmethod
     def of(cls, vector: Sequence[float] | np.ndarray) -> QueryVector:

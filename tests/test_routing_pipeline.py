@@ -1,13 +1,17 @@
 """The routing-and-suggestion step is a durable queue: claimed rows are skipped by other
-workers, and a worker that dies mid-batch leaves its rows to be done again."""
+workers, and a worker that dies mid-batch leaves its rows to be done again. A new vector
+is written with its row's triage; the pipeline's own queue takes what that left."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from sqlalchemy import text
 
 from gateway import keys
+from gateway.services.embedding import EmbeddingWorker
+from storage.repositories import MessageRepository
 from storage.routing import RoutingRepository
 from tests.conftest import make_settings
 from tests.routing_helpers import API, post
@@ -19,10 +23,64 @@ def settings(db_url):
     return make_settings(db_url, run_worker=False)
 
 
+def vectors_only(app) -> EmbeddingWorker:
+    """An embedding worker that stores vectors and nothing else, as `atende reembed` does:
+    it leaves rows for the pipeline's own queue."""
+    sessions = app[keys.SESSIONS]
+    return EmbeddingWorker(sessions, MessageRepository(sessions), app[keys.EMBEDDER])
+
+
+async def test_a_new_vector_is_written_with_its_triage_and_a_crash_leaves_both_to_retry(client):
+    app = client.server.app
+    created = await post(client, "Meu boleto venceu ontem, como faço para pagar?")
+    worker = app[keys.EMBEDDING_WORKER]
+    session = app[keys.SESSIONS]()
+    await session.begin()
+    try:
+        [claimed] = await MessageRepository(app[keys.SESSIONS]).claim_unembedded_rows(
+            session, limit=10, max_attempts=5
+        )
+        assert claimed.id == created["id"]
+        assert await asyncio.wait_for(worker.run_once(), timeout=20) == 0
+    finally:
+        await session.rollback()
+        await session.close()
+    body = await (await client.get(f"{API}/messages/{created['id']}")).json()
+    assert (body["embedded"], body["sector"]) == (False, None)
+
+    assert await worker.drain() == 1
+    body = await (await client.get(f"{API}/messages/{created['id']}")).json()
+    assert (body["embedded"], body["sector"]) == (True, "financeiro")
+    assert body["pipeline_ms"] > 0
+    assert await app[keys.PIPELINE].drain() == 0  # nothing left for the pipeline's own queue
+
+
+async def test_a_failed_triage_keeps_the_new_vector_and_is_tried_again(
+    client, monkeypatch: pytest.MonkeyPatch
+):
+    app = client.server.app
+    pipeline = app[keys.PIPELINE]
+    created = await post(client, "Meu boleto venceu ontem, como faço para pagar?")
+
+    async def broken(row, vector):
+        raise RuntimeError("the sector router failed")
+
+    monkeypatch.setattr(pipeline, "process", broken)
+    assert await app[keys.EMBEDDING_WORKER].drain() == 1
+    body = await (await client.get(f"{API}/messages/{created['id']}")).json()
+    assert (body["embedded"], body["sector"], body["pipeline_ms"]) == (True, None, None)
+
+    monkeypatch.undo()
+    assert await pipeline.drain() == 1
+    body = await (await client.get(f"{API}/messages/{created['id']}")).json()
+    assert body["sector"] == "financeiro"
+    assert body["pipeline_ms"] > 0
+
+
 async def test_a_claimed_row_is_skipped_and_a_crash_leaves_it_to_retry(client):
     app = client.server.app
     created = await post(client, "Meu boleto venceu ontem, como faço para pagar?")
-    assert await app[keys.EMBEDDING_WORKER].drain() == 1
+    assert await vectors_only(app).drain() == 1
     pipeline = app[keys.PIPELINE]
     repository = RoutingRepository(app[keys.SESSIONS])
 
@@ -61,9 +119,27 @@ async def test_a_human_answer_given_before_the_step_is_never_replaced(client):
         f"{API}/messages/{created['id']}",
         json={"answer": "Já troquei para você.", "validated_by": "human"},
     )
-    await app[keys.EMBEDDING_WORKER].drain()
-    assert await app[keys.PIPELINE].drain() == 1
+    assert await app[keys.EMBEDDING_WORKER].drain() == 1
     body = await (await client.get(f"{API}/messages/{created['id']}")).json()
+    assert body["pipeline_ms"] > 0  # the step ran
     assert body["answer"] == "Já troquei para você."
     assert body["validated_by"] == "human"
     assert body["suggestion"] is None
+
+
+async def test_a_rebuilt_vector_leaves_the_rows_triage_alone(client):
+    app = client.server.app
+    created = await post(client, "Meu boleto venceu ontem, como faço para pagar?")
+    assert await app[keys.EMBEDDING_WORKER].drain() == 1
+    before = await (await client.get(f"{API}/messages/{created['id']}")).json()
+    # What `atende reembed` does to every row before it rebuilds the vectors.
+    async with app[keys.ENGINE].begin() as conn:
+        await conn.execute(
+            text("UPDATE chat_interactions SET embedding = NULL, sector = 'vendas' WHERE id = :id"),
+            {"id": created["id"]},
+        )
+    assert await app[keys.EMBEDDING_WORKER].drain() == 1
+    after = await (await client.get(f"{API}/messages/{created['id']}")).json()
+    assert after["embedded"] is True
+    assert after["sector"] == "vendas"  # not routed again
+    assert after["pipeline_ms"] == before["pipeline_ms"]

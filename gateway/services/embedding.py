@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import text
@@ -21,6 +22,10 @@ from gateway.errors import ConfigurationError
 from gateway.services.polling import Wakeup, work_forever
 from storage import sector_indexes
 from storage.repositories import MessageRepository, MetaRepository
+from storage.vectors import QueryVector
+
+if TYPE_CHECKING:
+    from gateway.services.pipeline import PipelineWorker
 
 log = structlog.get_logger(__name__)
 
@@ -60,13 +65,13 @@ class EmbeddingWorker:
         *,
         batch_size: int = 32,
         idle_poll_seconds: float = 1.0,
-        on_embedded: Callable[[], None] = lambda: None,
+        pipeline: PipelineWorker | None = None,
     ) -> None:
         self._sessions = sessions
         self._repository = repository
         self._embedder = embedder
-        # Wakes the next pipeline step (routing and suggestion) once vectors are stored.
-        self._on_embedded = on_embedded
+        # Routes and suggests for the new vectors before they are written (see run_once).
+        self._pipeline = pipeline
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
         self._wakeup = Wakeup()
@@ -77,10 +82,15 @@ class EmbeddingWorker:
 
     async def run_once(self) -> int:
         """Embed one batch; returns how many rows got a vector."""
+        pipeline = self._pipeline
+        queued = 0
         async with self._sessions.begin() as session:
-            rows = await self._repository.claim_unembedded(
-                session, limit=self._batch_size, max_attempts=MAX_ATTEMPTS
+            claim = (
+                self._repository.claim_unembedded_rows
+                if pipeline is not None
+                else self._repository.claim_unembedded
             )
+            rows = await claim(session, limit=self._batch_size, max_attempts=MAX_ATTEMPTS)
             if not rows:
                 return 0
             ids = [row.id for row in rows]
@@ -93,9 +103,24 @@ class EmbeddingWorker:
                 )
                 log.warning("embedding_failed", rows=len(ids), attempt=attempt, error=str(exc))
                 return 0
-            await self._repository.store_embeddings(session, ids, vectors, self._embedder.model_id)
+            if pipeline is None:
+                await self._repository.store_embeddings(
+                    session, ids, vectors, self._embedder.model_id
+                )
+            else:
+                # Each vector is written in the same UPDATE as the row's sector and
+                # suggestion. Written apart, every message went into the HNSW indexes
+                # twice (an UPDATE of the indexed sector is never HOT) and waited for
+                # a second transaction.
+                queued = await pipeline.triage(
+                    session,
+                    rows,  # type: ignore[arg-type]
+                    [QueryVector(v) for v in vectors],
+                    new_vectors_of=self._embedder.model_id,
+                )
         log.debug("embedded", rows=len(ids))
-        self._on_embedded()
+        if pipeline is not None:
+            pipeline.delivery_queued(queued)
         return len(ids)
 
     async def run(self) -> None:

@@ -1,7 +1,10 @@
 """The worker step after embedding: route messages without a sector, suggest answers.
 
-The queue is the table: rows with a vector and `pipeline_done_at` NULL, claimed with
-`FOR UPDATE SKIP LOCKED`. The result and the done mark are written in the claiming
+A new message goes through `PipelineWorker.triage` in the embedding worker's transaction,
+as soon as it has its vector (gateway.services.embedding). What that leaves (a row whose
+triage failed, a vector stored by `atende reembed`) waits in this worker's own queue, the
+table: rows with a vector and `pipeline_done_at` NULL, claimed with `FOR UPDATE SKIP
+LOCKED`. Either way the result and the done mark are written in the claiming
 transaction, so a crash leaves the row to be tried again; a row that keeps failing
 is given up after MAX_ATTEMPTS. A human's answer is never replaced: only a row still
 pending without an answer gets a suggestion, and the row lock makes an operator's
@@ -11,15 +14,15 @@ concurrent change wait for (and then override) this step.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.sectors import SectorCatalog
 from config.settings import Settings
-from gateway.embeddings import Embedder, EmbeddingError
+from gateway.embeddings import Embedder
 from gateway.errors import ConfigurationError
 from gateway.services.llm import ChatModel, LLMClassifier, LLMDrafter
 from gateway.services.polling import Wakeup, work_forever
@@ -71,21 +74,20 @@ class PipelineWorker:
         # Rows processed at once; each may hold two pooled connections for its searches.
         self._side_by_side = asyncio.Semaphore(PARALLEL_ROWS)
 
-    def wake(self) -> None:
-        """New vectors were stored; look for work now rather than at the next poll."""
-        self._wakeup.set()
-
-    async def _process_one(self, row: ChatInteraction) -> dict[str, Any] | Exception:
+    async def _process_one(
+        self, row: ChatInteraction, vector: QueryVector
+    ) -> dict[str, Any] | Exception:
         async with self._side_by_side:
             try:
-                return await self.process(row)
-            except (SQLAlchemyError, EmbeddingError) as exc:
+                return await self.process(row, vector)
+            # Any failure, not only the expected ones: the row is tried again and given up
+            # after MAX_ATTEMPTS, where an escaping error would fail the whole batch (and,
+            # from the embedding worker, its vectors too) again and again.
+            except Exception as exc:
                 return exc
 
-    async def process(self, row: ChatInteraction) -> dict[str, Any]:
-        """The columns to write for one claimed row."""
-        # Formatted for PostgreSQL once, for every search below.
-        vector = QueryVector(row.embedding)
+    async def process(self, row: ChatInteraction, vector: QueryVector) -> dict[str, Any]:
+        """The columns to write for one claimed row, whose vector is `vector`."""
         needs_route = row.sector is None
         needs_suggestion = row.validated_by == "pending" and not (row.answer or "").strip()
         nearby = None
@@ -137,40 +139,87 @@ class PipelineWorker:
         )
 
     async def run_once(self) -> int:
-        """Process one batch; returns how many rows were finished."""
+        """Process one batch; returns how many rows were claimed."""
         async with self._sessions.begin() as session:
             rows = await self._repository.claim_pending_pipeline(
                 session, limit=self._batch_size, max_attempts=MAX_ATTEMPTS
             )
-            done = queued = 0
-            # The rows' searches run side by side (each on its own connection), so one
-            # row's round trips overlap another's CPU; results are written in order here.
-            results = await asyncio.gather(*(self._process_one(row) for row in rows))
-            for row, values in zip(rows, results, strict=True):
-                if isinstance(values, Exception):
-                    await self._repository.record_pipeline_failure(session, row.id)
-                    log.warning("pipeline_failed", interaction_id=row.id, error=str(values))
-                    continue
-                elapsed_ms = await self._repository.finish_pipeline(session, row.id, values)
-                auto_send = values.get("suggestion", {}).get("auto_send", False)
-                if auto_send and self._outbox is not None:
-                    # Queued in the same transaction as the suggestion: both or neither.
-                    queued += await self._outbox.enqueue_answer(session, row, values["answer"])
-                done += 1
-                if self._metrics is not None:
-                    self._metrics.triaged(elapsed_ms, suggested="suggestion" in values)
-                log.info(
-                    "message_triaged",
-                    interaction_id=row.id,
-                    sector=values.get("sector", row.sector),
-                    routed="route_reason" in values,
-                    suggested="suggestion" in values,
-                    auto_send=auto_send,
-                    receipt_to_suggestion_ms=round(elapsed_ms, 1),
-                )
+            # Formatted for PostgreSQL once, for every search of the row.
+            queued = await self.triage(session, rows, [QueryVector(r.embedding) for r in rows])
+        self.delivery_queued(queued)
+        return len(rows)
+
+    async def triage(
+        self,
+        session: AsyncSession,
+        rows: Sequence[ChatInteraction],
+        vectors: Sequence[QueryVector],
+        *,
+        new_vectors_of: str | None = None,
+    ) -> int:
+        """Route and suggest for rows locked in `session`'s transaction and write the
+        results there; returns how many deliveries were queued (see delivery_queued).
+
+        With `new_vectors_of` (a model id), `vectors` are new: each is written in the same
+        UPDATE as its row's result, also for rows that need no triage or fail it.
+        """
+        todo = [
+            i
+            for i, row in enumerate(rows)
+            if row.pipeline_done_at is None and row.pipeline_attempts < MAX_ATTEMPTS
+        ]
+        # The rows' searches run side by side (each on its own connection), so one
+        # row's round trips overlap another's CPU; results are written in order here.
+        results = dict(
+            zip(
+                todo,
+                await asyncio.gather(*(self._process_one(rows[i], vectors[i]) for i in todo)),
+                strict=True,
+            )
+        )
+        queued = 0
+        for i, row in enumerate(rows):
+            stored = (
+                {}
+                if new_vectors_of is None
+                else {
+                    "embedding": vectors[i].column_value(),
+                    "embedding_model": new_vectors_of,
+                    "embed_error": None,
+                }
+            )
+            values = results.get(i)
+            if values is None:  # already triaged (its vector was being rebuilt)
+                await self._repository.store_vector(session, row.id, stored)
+                continue
+            if isinstance(values, Exception):
+                await self._repository.record_pipeline_failure(session, row.id, stored)
+                log.warning("pipeline_failed", interaction_id=row.id, error=str(values))
+                continue
+            elapsed_ms = await self._repository.finish_pipeline(
+                session, row.id, {**values, **stored}
+            )
+            auto_send = values.get("suggestion", {}).get("auto_send", False)
+            if auto_send and self._outbox is not None:
+                # Queued in the same transaction as the suggestion: both or neither.
+                queued += await self._outbox.enqueue_answer(session, row, values["answer"])
+            if self._metrics is not None:
+                self._metrics.triaged(elapsed_ms, suggested="suggestion" in values)
+            log.info(
+                "message_triaged",
+                interaction_id=row.id,
+                sector=values.get("sector", row.sector),
+                routed="route_reason" in values,
+                suggested="suggestion" in values,
+                auto_send=auto_send,
+                receipt_to_suggestion_ms=round(elapsed_ms, 1),
+            )
+        return queued
+
+    def delivery_queued(self, queued: int) -> None:
+        """Call once triage's transaction has committed: wakes the delivery worker."""
         if queued and self._outbox is not None:
             self._outbox.wake()
-        return len(rows) if rows else 0
 
     async def run(self) -> None:
         await work_forever(self.run_once, self._wakeup, idle_poll=self._idle_poll, name="pipeline")
