@@ -98,21 +98,17 @@ def report(args, plan, expected, measured_from, rows, seen, machine, sent_s, bac
     )  # fmt: skip
 
     # Where the time goes, from the poller (resolution: its period).
-    wait_embed, triage, commit, post_to_visible = [], [], [], []
+    commit, post_to_visible = [], []
     for key, r in by_key.items():
         if r["pipeline_ms"] is None:
             continue
         finished = r["created"] + r["pipeline_ms"] / 1000
-        if key in seen.embedded:
-            wait_embed.append((seen.embedded[key] - r["created"]) * 1000)
-            triage.append((finished - seen.embedded[key]) * 1000)
         if key in seen.done:
             commit.append((seen.done[key] - finished) * 1000)
             post_to_visible.append((seen.done[key] - plan[int(key)].sent_wall) * 1000)
     every = args.poll * 1000
+    # The vector is written with the routing and suggestion, so they become visible together.
     print(f"\nsplit by the poller (every {every:.0f} ms, so +-{every:.0f} ms each):")
-    print(f"  insert -> vector visible (queue + embedding + commit)  {spread(wait_embed)}")
-    print(f"  vector visible -> routed/suggested (queue + kNN)       {spread(triage)}")
     print(f"  routed/suggested -> committed, visible (rest of batch) {spread(commit)}")
     print(f"  POST sent -> suggestion visible (end to end)           {spread(post_to_visible)}")
 
