@@ -189,8 +189,9 @@ class PipelineWorker:
                 }
             )
             values = results.get(i)
-            if values is None:  # already triaged (its vector was being rebuilt)
-                await self._repository.store_vector(session, row.id, stored)
+            if values is None:  # triaged before (its vector was being rebuilt) or given up
+                if stored:
+                    await self._repository.store_vector(session, row.id, stored)
                 continue
             if isinstance(values, Exception):
                 await self._repository.record_pipeline_failure(session, row.id, stored)
