@@ -126,11 +126,20 @@ class RoutingRepository:
         need_sector: bool = False,
         need_answer: bool = False,
         exclude_id: int | None = None,
+        nearby: Nearby | None = None,
     ) -> list[Neighbour]:
         """The `limit` human-validated rows nearest to `vector` by cosine, best first.
 
-        Pass a QueryVector when the same vector is searched more than once.
+        Answered from `nearby` (fetched for the same vector and `exclude_id`) when its rows
+        can tell, searched otherwise. Pass a QueryVector when the same vector is searched
+        more than once.
         """
+        if nearby is not None:
+            known = nearby.first(
+                limit, sector=sector, need_sector=need_sector, need_answer=need_answer
+            )
+            if known is not None:
+                return known
         query = _neighbours_query(
             sector is not None, need_sector, need_answer, exclude_id is not None
         )
@@ -150,36 +159,6 @@ class RoutingRepository:
         # relaxed_order may return near-ties slightly out of order.
         found.sort(key=lambda n: n.similarity, reverse=True)
         return found
-
-    async def neighbours(
-        self,
-        vector: Sequence[float],
-        *,
-        nearby: Nearby | None,
-        limit: int,
-        model_id: str,
-        sector: str | None = None,
-        need_sector: bool = False,
-        need_answer: bool = False,
-        exclude_id: int | None = None,
-    ) -> list[Neighbour]:
-        """validated_neighbours, answered from `nearby` (fetched for the same vector and
-        `exclude_id`) when its rows can tell, searched otherwise."""
-        if nearby is not None:
-            known = nearby.first(
-                limit, sector=sector, need_sector=need_sector, need_answer=need_answer
-            )
-            if known is not None:
-                return known
-        return await self.validated_neighbours(
-            vector,
-            limit=limit,
-            model_id=model_id,
-            sector=sector,
-            need_sector=need_sector,
-            need_answer=need_answer,
-            exclude_id=exclude_id,
-        )
 
     async def nearby(
         self, vector: Sequence[float], *, limit: int, model_id: str, exclude_id: int | None = None

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from sqlalchemy import event
+
 from gateway import keys
 from gateway.services.pipeline import build_triage
 from storage.routing import Nearby, Neighbour, RoutingRepository
@@ -63,19 +66,22 @@ KB = [
 ]
 
 
-async def test_searches_answered_from_nearby_equal_the_searches_themselves(client: Any) -> None:
+async def test_searches_answered_from_nearby_equal_the_searches_themselves(
+    client: Any, request: pytest.FixtureRequest
+) -> None:
     await import_kb(client, KB)
     app = client.server.app
     repository = RoutingRepository(app[keys.SESSIONS])
     searches = 0
-    search = repository.validated_neighbours
 
-    async def counted(*args: Any, **kwargs: Any) -> list[Neighbour]:
+    # Searches that reach the database, whichever method sent them.
+    def counted(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         nonlocal searches
-        searches += 1
-        return await search(*args, **kwargs)
+        searches += "validated_by = 'human'" in statement and "ORDER BY embedding" in statement
 
-    repository.validated_neighbours = counted  # type: ignore[method-assign]
+    engine = app[keys.ENGINE].sync_engine
+    event.listen(engine, "before_cursor_execute", counted)
+    request.addfinalizer(lambda: event.remove(engine, "before_cursor_execute", counted))
     router, suggestions = build_triage(
         app[keys.SETTINGS], app[keys.SECTORS], repository, app[keys.EMBEDDER], threshold=0.0
     )

@@ -140,7 +140,7 @@ class SectorRouter:
         the history search when it holds the answer."""
         history: list[Voter] = []
         if self._repository is not None:
-            found = await self._repository.neighbours(
+            found = await self._repository.validated_neighbours(
                 vector,
                 nearby=nearby,
                 limit=self.neighbours,

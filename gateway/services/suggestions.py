@@ -92,9 +92,9 @@ class SuggestionMaker:
             "need_answer": True,
             "exclude_id": exclude_id,
         }
-        searches = [self._repository.neighbours(vector, **search)]
+        searches = [self._repository.validated_neighbours(vector, **search)]
         if sector is not None:  # its own sector too, at the same time
-            searches.append(self._repository.neighbours(vector, sector=sector, **search))
+            searches.append(self._repository.validated_neighbours(vector, sector=sector, **search))
         found = {n.id: n for batch in await asyncio.gather(*searches) for n in batch}
         ranked = [
             Candidate(n, sector is not None and n.sector == sector, n.similarity >= self.threshold)
