@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, func, select, text, update
@@ -90,22 +90,6 @@ async def tune_vector_search(
     statement = _TUNE_SECTOR_SEARCH if by_sector else _TUNE_ANY_SEARCH
     await session.execute(statement, {"ef_search": str(max(ef_search, 2 * int(limit)))})
 
-
-class WaitingForVector(NamedTuple):
-    """A claimed row, as much of it as embedding needs."""
-
-    id: int
-    message: str
-    embed_attempts: int
-
-
-# Only the columns the worker uses, in plain SQL: loading whole mapped objects cost the
-# embedding worker more Python time than the claim itself.
-_CLAIM_UNEMBEDDED = text(
-    "SELECT id, message, embed_attempts FROM chat_interactions"
-    " WHERE embedding IS NULL AND embed_attempts < :max_attempts AND embed_after <= now()"
-    " ORDER BY embed_after, id LIMIT :limit FOR UPDATE SKIP LOCKED"
-)
 
 _STORE_EMBEDDINGS = text(
     "UPDATE chat_interactions AS c"
@@ -221,18 +205,9 @@ class MessageRepository:
 
     async def claim_unembedded(
         self, session: AsyncSession, *, limit: int, max_attempts: int
-    ) -> list[WaitingForVector]:
-        """Lock up to `limit` rows waiting for a vector; other workers skip them."""
-        result = await session.execute(
-            _CLAIM_UNEMBEDDED, {"limit": limit, "max_attempts": max_attempts}
-        )
-        return [WaitingForVector(*row) for row in result.all()]
-
-    async def claim_unembedded_rows(
-        self, session: AsyncSession, *, limit: int, max_attempts: int
     ) -> list[ChatInteraction]:
-        """claim_unembedded's rows as whole rows, for a worker that also routes and suggests
-        before it writes the vectors (gateway.services.pipeline)."""
+        """Lock up to `limit` rows waiting for a vector; other workers skip them. Whole
+        rows (but the vector and the delivery state), as routing and suggestion need."""
         rows = await session.scalars(
             select(ChatInteraction)
             .options(_WITHOUT_VECTOR, defer(ChatInteraction.delivery_parts))  # type: ignore[attr-defined]

@@ -37,7 +37,7 @@ async def test_a_new_vector_is_written_with_its_triage_and_a_crash_leaves_both_t
     session = app[keys.SESSIONS]()
     await session.begin()
     try:
-        [claimed] = await MessageRepository(app[keys.SESSIONS]).claim_unembedded_rows(
+        [claimed] = await MessageRepository(app[keys.SESSIONS]).claim_unembedded(
             session, limit=10, max_attempts=5
         )
         assert claimed.id == created["id"]

@@ -87,12 +87,9 @@ class EmbeddingWorker:
         pipeline = self._pipeline
         queued = 0
         async with self._sessions.begin() as session:
-            claim = (
-                self._repository.claim_unembedded_rows
-                if pipeline is not None
-                else self._repository.claim_unembedded
+            rows = await self._repository.claim_unembedded(
+                session, limit=self._batch_size, max_attempts=MAX_ATTEMPTS
             )
-            rows = await claim(session, limit=self._batch_size, max_attempts=MAX_ATTEMPTS)
             if not rows:
                 return 0
             ids = [row.id for row in rows]
@@ -116,7 +113,7 @@ class EmbeddingWorker:
                 # a second transaction.
                 queued = await pipeline.triage(
                     session,
-                    rows,  # type: ignore[arg-type]
+                    rows,
                     [QueryVector(v) for v in vectors],
                     new_vectors_of=self._embedder.model_id,
                 )
