@@ -86,25 +86,34 @@ async def existing_indexes(conn: AsyncConnection) -> list[SectorIndex]:
     return found
 
 
+async def _without_valid_index(
+    conn: AsyncConnection, sectors: Sequence[str]
+) -> dict[str, SectorIndex | None]:
+    """The sectors that have no usable index, each with the invalid index it has (left
+    by a concurrent build that failed, to be dropped before building) or None."""
+    existing = {index.sector: index for index in await existing_indexes(conn)}
+    return {
+        sector: existing.get(sector)
+        for sector in sectors
+        if sector not in existing or not existing[sector].valid
+    }
+
+
 async def ensure_small(engine: AsyncEngine, sectors: Sequence[str]) -> list[str]:
     """Build at once the missing indexes of sectors that are still small; returns the
     sectors whose index is still missing because they are too big to build at start-up."""
     large = []
     async with engine.begin() as conn:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STARTUP_LOCK})
-        existing = {index.sector: index for index in await existing_indexes(conn)}
-        for sector in sectors:
-            index = existing.get(sector)
-            if index is not None and index.valid:
-                continue
+        for sector, invalid in (await _without_valid_index(conn, sectors)).items():
             size = await conn.scalar(
                 _VECTORS_IN_SECTOR, {"sector": sector, "cap": BUILD_AT_ONCE_ROWS + 1}
             )
             if size is not None and size > BUILD_AT_ONCE_ROWS:
                 large.append(sector)
                 continue
-            if index is not None:  # left invalid by a concurrent build that failed
-                await conn.execute(text(f"DROP INDEX {index.name}"))
+            if invalid is not None:
+                await conn.execute(text(f"DROP INDEX {invalid.name}"))
             await conn.execute(text(create_sql(sector, concurrently=False)))
             log.info("sector_index_built", sector=sector, rows=size)
     return large
@@ -125,13 +134,10 @@ async def build_in_background(engine: AsyncEngine, sectors: Sequence[str]) -> No
             log.info("sector_index_build_elsewhere", sectors=list(sectors))
             return
         try:
-            for sector in sectors:
-                existing = {index.sector: index for index in await existing_indexes(conn)}
-                index = existing.get(sector)
-                if index is not None and index.valid:
-                    continue
-                if index is not None:
-                    await conn.execute(text(f"DROP INDEX CONCURRENTLY {index.name}"))
+            # Read again under the lock: another process may have built some meanwhile.
+            for sector, invalid in (await _without_valid_index(conn, sectors)).items():
+                if invalid is not None:
+                    await conn.execute(text(f"DROP INDEX CONCURRENTLY {invalid.name}"))
                 started = time.monotonic()
                 log.info("sector_index_building", sector=sector)
                 await conn.execute(text(create_sql(sector, concurrently=True)))
