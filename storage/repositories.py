@@ -81,10 +81,11 @@ _TUNE_ANY_SEARCH = text(_TUNE_SEARCH)
 # measured by bench/search.py. The pipeline's own searches in a sector are about that
 # sector (the message was routed there) and are accurate at 40.
 ANY_TOPIC_SECTOR_EF = 500
+DEFAULT_EF = 40
 
 
 async def tune_vector_search(
-    session: AsyncSession, limit: int, *, by_sector: bool, ef_search: int = 40
+    session: AsyncSession, limit: int, *, by_sector: bool, ef_search: int = DEFAULT_EF
 ) -> None:
     """Set the HNSW search settings for the rest of `session`'s transaction."""
     statement = _TUNE_SECTOR_SEARCH if by_sector else _TUNE_ANY_SEARCH
@@ -193,7 +194,7 @@ class MessageRepository:
                 session,
                 limit,
                 by_sector=sector is not None,
-                ef_search=40 if sector is None else ANY_TOPIC_SECTOR_EF,
+                ef_search=DEFAULT_EF if sector is None else ANY_TOPIC_SECTOR_EF,
             )
             result = await session.execute(query)
             scored = [ScoredInteraction(row, float(sim)) for row, sim in result.all()]

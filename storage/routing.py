@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import TextClause
 
 from storage.models import ChatInteraction
@@ -63,6 +64,16 @@ def _neighbours_query(
         f" FROM chat_interactions WHERE {' AND '.join(where)}"
         f" ORDER BY {distance} LIMIT :limit"
     )
+
+
+# The pipeline writes its rows on the table, not the mapped class: an ORM update would
+# also look for the row among the session's objects to refresh them, which cost more
+# Python time than the statement; nothing reads those attributes afterwards.
+_ROWS = ChatInteraction.__table__
+
+
+def _row_update(interaction_id: int) -> Update:
+    return update(_ROWS).where(_ROWS.c.id == interaction_id)
 
 
 @dataclass(frozen=True)
@@ -201,16 +212,11 @@ class RoutingRepository:
         session: AsyncSession, interaction_id: int, values: dict[str, Any]
     ) -> float:
         """Store the step's result and mark it done; returns receipt-to-done milliseconds."""
-        table = ChatInteraction.__table__
-        elapsed = func.extract("epoch", func.clock_timestamp() - table.c.created_at) * 1000
-        # On the table, not the mapped class: an ORM update would also look for the row
-        # among the session's objects to refresh them, which cost more Python time than
-        # the statement; nothing reads those attributes after this.
+        elapsed = func.extract("epoch", func.clock_timestamp() - _ROWS.c.created_at) * 1000
         result = await session.execute(
-            update(table)
-            .where(table.c.id == interaction_id)
+            _row_update(interaction_id)
             .values(**values, pipeline_done_at=func.now(), pipeline_ms=elapsed)
-            .returning(table.c.pipeline_ms)
+            .returning(_ROWS.c.pipeline_ms)
         )
         return float(result.scalar_one())
 
@@ -218,19 +224,17 @@ class RoutingRepository:
     async def store_vector(
         session: AsyncSession, interaction_id: int, values: dict[str, Any]
     ) -> None:
-        table = ChatInteraction.__table__
-        await session.execute(update(table).where(table.c.id == interaction_id).values(**values))
+        await session.execute(_row_update(interaction_id).values(**values))
 
     @staticmethod
     async def record_pipeline_failure(
         session: AsyncSession, interaction_id: int, values: dict[str, Any] | None = None
     ) -> None:
         """Count a failed attempt, writing `values` (the row's new vector) all the same."""
-        table = ChatInteraction.__table__
         await session.execute(
-            update(table)
-            .where(table.c.id == interaction_id)
-            .values(**(values or {}), pipeline_attempts=table.c.pipeline_attempts + 1)
+            _row_update(interaction_id).values(
+                **(values or {}), pipeline_attempts=_ROWS.c.pipeline_attempts + 1
+            )
         )
 
     async def pipeline_latency(self) -> dict[str, float | int | None]:
