@@ -230,7 +230,12 @@ async def test_the_api_rides_out_a_database_restart(client, db_url, pg_admin):
     assert (await client.get(f"{API}/sectors")).status == 200  # the pool holds connections
     # The server drops every connection, as a restart does: pooled connections it closed
     # are replaced on checkout, so the next request simply works.
-    terminate = f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    # pg_terminate_backend only signals; the timeout waits until each backend has exited,
+    # as after a restart. Without it the next request could meet a backend still on its
+    # way out, which a restart never leaves behind.
+    terminate = (
+        f"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{name}'"
+    )
     await pg_admin(terminate)
     assert (await client.get(f"{API}/sectors")).status == 200
     # While the database refuses connections, the API says so, as JSON, and recovers after.
