@@ -7,12 +7,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY gateway ./gateway
 COPY connectors ./connectors
 COPY storage ./storage
 COPY config ./config
-RUN pip install . \
+# gcc builds atende's e5 engine (gateway/embeddings/native) during the install, and
+# leaves with the build; without it the install would fall back to a slower engine.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install . \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /app atende
 USER atende
 

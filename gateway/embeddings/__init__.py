@@ -56,6 +56,8 @@ def create_embedder(settings: Settings) -> Embedder:
             f"ATENDE_EMBEDDING_DIM is {settings.embedding_dim} but the {provider.value} "
             f"model makes {local.dim}-dimensional vectors; unset it or set it to {local.dim}"
         )
+    if local is E5SmallEmbedder:
+        return E5SmallEmbedder(threads=settings.embedding_threads, engine=settings.e5_engine)
     return local(threads=settings.embedding_threads)
 
 

