@@ -58,7 +58,18 @@ class KnowledgeImportResult(BaseModel):
     skipped: int = Field(description="Pairs already in the knowledge base (or repeated).")
 
 
+class PipelineLatencyQuery(_Strict):
+    minutes: int = Field(
+        default=60,
+        ge=1,
+        le=43_200,
+        description="Only messages received in the last this many minutes (at most 30 days).",
+    )
+
+
 class PipelineLatency(BaseModel):
-    count: int = Field(description="Messages routed and suggested so far.")
+    minutes: int = Field(description="The window: messages received in the last this many minutes.")
+    count: int = Field(description="Messages of the window routed and suggested.")
     p50_ms: float | None = Field(description="Median milliseconds from receipt to suggestion.")
     p95_ms: float | None
+    p99_ms: float | None

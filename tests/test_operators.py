@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from tests.routing_helpers import API, import_kb, kb_ids, post, wait_until_triaged
 
 QUESTION = "Qual é o prazo de entrega para o Nordeste?"
@@ -115,12 +118,39 @@ async def test_candidates_of_an_unknown_message_is_404(client):
     assert response.status == 404
 
 
-async def test_latency_is_exposed(client):
-    await wait_until_triaged(client, (await post(client, "Oi", "geral"))["id"])
-    response = await client.get(f"{API}/pipeline/latency")
-    stats = await response.json()
+async def test_latency_covers_the_messages_of_its_window(client, db_url):
+    first = await post(client, "Oi", "geral")
+    second = await post(client, "Quero cancelar meu pedido", "vendas")
+    for message in (first, second):
+        await wait_until_triaged(client, message["id"])
+    stats = await (await client.get(f"{API}/pipeline/latency")).json()
+    assert stats["minutes"] == 60
+    assert stats["count"] == 2
+    assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
+
+    # The first message was received two hours ago: outside the default hour.
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE chat_interactions SET created_at = now() - interval '2 hours', "
+                    "pipeline_ms = 7 WHERE id = :id"
+                ),
+                {"id": first["id"]},
+            )
+    finally:
+        await engine.dispose()
+    stats = await (await client.get(f"{API}/pipeline/latency")).json()
     assert stats["count"] == 1
-    assert stats["p50_ms"] > 0
+    assert stats["p50_ms"] != 7
+    stats = await (await client.get(f"{API}/pipeline/latency", params={"minutes": 180})).json()
+    assert (stats["minutes"], stats["count"]) == (180, 2)
+
+    for bad in ("0", "43201", "an hour"):
+        response = await client.get(f"{API}/pipeline/latency", params={"minutes": bad})
+        assert response.status == 422
+        assert "minutes" in await response.text()
 
 
 async def test_openapi_documents_the_operator_routes(client):

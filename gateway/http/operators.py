@@ -17,6 +17,7 @@ from gateway.operator_schemas import (
     KnowledgeImportRequest,
     KnowledgeImportResult,
     PipelineLatency,
+    PipelineLatencyQuery,
     QueuePage,
     QueueQuery,
 )
@@ -90,8 +91,9 @@ async def import_knowledge(request: web.Request) -> web.Response:
 
 
 async def pipeline_latency(request: web.Request) -> web.Response:
-    stats = await request.app[keys.OPERATORS].pipeline_latency()
-    return json_model(PipelineLatency.model_validate(stats))
+    query = parse_query(request, PipelineLatencyQuery)
+    stats = await request.app[keys.OPERATORS].pipeline_latency(minutes=query.minutes)
+    return json_model(PipelineLatency.model_validate({"minutes": query.minutes, **stats}))
 
 
 OPERATIONS = (
@@ -156,9 +158,11 @@ OPERATIONS = (
         "GET",
         "/pipeline/latency",
         pipeline_latency,
-        "Receipt-to-suggestion time over processed messages (p50, p95)",
+        "Receipt-to-suggestion time of the messages received in the last `minutes` (60)",
         "operators",
         PipelineLatency,
+        query=PipelineLatencyQuery,
+        errors=(422,),
         roles=allow(Role.OPERATOR),
     ),
 )

@@ -48,9 +48,9 @@ class OperatorService:
         self._suggestions = suggestions
         self._sectors = sectors
 
-    async def pipeline_latency(self) -> dict[str, float | int | None]:
-        """Receipt-to-suggestion time over processed messages: count, p50, p95."""
-        return await self._repository.pipeline_latency()
+    async def pipeline_latency(self, *, minutes: int) -> dict[str, float | int | None]:
+        """Receipt-to-suggestion time of the messages received in the last `minutes`."""
+        return await self._repository.pipeline_latency(minutes=minutes)
 
     async def queue(self, *, sector: str | None, page: int, per_page: int) -> Page:
         if sector is not None and self._sectors is not None and self._sectors.get(sector) is None:
