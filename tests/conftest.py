@@ -127,24 +127,25 @@ async def issue_key(db: str, role: str = "admin", name: str | None = None) -> st
     from gateway.access import hash_key, new_key
 
     key, prefix = new_key()
+    await run_sql(
+        db,
+        "INSERT INTO api_keys (name, role, prefix, key_hash) VALUES (:name, :role, :prefix, :hash)",
+        name=name or f"test-{role}-{prefix}",
+        role=role,
+        prefix=prefix,
+        hash=hash_key(key),
+    )
+    return key
+
+
+async def run_sql(db: str, statement: str, **params: object) -> None:
+    """One statement on the database `db`, in its own committed transaction."""
     engine = create_async_engine(db)
     try:
         async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "INSERT INTO api_keys (name, role, prefix, key_hash) "
-                    "VALUES (:name, :role, :prefix, :hash)"
-                ),
-                {
-                    "name": name or f"test-{role}-{prefix}",
-                    "role": role,
-                    "prefix": prefix,
-                    "hash": hash_key(key),
-                },
-            )
+            await conn.execute(text(statement), params)
     finally:
         await engine.dispose()
-    return key
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
+from tests.conftest import run_sql
 from tests.routing_helpers import API, import_kb, kb_ids, post, wait_until_triaged
 
 QUESTION = "Qual é o prazo de entrega para o Nordeste?"
@@ -129,18 +127,12 @@ async def test_latency_covers_the_messages_of_its_window(client, db_url):
     assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
 
     # The first message was received two hours ago: outside the default hour.
-    engine = create_async_engine(db_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE chat_interactions SET created_at = now() - interval '2 hours', "
-                    "pipeline_ms = 7 WHERE id = :id"
-                ),
-                {"id": first["id"]},
-            )
-    finally:
-        await engine.dispose()
+    await run_sql(
+        db_url,
+        "UPDATE chat_interactions SET created_at = now() - interval '2 hours', pipeline_ms = 7 "
+        "WHERE id = :id",
+        id=first["id"],
+    )
     stats = await (await client.get(f"{API}/pipeline/latency")).json()
     assert stats["count"] == 1
     assert stats["p50_ms"] != 7
