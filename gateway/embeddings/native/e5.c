@@ -376,10 +376,6 @@ static void add_layernorm(float *x, const float *y, const float *w,
     }
 }
 
-static inline float gelu(float x) {
-    return 0.5f * x * (1.f + erff(x * 0.70710678118654752440f));
-}
-
 /* ============================== model ================================== */
 typedef struct {
     const block_q4_0 *qw, *kw, *vw, *aow, *fiw, *fow;
