@@ -144,3 +144,25 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+REVIEW_OUTCOMES = ("approved", "edited", "rejected")
+
+
+class SuggestionReview(Base):
+    """What an operator did with one suggestion (migration 0007): every review is a label."""
+
+    __tablename__ = "suggestion_reviews"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chat_interactions.id", ondelete="CASCADE")
+    )
+    sector: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str] = mapped_column(Text)
+    suggested_answer: Mapped[str] = mapped_column(Text)
+    final_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    method: Mapped[str | None] = mapped_column(Text, nullable=True)
+    operator_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
 from storage.models import ChatInteraction, Meta, Sector
+from storage.reviews import Before, review_of
 from storage.vectors import vector_text
 
 # The vector is large and no API response shows it; load it only when asked.
@@ -138,8 +139,16 @@ class MessageRepository:
                 return None
             if precondition is not None:
                 precondition(row)
+            before = Before.of(row)
             for name, value in values.items():
                 setattr(row, name, value)
+            review = review_of(before, row)
+            if review is not None:
+                session.add(review)
+            if row.validated_by == "pending" and not row.answer:
+                # Sent back to wait for a human: a rejected suggestion lives on in its
+                # review, not on the row.
+                row.suggestion = None
             await session.flush()
             if in_transaction is not None:
                 await in_transaction(session, row)

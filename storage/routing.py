@@ -276,18 +276,6 @@ class RoutingRepository:
             per_page=per_page,
         )
 
-    async def clear_suggestion(self, interaction_id: int) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(ChatInteraction)
-                # Never under an approval that landed meanwhile: its record stays whole.
-                .where(
-                    ChatInteraction.id == interaction_id,
-                    ChatInteraction.validated_by != "human",
-                )
-                .values(suggestion=None)
-            )
-
     # --- the knowledge base --------------------------------------------------------------
 
     async def existing_kb_keys(self, keys: Sequence[str]) -> set[str]:

@@ -148,6 +148,17 @@ async def run_sql(db: str, statement: str, **params: object) -> None:
         await engine.dispose()
 
 
+async def query_sql(db: str, statement: str, **params: object) -> list[dict[str, object]]:
+    """The rows one query returns on the database `db`, each as a dict."""
+    engine = create_async_engine(db)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.execute(text(statement), params)
+            return [dict(row._mapping) for row in result]
+    finally:
+        await engine.dispose()
+
+
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 

@@ -99,7 +99,8 @@ class OperatorService:
     async def reject(self, interaction_id: int) -> ChatInteraction:
         row = await self._messages.get(interaction_id)
         _not_yet_approved(row)
-        await self._repository.clear_suggestion(interaction_id)
+        # The update records the rejection (storage.reviews) from the suggestion still on
+        # the row, and takes the suggestion off it in the same transaction.
         updated = await self._messages.update(
             interaction_id,
             MessageUpdate(answer=None, validated_by="pending"),
