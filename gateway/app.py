@@ -23,6 +23,7 @@ from gateway.embeddings import create_embedder
 from gateway.errors import ConfigurationError
 from gateway.http import access, console, events, messages, operators, system, webhooks
 from gateway.http.access import POLICY, AccessPolicy, access_control
+from gateway.http.cors import add_cors
 from gateway.http.middlewares import request_context, request_metrics
 from gateway.metrics import Metrics
 from gateway.services.embedding import EmbeddingWorker, check_embedding_model
@@ -170,6 +171,7 @@ def create_app(settings: Settings, *, host: str | None = None) -> web.Applicatio
     app[keys.METRICS] = Metrics()
     app[POLICY] = AccessPolicy.of(settings)
     app[keys.SECTORS] = load_sectors(settings.sectors_file)
+    add_cors(app, settings)
     app.cleanup_ctx.extend([_embedder_ctx, _database_ctx, channels_ctx, _services_ctx])
     events.add_shutdown(app)
     webhooks.add_routes(app)

@@ -4,7 +4,8 @@ One middleware enforces what the operations declare (`Operation.roles`): a route
 roles needs `Authorization: Bearer <key>` of one of them (401 without a valid key, 403
 with the wrong role), and so does any other path under the API prefix. Requests are
 rate-limited per key, or per client address when they carry no valid key; webhooks are
-left to their channel's own signature check and to the platforms' retries.
+left to their channel's own signature check and to the platforms' retries. A CORS
+preflight from an allowed origin (`gateway.http.cors`) needs no key either.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gateway import keys
 from gateway.access import Principal, Role
 from gateway.access_schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
 from gateway.errors import Forbidden, TooManyRequests, Unauthorized
+from gateway.http.cors import is_preflight
 from gateway.http.operations import Operation, PathParam, allow
 from gateway.http.parsing import parse_body, path_text
 from gateway.http.responses import json_model
@@ -76,7 +78,8 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
     under_api = path == policy.api_prefix or path.startswith(policy.api_prefix + "/")
     needs_key = operation.roles is not None if operation is not None else under_api
     address = request.remote or "unknown"
-    if not needs_key:
+    # A browser's CORS preflight never carries a key; the request it asks about does.
+    if not needs_key or is_preflight(request):
         if not path.startswith("/webhooks/"):
             _limit(policy.by_address, address, "address")
         return await handler(request)
