@@ -187,7 +187,7 @@ async def prepare_schema(dsn: str) -> None:
     from config.sectors import load_sectors
     from config.settings import Settings
     from gateway.app import open_database
-    from gateway.embeddings.local import E5SmallEmbedder
+    from gateway.embeddings.local import NORMALISED_SUFFIX, E5SmallEmbedder
     from gateway.services.embedding import EMBEDDING_META_KEY
     from storage.repositories import MetaRepository, SectorRepository
 
@@ -197,5 +197,6 @@ async def prepare_schema(dsn: str) -> None:
         await SectorRepository(sessions).sync([(s.name, s.description) for s in catalog.sectors])
         # What check_embedding_model records on a first start, without loading the model.
         await MetaRepository(sessions).set(
-            EMBEDDING_META_KEY, {"model_id": E5SmallEmbedder.model_id, "dim": E5SmallEmbedder.dim}
+            EMBEDDING_META_KEY,
+            {"model_id": E5SmallEmbedder.model_id + NORMALISED_SUFFIX, "dim": E5SmallEmbedder.dim},
         )

