@@ -1,11 +1,13 @@
 """A small SVG chart of coverage and precision by suggestion threshold, for `atende eval`.
 
-Written by hand so that the chart needs no plotting library.
+Drawn with `gateway.svg`, so the chart needs no plotting library and the model's name is
+escaped like any label.
 """
 
 from __future__ import annotations
 
 from gateway.evaluation import EvalReport
+from gateway.svg import Svg
 
 _W, _H, _PAD = 560, 320, 48
 
@@ -19,34 +21,20 @@ def _xy(threshold: float, value: float, low: float, high: float) -> tuple[float,
 def threshold_svg(report: EvalReport) -> str:
     rows = report.sweep
     low, high = rows[0]["threshold"] or 0.0, rows[-1]["threshold"] or 1.0
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
-        'font-family="sans-serif" font-size="12">',
-        f'<rect width="{_W}" height="{_H}" fill="white"/>',
-        f'<text x="{_PAD}" y="20">{report.model_id}: coverage and precision by threshold</text>',
-    ]
+    svg = Svg(_W, _H)
+    svg.text(_PAD, 20, f"{report.model_id}: coverage and precision by threshold")
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         _, y = _xy(low, tick, low, high)
-        parts.append(f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{y}" y2="{y}" stroke="#ddd"/>')
-        parts.append(f'<text x="8" y="{y + 4}">{tick:.2f}</text>')
+        svg.line(_PAD, y, _W - _PAD, y, stroke="#ddd")
+        svg.text(8, y + 4, f"{tick:.2f}")
     for row in rows:
         x, _ = _xy(row["threshold"] or 0.0, 0, low, high)
-        parts.append(f'<text x="{x - 12}" y="{_H - _PAD + 18}">{row["threshold"]:.2f}</text>')
+        svg.text(x - 12, _H - _PAD + 18, f"{row['threshold']:.2f}")
     for key, colour in (("coverage", "#1f77b4"), ("precision", "#d62728")):
-        points = " ".join(
-            "{},{}".format(*_xy(r["threshold"] or 0.0, r[key], low, high))
-            for r in rows
-            if r[key] is not None
-        )
-        parts.append(
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>'
-        )
+        points = [_xy(r["threshold"] or 0.0, r[key], low, high) for r in rows if r[key] is not None]
+        svg.polyline(points, stroke=colour)
     x, _ = _xy(report.threshold, 0, low, high)
-    parts.append(
-        f'<line x1="{x}" x2="{x}" y1="{_PAD}" y2="{_H - _PAD}" stroke="#555" '
-        'stroke-dasharray="4 3"/>'
-    )
-    parts.append(f'<text x="{_W - 200}" y="40" fill="#1f77b4">coverage</text>')
-    parts.append(f'<text x="{_W - 120}" y="40" fill="#d62728">precision</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    svg.line(x, _PAD, x, _H - _PAD, stroke="#555", dash="4 3")
+    svg.text(_W - 200, 40, "coverage", fill="#1f77b4")
+    svg.text(_W - 120, 40, "precision", fill="#d62728")
+    return svg.render()
