@@ -21,17 +21,28 @@ from gateway.access import ApiKeyService, check_auth_switch
 from gateway.channels import channels_ctx
 from gateway.embeddings import create_embedder
 from gateway.errors import ConfigurationError
-from gateway.http import access, console, events, messages, operators, system, webhooks
+from gateway.http import (
+    access,
+    analytics,
+    console,
+    events,
+    messages,
+    operators,
+    system,
+    webhooks,
+)
 from gateway.http.access import POLICY, AccessPolicy, access_control
 from gateway.http.cors import add_cors
 from gateway.http.middlewares import request_context, request_metrics
 from gateway.metrics import Metrics
+from gateway.services.analytics import AnalyticsService
 from gateway.services.embedding import EmbeddingWorker, check_embedding_model
 from gateway.services.knowledge import KnowledgeBase
 from gateway.services.messages import MessageService
 from gateway.services.operators import OperatorService
 from gateway.services.pipeline import build_pipeline
 from storage import migrate, sector_indexes
+from storage.analytics import AnalyticsRepository
 from storage.api_keys import ApiKeyRepository
 from storage.database import create_engine, ping, session_factory
 from storage.embedded import EmbeddedPostgres
@@ -135,6 +146,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         metrics=app[keys.METRICS],
     )
     app[keys.API_KEYS] = ApiKeyService(ApiKeyRepository(app[keys.SESSIONS]))
+    app[keys.ANALYTICS] = AnalyticsService(
+        AnalyticsRepository(app[keys.SESSIONS]), app[keys.SECTORS]
+    )
     app[keys.KNOWLEDGE] = KnowledgeBase(
         RoutingRepository(app[keys.SESSIONS]), app[keys.SECTORS], app[keys.EMBEDDER]
     )
@@ -185,6 +199,7 @@ def create_app(settings: Settings, *, host: str | None = None) -> web.Applicatio
             *operators.OPERATIONS,
             *events.OPERATIONS,
             *access.OPERATIONS,
+            *analytics.OPERATIONS,
         ),
         settings.api_prefix,
     )

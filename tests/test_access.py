@@ -44,6 +44,9 @@ EXPECTED = {
     ("POST", f"{API}/admin/keys"): {A},
     ("GET", f"{API}/admin/keys"): {A},
     ("DELETE", f"{API}/admin/keys/{{key}}"): {A},
+    ("GET", f"{API}/analytics"): {A, O},
+    ("GET", f"{API}/analytics.csv"): {A, O},
+    ("GET", f"{API}/analytics/charts/{{name}}.svg"): {A, O},
 }
 
 _SAMPLES = {
@@ -51,6 +54,7 @@ _SAMPLES = {
     "client_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
     "sector": "financeiro",
     "key": "nobody",
+    "name": "queue",
 }
 
 

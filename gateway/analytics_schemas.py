@@ -1,0 +1,128 @@
+"""Request and response bodies of the analytics routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.schemas import _Strict
+
+Bucket = Literal["hour", "day"]
+
+
+class AnalyticsQuery(_Strict):
+    # `from` is a Python keyword; the field is named for the query string by its alias.
+    start: datetime | None = Field(
+        default=None,
+        alias="from",
+        description="Start of the range, inclusive: a date (midnight UTC) or an ISO 8601 "
+        "time; without an offset it is UTC. Default: 7 days before `to`.",
+    )
+    end: datetime | None = Field(
+        default=None,
+        alias="to",
+        description="End of the range, exclusive, written as `from`. Default: now.",
+    )
+    bucket: Bucket = Field(
+        default="day", description="Size of the time buckets, cut in UTC: hour or day."
+    )
+
+
+class ChartQuery(AnalyticsQuery):
+    lang: Literal["pt-BR", "en"] = Field(
+        default="pt-BR", description="Language of the chart's labels."
+    )
+
+
+class SectorCount(BaseModel):
+    sector: str | None = Field(description="The sector; null: a message not routed yet.")
+    count: int
+
+
+class MessageBucket(BaseModel):
+    bucket: datetime = Field(description="Start of the bucket (UTC).")
+    total: int
+    sectors: list[SectorCount] = Field(description="Sectors with messages in the bucket.")
+
+
+class MessageCounts(BaseModel):
+    total: int = Field(description="Customers' messages received in the range.")
+    by_sector: list[SectorCount]
+    buckets: list[MessageBucket] = Field(description="Every bucket of the range, empty or not.")
+
+
+class SuggestionShare(BaseModel):
+    messages: int
+    suggested: int = Field(description="Messages of the range that got a suggestion.")
+    share: float | None = Field(description="suggested / messages; null without messages.")
+
+
+class ReviewOutcomes(BaseModel):
+    reviewed: int = Field(description="Suggestions operators reviewed in the range.")
+    approved: int = Field(description="Sent as suggested.")
+    edited: int = Field(description="Sent with a changed text.")
+    rejected: int
+    approved_share: float | None
+    edited_share: float | None
+    rejected_share: float | None
+
+
+class Latency(BaseModel):
+    count: int = Field(description="Messages of the range routed and suggested.")
+    p50_ms: float | None = Field(description="Median milliseconds from receipt to suggestion.")
+    p95_ms: float | None
+
+
+class FailureReason(BaseModel):
+    code: str | None
+    reason: str | None
+    count: int
+
+
+class DeliveryFailures(BaseModel):
+    total: int = Field(description="Outbound messages that failed in the range.")
+    by_reason: list[FailureReason] = Field(description="Most frequent first.")
+
+
+class AgeBand(BaseModel):
+    band: str = Field(description="lt_5m, 5m_30m, 30m_2h, 2h_24h or gt_24h.")
+    count: int
+
+
+class QueueAge(BaseModel):
+    waiting: int = Field(description="Messages waiting for a human now.")
+    oldest_seconds: float | None
+    p50_seconds: float | None
+    bands: list[AgeBand]
+
+
+class SectorRate(BaseModel):
+    sector: str | None
+    days: int = Field(description="The window: the last this many days, to now.")
+    reviewed: int
+    approved: int
+    edited: int
+    rejected: int
+    acceptance_rate: float | None = Field(description="(approved + edited) / reviewed.")
+    precision: float | None = Field(description="approved unchanged / reviewed.")
+
+
+class Analytics(BaseModel):
+    # Answered as `from` and `to`, as the query names them.
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    bucket: Bucket
+    generated_at: datetime = Field(description="The instant the numbers describe.")
+    messages: MessageCounts
+    suggestions: SuggestionShare
+    reviews: ReviewOutcomes
+    latency: Latency
+    delivery_failures: DeliveryFailures
+    queue: QueueAge
+    sector_rates: list[SectorRate] = Field(
+        description="Per sector, over the last 7 and the last 30 days."
+    )
