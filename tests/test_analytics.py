@@ -225,3 +225,19 @@ async def test_operators_may_read_analytics_and_integrators_may_not(client, sett
         for path in (f"{API}/analytics", f"{API}/analytics.csv"):
             response = await client.get(path, headers=bearer(key))
             assert response.status == status, (role, path)
+
+
+async def test_the_analytics_page_and_its_files_need_no_key_and_keep_the_policy(client):
+    response = await client.get("/console/analytics", headers={"Authorization": ""})
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "style-src 'self'" in policy
+    page = await response.text()
+    assert "<script>" not in page  # its script is a file, as the policy demands
+    assert 'style="' not in page
+    for name in ("analytics.js", "analytics.css"):
+        response = await client.get(f"/console/static/{name}", headers={"Authorization": ""})
+        assert response.status == 200, name
+        assert f"/console/static/{name}" in page

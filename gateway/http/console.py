@@ -22,6 +22,11 @@ async def page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html", headers=_headers())
 
 
+async def analytics_page(request: web.Request) -> web.FileResponse:
+    # The managers' page: its own files, the same policy, the same sign-in (sessionStorage).
+    return web.FileResponse(STATIC_DIR / "analytics.html", headers=_headers())
+
+
 def _headers() -> dict[str, str]:
     return {
         "Content-Security-Policy": _POLICY,
@@ -34,4 +39,5 @@ def _headers() -> dict[str, str]:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/console", page)
     app.router.add_get("/console/", page)
+    app.router.add_get("/console/analytics", analytics_page)
     app.router.add_static("/console/static", STATIC_DIR)

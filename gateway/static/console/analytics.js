@@ -1,0 +1,348 @@
+// The analytics page: numbers and charts of the support work over a range of dates.
+// It signs in with the console's own key (the same sessionStorage entry, so signing in on
+// either page serves both) and reads GET /api/v1/analytics, its CSV and its SVG charts
+// with `Authorization: Bearer <key>`. A chart cannot be an <img src> of the API (no way
+// to send the key), so its SVG is fetched and shown as a data: image, which the page's
+// policy allows and in which nothing can run.
+"use strict";
+
+const API = "/api/v1";
+const STORE_KEY = "atende.console.key"; // console.js keeps the key here
+const CHARTS = ["messages", "reviews", "queue", "failures"];
+const BANDS = ["lt_5m", "5m_30m", "30m_2h", "2h_24h", "gt_24h"];
+const BAND_LABELS = {
+  lt_5m: "< 5 min", "5m_30m": "5–30 min", "30m_2h": "30 min–2 h", "2h_24h": "2–24 h", gt_24h: "> 24 h",
+};
+
+// One dictionary per language until the console's shared i18n.js serves them all.
+const STRINGS = {
+  "pt-BR": {
+    "title": "Análises do atendimento", "title.short": "· análises",
+    "signin.key": "Chave de API (operador ou administrador)", "signin.submit": "Entrar",
+    "signin.note": "A chave fica só nesta aba (sessionStorage), a mesma do console.",
+    "signin.invalid": "Chave inválida ou revogada.",
+    "signin.forbidden": "Esta chave não pode ver as análises: use uma de operador ou administrador.",
+    "nav.console": "Console do operador", "nav.signout": "Sair",
+    "range.from": "De", "range.to": "Até (inclusive)", "range.bucket": "Agrupar por",
+    "range.apply": "Atualizar", "range.csv": "Exportar CSV",
+    "range.loading": "carregando…", "range.updated": "atualizado às {time}",
+    "range.exported": "CSV exportado",
+    "bucket.day": "dia", "bucket.hour": "hora",
+    "stat.messages": "Mensagens", "stat.suggested": "Com sugestão",
+    "stat.reviewed": "Sugestões revisadas",
+    "stat.latency": "Recebimento → sugestão (p50 / p95)",
+    "stat.failures": "Falhas de envio", "stat.waiting": "Esperando um humano agora",
+    "stat.oldest": "mais antiga: {age}",
+    "chart.messages": "Mensagens por setor",
+    "chart.reviews": "O que os operadores fizeram com as sugestões",
+    "chart.queue": "Idade da fila", "chart.failures": "Falhas de envio por motivo",
+    "rates.title": "Aceitação e precisão por setor",
+    "rates.note": "Aceitação: (aprovadas + editadas) / revisadas. Precisão: aprovadas sem mudança / revisadas. Últimos 7 e 30 dias, até agora.",
+    "col.bucket": "Período", "col.total": "Total", "col.sector": "Setor", "col.count": "Quantidade",
+    "col.share": "Parcela", "col.outcome": "Resultado", "col.band": "Esperando há",
+    "col.code": "Código", "col.reason": "Motivo", "col.reviewed": "Revisadas",
+    "col.acceptance": "Aceitação", "col.precision": "Precisão",
+    "days": "{days} dias",
+    "outcome.approved": "aprovadas sem mudança", "outcome.edited": "aprovadas editadas",
+    "outcome.rejected": "rejeitadas", "no_sector": "(sem setor)",
+    "no_failures": "Nenhuma falha de envio no período.",
+    "error.generic": "Não foi possível carregar as análises: {message}",
+  },
+  "en": {
+    "title": "Support analytics", "title.short": "· analytics",
+    "signin.key": "API key (operator or admin)", "signin.submit": "Sign in",
+    "signin.note": "The key stays in this tab only (sessionStorage), shared with the console.",
+    "signin.invalid": "Invalid or revoked key.",
+    "signin.forbidden": "This key may not see analytics: use an operator or admin key.",
+    "nav.console": "Operator console", "nav.signout": "Sign out",
+    "range.from": "From", "range.to": "To (inclusive)", "range.bucket": "Group by",
+    "range.apply": "Refresh", "range.csv": "Export CSV",
+    "range.loading": "loading…", "range.updated": "updated at {time}",
+    "range.exported": "CSV exported",
+    "bucket.day": "day", "bucket.hour": "hour",
+    "stat.messages": "Messages", "stat.suggested": "With a suggestion",
+    "stat.reviewed": "Suggestions reviewed",
+    "stat.latency": "Receipt → suggestion (p50 / p95)",
+    "stat.failures": "Failed deliveries", "stat.waiting": "Waiting for a human now",
+    "stat.oldest": "oldest: {age}",
+    "chart.messages": "Messages per sector",
+    "chart.reviews": "What operators did with suggestions",
+    "chart.queue": "Queue age", "chart.failures": "Failed deliveries by reason",
+    "rates.title": "Acceptance and precision per sector",
+    "rates.note": "Acceptance: (approved + edited) / reviewed. Precision: approved unchanged / reviewed. Last 7 and 30 days, to now.",
+    "col.bucket": "Period", "col.total": "Total", "col.sector": "Sector", "col.count": "Count",
+    "col.share": "Share", "col.outcome": "Outcome", "col.band": "Waiting for",
+    "col.code": "Code", "col.reason": "Reason", "col.reviewed": "Reviewed",
+    "col.acceptance": "Acceptance", "col.precision": "Precision",
+    "days": "{days} days",
+    "outcome.approved": "approved unchanged", "outcome.edited": "approved edited",
+    "outcome.rejected": "rejected", "no_sector": "(no sector)",
+    "no_failures": "No failed deliveries in this range.",
+    "error.generic": "Could not load the analytics: {message}",
+  },
+};
+
+const state = { key: sessionStorage.getItem(STORE_KEY), lang: "pt-BR", report: null };
+const $ = (id) => document.getElementById(id);
+
+function t(key, values) {
+  const text = (STRINGS[state.lang] || STRINGS["pt-BR"])[key] ?? STRINGS["pt-BR"][key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values?.[name] ?? ""));
+}
+
+// Builds elements with textContent only: a sector's or an error's name is never HTML.
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function call(path) {
+  const response = await fetch(API + path, { headers: { Authorization: `Bearer ${state.key}` } });
+  if (!response.ok) {
+    let message = `HTTP ${response.status}`;
+    try {
+      const body = await response.json();
+      message = body.error?.message || message;
+    } catch { /* not JSON: the status says enough */ }
+    throw new ApiError(response.status, message);
+  }
+  return response;
+}
+
+// --- language ---------------------------------------------------------------------------
+
+async function loadLanguage() {
+  try {
+    const response = await fetch("/console/config.json");
+    if (response.ok) {
+      const config = await response.json();
+      if (STRINGS[config.language]) state.lang = config.language;
+    }
+  } catch { /* no config yet: Portuguese */ }
+  document.documentElement.lang = state.lang;
+  document.title = `atende · ${t("title.short").replace(/^·\s*/, "")}`;
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-alt]")) node.alt = t(node.dataset.i18nAlt);
+}
+
+// --- formatting -------------------------------------------------------------------------
+
+const number = (value) => (value === null || value === undefined ? "–"
+  : new Intl.NumberFormat(state.lang).format(value));
+const percent = (value) => (value === null || value === undefined ? "–"
+  : new Intl.NumberFormat(state.lang, { style: "percent", maximumFractionDigits: 1 }).format(value));
+const ms = (value) => (value === null || value === undefined ? "–"
+  : value >= 1000 ? `${number(Math.round(value / 100) / 10)} s` : `${number(Math.round(value))} ms`);
+const sectorName = (sector) => sector ?? t("no_sector");
+
+function age(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86400) return `${number(Math.round(seconds / 360) / 10)} h`;
+  return `${number(Math.round(seconds / 8640) / 10)} d`;
+}
+
+function bucketLabel(iso, bucket) {
+  const date = new Date(iso);
+  const options = bucket === "hour"
+    ? { timeZone: "UTC", day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" }
+    : { timeZone: "UTC", day: "2-digit", month: "2-digit", year: "numeric" };
+  return new Intl.DateTimeFormat(state.lang, options).format(date);
+}
+
+// --- the range --------------------------------------------------------------------------
+
+const isoDate = (date) => date.toISOString().slice(0, 10);
+
+function defaultRange() {
+  const today = new Date();
+  const from = new Date(today);
+  from.setUTCDate(from.getUTCDate() - 6);
+  $("range-from").value = isoDate(from);
+  $("range-to").value = isoDate(today);
+}
+
+// The inclusive "to" day the form shows is the API's exclusive next midnight.
+function rangeQuery() {
+  const to = new Date(`${$("range-to").value}T00:00:00Z`);
+  to.setUTCDate(to.getUTCDate() + 1);
+  return new URLSearchParams({
+    from: $("range-from").value, to: isoDate(to), bucket: $("range-bucket").value,
+  });
+}
+
+// --- rendering --------------------------------------------------------------------------
+
+function table(id, head, rows) {
+  const node = $(id);
+  node.replaceChildren(
+    el("thead", null, el("tr", null, head.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", null, rows.map((cells) => el("tr", null, cells.map((c, i) =>
+      el(i === 0 ? "th" : "td", i === 0 ? { scope: "row" } : null, c))))),
+  );
+}
+
+function render(report) {
+  $("stat-messages").textContent = number(report.messages.total);
+  $("stat-suggested").textContent = number(report.suggestions.suggested);
+  $("stat-suggested-share").textContent = ` (${percent(report.suggestions.share)})`;
+  $("stat-reviewed").textContent = number(report.reviews.reviewed);
+  $("stat-latency").textContent = `${ms(report.latency.p50_ms)} / ${ms(report.latency.p95_ms)}`;
+  $("stat-failures").textContent = number(report.delivery_failures.total);
+  $("stat-waiting").textContent = number(report.queue.waiting);
+  $("stat-oldest").textContent = report.queue.waiting
+    ? ` ${t("stat.oldest", { age: age(report.queue.oldest_seconds) })}` : "";
+
+  const sectors = report.messages.by_sector.filter((s) => s.count > 0).map((s) => s.sector);
+  table("table-messages",
+    [t("col.bucket"), ...sectors.map(sectorName), t("col.total")],
+    [
+      ...report.messages.buckets.map((b) => {
+        const counts = new Map(b.sectors.map((c) => [c.sector, c.count]));
+        return [bucketLabel(b.bucket, report.bucket),
+          ...sectors.map((s) => number(counts.get(s) ?? 0)), number(b.total)];
+      }),
+      [t("col.total"), ...sectors.map((s) =>
+        number(report.messages.by_sector.find((c) => c.sector === s).count)),
+      number(report.messages.total)],
+    ]);
+
+  table("table-reviews", [t("col.outcome"), t("col.count"), t("col.share")],
+    ["approved", "edited", "rejected"].map((o) =>
+      [t(`outcome.${o}`), number(report.reviews[o]), percent(report.reviews[`${o}_share`])]));
+
+  const bands = new Map(report.queue.bands.map((b) => [b.band, b.count]));
+  table("table-queue", [t("col.band"), t("col.count")],
+    BANDS.map((b) => [BAND_LABELS[b], number(bands.get(b) ?? 0)]));
+
+  const failures = report.delivery_failures.by_reason;
+  if (failures.length) {
+    table("table-failures", [t("col.code"), t("col.reason"), t("col.count")],
+      failures.map((f) => [f.code ?? "–", f.reason ?? "–", number(f.count)]));
+  } else {
+    $("table-failures").replaceChildren(el("caption", { class: "muted" }, t("no_failures")));
+  }
+
+  const rates = new Map(report.sector_rates.map((r) => [`${r.sector}|${r.days}`, r]));
+  const rateSectors = [...new Set(report.sector_rates.map((r) => r.sector))];
+  const windows = [...new Set(report.sector_rates.map((r) => r.days))];
+  const head = [t("col.sector"), ...windows.flatMap((d) => [
+    `${t("col.reviewed")} · ${t("days", { days: d })}`,
+    `${t("col.acceptance")} · ${t("days", { days: d })}`,
+    `${t("col.precision")} · ${t("days", { days: d })}`,
+  ])];
+  table("table-rates", head, rateSectors.map((s) => [sectorName(s), ...windows.flatMap((d) => {
+    const r = rates.get(`${s}|${d}`);
+    return [number(r.reviewed), percent(r.acceptance_rate), percent(r.precision)];
+  })]));
+}
+
+async function loadCharts(query) {
+  await Promise.all(CHARTS.map(async (name) => {
+    const params = new URLSearchParams(query);
+    params.set("lang", state.lang);
+    const svg = await (await call(`/analytics/charts/${name}.svg?${params}`)).text();
+    const img = $(`chart-${name}`);
+    img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+    img.dataset.loaded = "true";
+  }));
+}
+
+async function load() {
+  const query = rangeQuery();
+  $("report-error").hidden = true;
+  $("range-status").textContent = t("range.loading");
+  $("report").setAttribute("aria-busy", "true");
+  try {
+    const report = await (await call(`/analytics?${query}`)).json();
+    state.report = report;
+    render(report);
+    await loadCharts(query);
+    const time = new Intl.DateTimeFormat(state.lang, { timeStyle: "short" }).format(new Date());
+    $("range-status").textContent = t("range.updated", { time });
+    $("report").dataset.ready = "true";
+  } catch (error) {
+    handle(error);
+  } finally {
+    $("report").removeAttribute("aria-busy");
+  }
+}
+
+async function exportCsv() {
+  try {
+    const response = await call(`/analytics.csv?${rangeQuery()}`);
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const name = /filename="([^"]+)"/.exec(disposition)?.[1] || "atende-analytics.csv";
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    $("range-status").textContent = t("range.exported");
+  } catch (error) {
+    handle(error);
+  }
+}
+
+function handle(error) {
+  if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+    signOut(t(error.status === 401 ? "signin.invalid" : "signin.forbidden"));
+    return;
+  }
+  $("range-status").textContent = "";
+  $("report-error").textContent = t("error.generic", { message: error.message });
+  $("report-error").hidden = false;
+}
+
+// --- sign-in ----------------------------------------------------------------------------
+
+function show(signedIn) {
+  $("signin-view").hidden = signedIn;
+  $("app-view").hidden = !signedIn;
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(STORE_KEY);
+  state.key = null;
+  show(false);
+  $("signin-error").textContent = message || "";
+  $("signin-error").hidden = !message;
+}
+
+function start() {
+  $("signin-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.key = $("signin-key").value.trim();
+    sessionStorage.setItem(STORE_KEY, state.key);
+    $("signin-error").hidden = true;
+    show(true);
+    load();
+  });
+  $("range-form").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+  $("export-csv").addEventListener("click", exportCsv);
+  $("signout").addEventListener("click", () => signOut());
+  defaultRange();
+  if (state.key) {
+    show(true);
+    load();
+  } else {
+    show(false);
+  }
+}
+
+loadLanguage().then(start);
