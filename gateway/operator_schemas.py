@@ -11,8 +11,12 @@ class QueueQuery(PageQuery):
     sector: str | None = Field(default=None, description="Only this sector's messages.")
 
 
+class QueueItem(MessageOut):
+    waiting_seconds: float = Field(description="Seconds since the message was received.")
+
+
 class QueuePage(MessagePage):
-    pass
+    items: list[QueueItem]  # type: ignore[assignment]
 
 
 class CandidatesQuery(_Strict):
@@ -40,6 +44,19 @@ class ApproveRequest(_Strict):
         default=None, min_length=1, description="The answer as edited; omitted: as suggested."
     )
     operator_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class AssignmentRequest(_Strict):
+    operator_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Who takes it, as the console shows it; omitted: the API key's name.",
+    )
+
+
+class TransferRequest(AssignmentRequest):
+    sector: str = Field(min_length=1, description="The sector whose queue it goes to.")
 
 
 class KnowledgePairIn(_Strict):

@@ -115,6 +115,10 @@ class MessageOut(BaseModel):
     delivery: DeliveryOut | None = Field(
         default=None, description="Sending the approved answer to the customer, once queued."
     )
+    assigned_to: str | None = Field(
+        default=None, description="The operator who took the message to answer it, if any."
+    )
+    assigned_at: datetime | None = Field(default=None, description="When they took it.")
     created_at: datetime
     updated_at: datetime
 
@@ -137,6 +141,8 @@ class MessageOut(BaseModel):
             message_type=row.message_type,
             media=row.media,
             delivery=DeliveryOut.of(row.delivery_parts),  # type: ignore[attr-defined]
+            assigned_to=row.assigned_to,
+            assigned_at=row.assigned_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )

@@ -79,6 +79,9 @@ class ChatInteraction(Base):
     )
     pipeline_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     pipeline_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The operator answering it, and since when (migration 0008).
+    assigned_to: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

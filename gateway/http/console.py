@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway import keys
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 _POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -27,6 +29,12 @@ async def analytics_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "analytics.html", headers=_headers())
 
 
+async def config(request: web.Request) -> web.Response:
+    """What the console's pages need before sign-in (their language); nothing secret."""
+    settings = request.app[keys.SETTINGS]
+    return web.json_response({"language": settings.console_language.value}, headers=_headers())
+
+
 def _headers() -> dict[str, str]:
     return {
         "Content-Security-Policy": _POLICY,
@@ -40,4 +48,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console", page)
     app.router.add_get("/console/", page)
     app.router.add_get("/console/analytics", analytics_page)
+    app.router.add_get("/console/config.json", config)
     app.router.add_static("/console/static", STATIC_DIR)

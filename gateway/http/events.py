@@ -107,7 +107,7 @@ OPERATIONS = (
         "/operator/events",
         events,
         "Live feed for the operator console (text/event-stream): message.stored, "
-        "message.triaged, message.approved, message.rejected, message.updated, "
+        "message.triaged, message.approved, message.rejected, message.updated, message.assigned, "
         "delivery.updated, each with the message as GET /messages/{id} shows it",
         "operators",
         None,

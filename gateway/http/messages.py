@@ -6,6 +6,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.access import Role
+from gateway.http.assignments import actor_of
 from gateway.http.operations import MESSAGE_ID, Operation, PathParam, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, path_text, path_uuid
 from gateway.http.responses import json_model
@@ -35,7 +36,9 @@ async def get_message(request: web.Request) -> web.Response:
 async def update_message(request: web.Request) -> web.Response:
     interaction_id = path_int(request, "id")
     body = await parse_body(request, MessageUpdate)
-    row = await request.app[keys.MESSAGES].update(interaction_id, body)
+    row = await request.app[keys.MESSAGES].update(
+        interaction_id, body, actor=actor_of(request, body.operator_name)
+    )
     return json_model(MessageOut.of(row))
 
 
@@ -95,7 +98,7 @@ OPERATIONS = (
         MessageOut,
         body=MessageUpdate,
         path_params=(MESSAGE_ID,),
-        errors=(400, 404, 415, 422),
+        errors=(400, 404, 409, 415, 422),
         roles=allow(Role.OPERATOR),
     ),
     Operation(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 
 from gateway import keys
 from gateway.access import Role
+from gateway.http.assignments import actor_of
 from gateway.http.operations import MESSAGE_ID, Operation, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, text_content
 from gateway.http.responses import json_model
 from gateway.operator_schemas import (
     ApproveRequest,
+    AssignmentRequest,
     CandidateList,
     CandidateOut,
     CandidatesQuery,
@@ -18,6 +22,7 @@ from gateway.operator_schemas import (
     KnowledgeImportResult,
     PipelineLatency,
     PipelineLatencyQuery,
+    QueueItem,
     QueuePage,
     QueueQuery,
 )
@@ -33,7 +38,15 @@ async def queue(request: web.Request) -> web.Response:
     page = await request.app[keys.OPERATORS].queue(
         sector=query.sector, page=query.page, per_page=query.per_page
     )
-    return json_model(QueuePage.of([MessageOut.of(r) for r in page.items], page.total, query))
+    now = datetime.now(UTC)
+    items = [
+        QueueItem(
+            **MessageOut.of(r).model_dump(),
+            waiting_seconds=round(max(0.0, (now - r.created_at).total_seconds()), 1),
+        )
+        for r in page.items
+    ]
+    return json_model(QueuePage.of(items, page.total, query))  # type: ignore[arg-type]
 
 
 async def candidates(request: web.Request) -> web.Response:
@@ -64,13 +77,18 @@ async def approve(request: web.Request) -> web.Response:
     interaction_id = path_int(request, "id")
     body = await parse_body(request, ApproveRequest) if request.can_read_body else ApproveRequest()
     row = await request.app[keys.OPERATORS].approve(
-        interaction_id, answer=body.answer, operator_name=body.operator_name
+        interaction_id,
+        answer=body.answer,
+        operator_name=body.operator_name,
+        actor=actor_of(request, body.operator_name),
     )
     return json_model(MessageOut.of(row))
 
 
 async def reject(request: web.Request) -> web.Response:
-    row = await request.app[keys.OPERATORS].reject(path_int(request, "id"))
+    body = await parse_body(request, AssignmentRequest) if request.can_read_body else None
+    actor = actor_of(request, body.operator_name if body else None)
+    row = await request.app[keys.OPERATORS].reject(path_int(request, "id"), actor=actor)
     return json_model(MessageOut.of(row))
 
 
@@ -139,8 +157,9 @@ OPERATIONS = (
         "Reject the suggestion: the message goes back to pending without an answer",
         "operators",
         MessageOut,
+        body=AssignmentRequest,
         path_params=(MESSAGE_ID,),
-        errors=(404, 409, 422),
+        errors=(400, 404, 409, 415, 422),
         roles=allow(Role.OPERATOR),
     ),
     Operation(

@@ -29,6 +29,7 @@ TRIAGED = "message.triaged"
 APPROVED = "message.approved"
 REJECTED = "message.rejected"
 UPDATED = "message.updated"
+ASSIGNED = "message.assigned"  # taken or released: only who holds it changed
 DELIVERY = "delivery.updated"
 
 
@@ -42,6 +43,7 @@ class MessageState:
     answer: str | None
     sector: str | None
     delivery: str | None
+    assigned_to: str | None = None
 
     @classmethod
     def of(cls, row: ChatInteraction) -> MessageState:
@@ -54,6 +56,7 @@ class MessageState:
             answer=row.answer,
             sector=row.sector,
             delivery=",".join(statuses) or None,
+            assigned_to=row.assigned_to,
         )
 
 
@@ -72,6 +75,8 @@ def transitions(before: MessageState, after: MessageState) -> list[str]:
         after.sector,
     ):
         kinds.append(UPDATED)
+    if not kinds and before.assigned_to != after.assigned_to:
+        kinds.append(ASSIGNED)
     if before.delivery != after.delivery and after.delivery is not None:
         kinds.append(DELIVERY)
     return kinds

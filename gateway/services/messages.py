@@ -12,6 +12,7 @@ from config.sectors import SectorCatalog
 from gateway.embeddings import Embedder, EmbeddingError
 from gateway.errors import NotFound, ServiceUnavailable, ValidationFailed
 from gateway.schemas import MessageCreate, MessageUpdate, PageQuery, SearchRequest
+from gateway.services.assignments import UNASSIGNED, Actor
 from storage.models import ChatInteraction
 from storage.repositories import MessageRepository, Page, ScoredInteraction
 
@@ -81,13 +82,29 @@ class MessageService:
         body: MessageUpdate,
         *,
         precondition: Callable[[ChatInteraction], None] | None = None,
+        actor: Actor | None = None,
     ) -> ChatInteraction:
-        """Apply `body`; `precondition` checks the locked row first and may refuse."""
+        """Apply `body`; `precondition` checks the locked row first and may refuse.
+
+        With an `actor`, a message someone else has taken is refused (409), unless the
+        actor is an admin; a change of `validated_by` (approved, rejected, reset) ends
+        the message's assignment.
+        """
         changes = body.model_dump(include=body.model_fields_set)
+        if "validated_by" in changes:
+            changes.update(UNASSIGNED)
+        check = precondition
+        if actor is not None:
+
+            def check(row: ChatInteraction) -> None:
+                if precondition is not None:
+                    precondition(row)
+                actor.check_holds(row, "change")
+
         # An answer approved by a human is queued for the customer in the same transaction.
         queue = self._outbox.enqueue_if_approved if self._outbox is not None else None
         row = await self._repository.update(
-            interaction_id, changes, in_transaction=queue, precondition=precondition
+            interaction_id, changes, in_transaction=queue, precondition=check
         )
         if self._outbox is not None:
             self._outbox.wake()

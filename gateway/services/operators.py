@@ -7,6 +7,7 @@ every change of answer or validation takes, so whatever reacts to a validated an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -15,6 +16,7 @@ from config.sectors import SectorCatalog
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.metrics import Metrics
 from gateway.schemas import MessageUpdate
+from gateway.services.assignments import Actor
 from gateway.services.messages import MessageService
 from gateway.services.suggestions import Candidate, SuggestionMaker
 from storage.models import ChatInteraction
@@ -71,10 +73,18 @@ class OperatorService:
         return RankedCandidates(row, self._suggestions.threshold, ranked[:limit])
 
     async def approve(
-        self, interaction_id: int, *, answer: str | None, operator_name: str | None
+        self,
+        interaction_id: int,
+        *,
+        answer: str | None,
+        operator_name: str | None,
+        actor: Actor | None = None,
     ) -> ChatInteraction:
+        """Validate the suggestion (or `answer`); refused (409) once a human answered, or
+        when someone else than `actor` holds the message. Ends its assignment."""
         row = await self._messages.get(interaction_id)
-        _not_yet_approved(row)
+        check = _open_to(actor, "approve")
+        check(row)
         final = answer if answer is not None else row.answer
         if not (final or "").strip():
             raise ValidationFailed.on("answer", "the message has no suggestion; give the answer")
@@ -84,7 +94,7 @@ class OperatorService:
         # Checked again under the row's lock: of two operators approving at once, the
         # second gets the 409, and the customer one answer.
         updated = await self._messages.update(
-            interaction_id, MessageUpdate(**changes), precondition=_not_yet_approved
+            interaction_id, MessageUpdate(**changes), precondition=check
         )
         log.info(
             "suggestion_approved",
@@ -96,20 +106,33 @@ class OperatorService:
             self._metrics.suggestion("approved")
         return updated
 
-    async def reject(self, interaction_id: int) -> ChatInteraction:
+    async def reject(self, interaction_id: int, *, actor: Actor | None = None) -> ChatInteraction:
         row = await self._messages.get(interaction_id)
-        _not_yet_approved(row)
+        check = _open_to(actor, "reject")
+        check(row)
         # The update records the rejection (storage.reviews) from the suggestion still on
         # the row, and takes the suggestion off it in the same transaction.
         updated = await self._messages.update(
             interaction_id,
             MessageUpdate(answer=None, validated_by="pending"),
-            precondition=_not_yet_approved,
+            precondition=check,
         )
         log.info("suggestion_rejected", interaction_id=interaction_id)
         if self._metrics is not None:
             self._metrics.suggestion("rejected")
         return updated
+
+
+def _open_to(actor: Actor | None, doing: str) -> Callable[[ChatInteraction], None]:
+    """The check, made before and again under the row's lock, that the message is still
+    waiting and not someone else's."""
+
+    def check(row: ChatInteraction) -> None:
+        _not_yet_approved(row)
+        if actor is not None:
+            actor.check_holds(row, doing)
+
+    return check
 
 
 def _not_yet_approved(row: ChatInteraction) -> None:

@@ -1,0 +1,97 @@
+"""Take, release and transfer a message: parse, call the assignment service, shape."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.access import Role
+from gateway.http.access import PRINCIPAL
+from gateway.http.operations import MESSAGE_ID, Operation, allow
+from gateway.http.parsing import parse_body, path_int
+from gateway.http.responses import json_model
+from gateway.operator_schemas import AssignmentRequest, TransferRequest
+from gateway.schemas import MessageOut
+from gateway.services.assignments import Actor
+
+
+def actor_of(request: web.Request, operator_name: str | None) -> Actor:
+    """The name the operator signed in with, else their key's name; admin or not.
+
+    The name is what the console sends: operators sharing one key tell themselves
+    apart by it, as they already do in `operator_name` on the answers they approve.
+    """
+    principal = request[PRINCIPAL]
+    return Actor(name=operator_name or principal.name, admin=principal.role is Role.ADMIN)
+
+
+async def _optional_body(request: web.Request) -> AssignmentRequest:
+    if not request.can_read_body:
+        return AssignmentRequest()
+    return await parse_body(request, AssignmentRequest)
+
+
+async def take(request: web.Request) -> web.Response:
+    body = await _optional_body(request)
+    row = await request.app[keys.ASSIGNMENTS].take(
+        path_int(request, "id"), actor_of(request, body.operator_name)
+    )
+    return json_model(MessageOut.of(row))
+
+
+async def release(request: web.Request) -> web.Response:
+    body = await _optional_body(request)
+    row = await request.app[keys.ASSIGNMENTS].release(
+        path_int(request, "id"), actor_of(request, body.operator_name)
+    )
+    return json_model(MessageOut.of(row))
+
+
+async def transfer(request: web.Request) -> web.Response:
+    interaction_id = path_int(request, "id")
+    body = await parse_body(request, TransferRequest)
+    row = await request.app[keys.ASSIGNMENTS].transfer(
+        interaction_id, body.sector, actor_of(request, body.operator_name)
+    )
+    return json_model(MessageOut.of(row))
+
+
+OPERATIONS = (
+    Operation(
+        "POST",
+        "/operator/messages/{id}/take",
+        take,
+        "Take a waiting message to answer it: the other operators see it taken (409 when "
+        "someone else holds it or a human answered it already; taking it again is fine)",
+        "operators",
+        MessageOut,
+        body=AssignmentRequest,
+        path_params=(MESSAGE_ID,),
+        errors=(400, 404, 409, 415, 422),
+        roles=allow(Role.OPERATOR),
+    ),
+    Operation(
+        "POST",
+        "/operator/messages/{id}/release",
+        release,
+        "Give a taken message back to the queue (its holder, or an admin)",
+        "operators",
+        MessageOut,
+        body=AssignmentRequest,
+        path_params=(MESSAGE_ID,),
+        errors=(400, 404, 409, 415, 422),
+        roles=allow(Role.OPERATOR),
+    ),
+    Operation(
+        "POST",
+        "/operator/messages/{id}/transfer",
+        transfer,
+        "Hand a waiting message to another sector's queue, no longer taken by anyone",
+        "operators",
+        MessageOut,
+        body=TransferRequest,
+        path_params=(MESSAGE_ID,),
+        errors=(400, 404, 409, 415, 422),
+        roles=allow(Role.OPERATOR),
+    ),
+)

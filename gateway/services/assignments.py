@@ -1,0 +1,109 @@
+"""Assignment: an operator takes a pending message, releases it, or hands it to a sector.
+
+Taking a message tells the other operators (their queue shows "com Ana") that someone
+is answering it, so two people do not write to one customer. Only the holder may
+approve, reject or answer a taken message; an admin may do it for anyone (someone who
+left for the day). Approving or rejecting ends the assignment (see MessageService.update).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from config.sectors import SectorCatalog
+from gateway.errors import Conflict, NotFound, ValidationFailed
+from storage.assignments import AssignmentRepository, Decide
+from storage.models import ChatInteraction
+
+log = structlog.get_logger(__name__)
+
+# What a message holds once nobody is answering it.
+UNASSIGNED: dict[str, Any] = {"assigned_to": None, "assigned_at": None}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts on a message: the name they signed in with (else their key's name), and
+    whether their key is an admin's."""
+
+    name: str
+    admin: bool = False
+
+    def check_holds(self, row: ChatInteraction, doing: str) -> None:
+        """Refuse `doing` on a message someone else has taken, unless an admin asks."""
+        if row.assigned_to is None or row.assigned_to == self.name or self.admin:
+            return
+        raise Conflict(
+            f"message {row.id} is taken by {row.assigned_to}; only they (or an admin) "
+            f"may {doing} it"
+        )
+
+
+def not_answered(row: ChatInteraction) -> None:
+    if row.validated_by == "human":
+        by = f" by {row.operator_name}" if row.operator_name else ""
+        raise Conflict(f"message {row.id} is already answered{by}")
+
+
+class AssignmentService:
+    """Take, release and transfer, each decided on the locked row."""
+
+    def __init__(self, repository: AssignmentRepository, sectors: SectorCatalog) -> None:
+        self._repository = repository
+        self._sectors = sectors
+
+    async def take(self, interaction_id: int, actor: Actor) -> ChatInteraction:
+        def decide(row: ChatInteraction) -> dict[str, Any]:
+            not_answered(row)
+            if row.assigned_to == actor.name:
+                return {}  # taking it again changes nothing, not even since when
+            if row.assigned_to is not None:
+                # Not even an admin takes it over silently: release first, then take.
+                raise Conflict(f"message {row.id} is already taken by {row.assigned_to}")
+            return {"assigned_to": actor.name}
+
+        row = await self._change(interaction_id, decide)
+        log.info("message_taken", interaction_id=interaction_id, operator=actor.name)
+        return row
+
+    async def release(self, interaction_id: int, actor: Actor) -> ChatInteraction:
+        def decide(row: ChatInteraction) -> dict[str, Any]:
+            if row.assigned_to is None:
+                return {}
+            actor.check_holds(row, "release")
+            return dict(UNASSIGNED)
+
+        row = await self._change(interaction_id, decide)
+        log.info("message_released", interaction_id=interaction_id, operator=actor.name)
+        return row
+
+    async def transfer(self, interaction_id: int, sector: str, actor: Actor) -> ChatInteraction:
+        """Move the message to `sector`'s queue, unassigned, as a human's routing."""
+        if self._sectors.get(sector) is None:
+            raise ValidationFailed.on(
+                "sector", f"unknown sector {sector!r}; known: {', '.join(self._sectors.names)}"
+            )
+
+        def decide(row: ChatInteraction) -> dict[str, Any]:
+            not_answered(row)
+            actor.check_holds(row, "transfer")
+            return {
+                **UNASSIGNED,
+                "sector": sector,
+                # A person chose it: no router confidence, and the reason says who and whence.
+                "route_confidence": None,
+                "route_reason": {"method": "transfer", "from": row.sector, "by": actor.name},
+            }
+
+        row = await self._change(interaction_id, decide)
+        log.info("message_transferred", interaction_id=interaction_id, sector=sector)
+        return row
+
+    async def _change(self, interaction_id: int, decide: Decide) -> ChatInteraction:
+        row = await self._repository.change(interaction_id, decide)
+        if row is None:
+            raise NotFound(f"no message with id {interaction_id}")
+        return row
