@@ -237,3 +237,16 @@ async def test_the_live_feed_tells_taking_and_releasing(client, settings):
         assert released["message"]["assigned_to"] is None
     finally:
         stream.close()
+
+
+async def test_the_console_config_says_its_language_without_a_key(client, settings, aiohttp_client):
+    from config.settings import ConsoleLanguage
+    from gateway.app import create_app
+
+    response = await client.get("/console/config.json", headers={"Authorization": ""})
+    assert response.status == 200
+    assert await response.json() == {"language": "pt-BR"}
+    english = await aiohttp_client(
+        create_app(settings.model_copy(update={"console_language": ConsoleLanguage.EN}))
+    )
+    assert await (await english.get("/console/config.json")).json() == {"language": "en"}
