@@ -122,6 +122,28 @@ class Nearby:
         return None
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A suggestion an operator rejected, and how near its message is to a query."""
+
+    interaction_id: int
+    suggested_answer: str
+    similarity: float
+
+
+# Rejections are few next to the history, so they are read by a scan of their own rows
+# (the partial index of migration 0009) joined to their messages' vectors.
+_REJECTED_NEAR = text(
+    "SELECT r.interaction_id, r.suggested_answer,"
+    " 1 - (c.embedding <=> CAST(:vector AS vector)) AS similarity"
+    " FROM suggestion_reviews r JOIN chat_interactions c ON c.id = r.interaction_id"
+    " WHERE r.outcome = 'rejected' AND c.embedding IS NOT NULL"
+    " AND c.embedding_model = :model"
+    " AND 1 - (c.embedding <=> CAST(:vector AS vector)) >= :min"
+    " ORDER BY similarity DESC LIMIT :limit"
+)
+
+
 class RoutingRepository:
     """Nearest validated history, the pipeline's queue, and the operators' queue."""
 
@@ -180,6 +202,21 @@ class RoutingRepository:
             vector, limit=limit, model_id=model_id, exclude_id=exclude_id
         )
         return Nearby(found, complete=len(found) < limit)
+
+    async def rejected_near(
+        self, vector: Sequence[float], *, model_id: str, limit: int, min_similarity: float
+    ) -> list[Rejected]:
+        """Suggestions operators rejected for messages at least `min_similarity` close to
+        `vector`, nearest first: labels that speak against those answers here."""
+        params = {
+            "vector": QueryVector.of(vector).literal,
+            "model": model_id,
+            "limit": limit,
+            "min": min_similarity,
+        }
+        async with self._sessions() as session:
+            rows = (await session.execute(_REJECTED_NEAR, params)).all()
+        return [Rejected(r.interaction_id, r.suggested_answer, float(r.similarity)) for r in rows]
 
     async def vector_of(self, interaction_id: int) -> tuple[ChatInteraction, list[float] | None]:
         async with self._sessions() as session:

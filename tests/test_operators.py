@@ -76,12 +76,15 @@ async def test_rejecting_returns_the_message_to_pending_without_the_suggestion(c
     assert rejected["answer"] is None
     assert rejected["suggestion"] is None
 
-    # A rejected suggestion is not knowledge: the next similar message is suggested the
-    # validated source, never the rejected row.
+    # A rejected suggestion is not knowledge, and it is a label: the same question again
+    # is not offered the answer the operator just turned down for it (it would have been
+    # without the rejection: it was a moment ago), and the rejected row is no candidate.
     again = await wait_until_triaged(
-        client, (await post(client, "Qual o prazo de entrega pro Nordeste?", "vendas"))["id"]
+        client, (await post(client, "Qual o prazo de entrega para o Nordeste?", "vendas"))["id"]
     )
-    assert again["suggestion"]["source_ids"] == [source]
+    assert again["suggestion"] is None
+    candidates = await client.get(f"{API}/operator/messages/{again['id']}/candidates")
+    assert [c["id"] for c in (await candidates.json())["items"]] == [source]
 
 
 async def test_approve_without_any_answer_is_refused(client):

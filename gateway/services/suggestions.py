@@ -1,22 +1,33 @@
-"""SuggestionMaker: the answer of the nearest human-validated interaction, when near enough.
+"""SuggestionMaker: the validated answer the nearest history agrees on, when sure enough.
 
-Candidates are human-validated interactions with a non-empty answer. Those of the
-message's own sector come first, then any sector; a candidate below the similarity
-threshold is never suggested, so such a message simply waits for a human. Candidates
-that gave the very same answer pool their votes (a kNN vote over answers), and all of
-them are listed as the suggestion's sources.
+Candidates are human-validated interactions with a non-empty answer, nearest to the
+message in any sector and in its own. The nearest NEIGHBOURS of them vote for their
+answers (gateway.services.confidence): identical answers pool their votes, answers
+operators rejected for similar messages lose weight, and the winning answer gets a
+confidence in [0, 1]. It is suggested when its confidence reaches the threshold of the
+message's sector (set by `atende calibrate`, else ATENDE_SUGGESTION_MIN_CONFIDENCE) and
+its nearest supporter is at least ATENDE_SUGGESTION_THRESHOLD similar (a floor against
+text unlike anything validated). Otherwise the message simply waits for a human.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from gateway.services.confidence import (
+    DEFAULT_MODEL,
+    NEIGHBOURS,
+    ConfidenceModel,
+    Evidence,
+    Vote,
+    default_model,
+    weigh,
+)
 from gateway.services.llm import LLMDrafter, LLMError
 from storage.routing import Nearby, Neighbour, RoutingRepository
 
@@ -39,6 +50,9 @@ class Suggestion:
     threshold: float
     agreement: float = 1.0
     method: str = "retrieval"
+    confidence: float = 1.0
+    min_confidence: float = 0.0
+    margin: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -48,7 +62,57 @@ class Suggestion:
             "same_sector": self.same_sector,
             "threshold": self.threshold,
             "agreement": round(self.agreement, 4),
+            "confidence": round(self.confidence, 4),
+            "min_confidence": self.min_confidence,
+            "margin": round(self.margin, 4),
         }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Every answer the neighbours speak for, best first, and the winner's confidence."""
+
+    candidates: list[Candidate]  # the voters, nearest first
+    evidence: list[Evidence]
+    confidence: float | None  # None: nothing to suggest at all
+
+    def answers(self) -> list[list[Candidate]]:
+        """The voters of each answer, the answers best first."""
+        return [[self.candidates[i] for i in e.members] for e in self.evidence]
+
+
+@dataclass
+class Calibration:
+    """What `atende calibrate` stored: the confidence model and per-sector thresholds."""
+
+    model: ConfidenceModel = DEFAULT_MODEL
+    sector_thresholds: dict[str, float] = field(default_factory=dict)
+    applied_at: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model.as_json(),
+            "sector_thresholds": dict(sorted(self.sector_thresholds.items())),
+            "applied_at": self.applied_at,
+        }
+
+    @classmethod
+    def default_for(cls, model_id: str | None) -> Calibration:
+        """Before any calibration: the built-in model where it was fitted for this
+        embedding model, else the share of the vote (gateway.services.confidence)."""
+        return cls(model=default_model(model_id))
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Calibration:
+        thresholds = {str(k): float(v) for k, v in (value.get("sector_thresholds") or {}).items()}
+        if any(not 0.0 <= v <= 1.0 for v in thresholds.values()):
+            raise ValueError("a sector threshold is a confidence in [0, 1]")
+        model = value.get("model")
+        return cls(
+            model=ConfidenceModel.from_json(model) if model else DEFAULT_MODEL,
+            sector_thresholds=thresholds,
+            applied_at=value.get("applied_at"),
+        )
 
 
 class SuggestionMaker:
@@ -60,16 +124,26 @@ class SuggestionMaker:
         *,
         model_id: str,
         threshold: float,
-        limit: int = 5,
+        min_confidence: float = 0.5,
+        limit: int = NEIGHBOURS,
         temperature: float = 0.02,
         drafter: LLMDrafter | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self._drafter = drafter
         self._repository = repository
-        self._temperature = temperature
+        self.temperature = temperature
         self.model_id = model_id
         self.threshold = threshold
+        self.min_confidence = min_confidence
         self.limit = limit
+        self.calibration = calibration or Calibration.default_for(model_id)
+
+    def min_confidence_for(self, sector: str | None) -> float:
+        """The sector's calibrated threshold, else the configured one."""
+        if sector is not None and sector in self.calibration.sector_thresholds:
+            return self.calibration.sector_thresholds[sector]
+        return self.min_confidence
 
     async def candidates(
         self,
@@ -106,6 +180,13 @@ class SuggestionMaker:
         )
         return ranked
 
+    async def rejected_near(self, vector: Sequence[float]) -> list[Vote]:
+        """Answers operators rejected for messages at least as similar as the floor."""
+        found = await self._repository.rejected_near(
+            vector, model_id=self.model_id, limit=2 * self.limit, min_similarity=self.threshold
+        )
+        return [Vote(r.similarity, r.suggested_answer) for r in found]
+
     async def suggest(
         self,
         vector: Sequence[float],
@@ -114,10 +195,16 @@ class SuggestionMaker:
         exclude_id: int | None = None,
         text: str | None = None,
         nearby: Nearby | None = None,
+        sector_given: bool = False,
     ) -> Suggestion | None:
-        """The suggestion for a message, or None; `text` is needed only for drafting."""
-        ranked = await self.candidates(vector, sector, exclude_id=exclude_id, nearby=nearby)
-        chosen = self.choose(ranked)
+        """The suggestion for a message, or None; `text` is needed only for drafting,
+        `sector_given` says the sector came with the message (see `assess`)."""
+        ranked, against = await asyncio.gather(
+            self.candidates(vector, sector, exclude_id=exclude_id, nearby=nearby),
+            self.rejected_near(vector),
+        )
+        assessment = self.assess(ranked, against, sector_given=sector_given)
+        chosen = self.choose(assessment, sector)
         if chosen is None or self._drafter is None or text is None:
             return chosen
         # A draft is written only from answers that were near enough to suggest themselves.
@@ -135,40 +222,61 @@ class SuggestionMaker:
             threshold=chosen.threshold,
             agreement=chosen.agreement,
             method="llm-draft",
+            confidence=chosen.confidence,
+            min_confidence=chosen.min_confidence,
+            margin=chosen.margin,
         )
 
-    def choose(
-        self, ranked: Sequence[Candidate], threshold: float | None = None
-    ) -> Suggestion | None:
-        """The answer to suggest from ranked candidates, or None when none is near enough.
+    def assess(
+        self,
+        ranked: Sequence[Candidate],
+        against: Sequence[Vote] = (),
+        *,
+        sector_given: bool = False,
+    ) -> Assessment:
+        """Weigh the answers of the nearest `limit` candidates, whatever their sector.
 
-        Among the candidates at or above the threshold (those of the message's sector,
-        if any are), identical answers pool their votes, each weighing
-        exp((similarity - best) / temperature); the answer with the most weight wins.
-        Where every answer is distinct this is simply the nearest one.
+        A sector that came with the message (`sector_given`: an integrator's, not the
+        router's guess) is evidence too: then only its own candidates vote, when one of
+        them reaches the similarity floor. A routed sector is not used so: on the pt-BR
+        tuning split, voting within the router's sector carried its mistakes into the
+        answer (precision 0.91 against 0.98 at the same confidence bar).
         """
-        cut = self.threshold if threshold is None else threshold
-        eligible = [c for c in ranked if c.neighbour.similarity >= cut]
-        if any(c.same_sector for c in eligible):
-            eligible = [c for c in eligible if c.same_sector]
-        if not eligible:
+        own = [c for c in ranked if c.same_sector]
+        if sector_given and any(c.above_threshold for c in own):
+            ranked = own
+        voters = sorted(ranked, key=lambda c: c.neighbour.similarity, reverse=True)[: self.limit]
+        votes = [Vote(c.neighbour.similarity, c.neighbour.answer or "") for c in voters]
+        evidence = weigh(votes, temperature=self.temperature, against=against)
+        confidence = self.calibration.model.confidence(evidence[0]) if evidence else None
+        return Assessment(voters, evidence, confidence)
+
+    def choose(
+        self,
+        assessment: Assessment,
+        sector: str | None,
+        *,
+        min_confidence: float | None = None,
+        threshold: float | None = None,
+    ) -> Suggestion | None:
+        """The winning answer when it clears both bars, else None. `min_confidence` and
+        `threshold` replace the configured bars (the evaluation sweeps them)."""
+        if assessment.confidence is None:
             return None
-        best = max(c.neighbour.similarity for c in eligible)
-        groups: dict[str, list[Candidate]] = {}
-        weight: dict[str, float] = {}
-        for c in sorted(eligible, key=lambda c: c.neighbour.similarity, reverse=True):
-            key = " ".join((c.neighbour.answer or "").split()).lower()
-            groups.setdefault(key, []).append(c)
-            weight[key] = weight.get(key, 0.0) + math.exp(
-                (c.neighbour.similarity - best) / self._temperature
-            )
-        winner = max(weight, key=lambda k: (weight[k], groups[k][0].neighbour.similarity))
-        members = groups[winner]
+        floor = self.threshold if threshold is None else threshold
+        needed = self.min_confidence_for(sector) if min_confidence is None else min_confidence
+        winner = assessment.evidence[0]
+        members = assessment.answers()[0]
+        if winner.similarity < floor or assessment.confidence < needed:
+            return None
         return Suggestion(
             answer=members[0].neighbour.answer or "",
             source_ids=[c.neighbour.id for c in members],
-            similarity=members[0].neighbour.similarity,
+            similarity=winner.similarity,
             same_sector=members[0].same_sector,
-            threshold=cut,
-            agreement=weight[winner] / sum(weight.values()),
+            threshold=floor,
+            agreement=winner.share,
+            confidence=assessment.confidence,
+            min_confidence=needed,
+            margin=winner.margin,
         )

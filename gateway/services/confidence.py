@@ -1,0 +1,259 @@
+"""How sure a suggestion is: answers weighed over the neighbours, and one calibrated number.
+
+Similarity alone cannot tell a paraphrase of a known question from a new question that
+merely looks like one: in e5's narrow band both score about 0.9. What does tell them
+apart is how the nearest validated messages agree. Every neighbour votes for its answer
+with weight exp((similarity - best) / temperature); identical answers pool their votes,
+so the decision is made on answers, not on single neighbours. Of the winning answer four
+things are read (`Evidence`):
+
+- `similarity`: its nearest supporter's similarity;
+- `share`: its part of all the votes;
+- `margin`: how far its pooled score, best + temperature * log(votes), stands above the
+  runner-up answer's (an answer only one neighbour stands for: 0.05 below the winner);
+- `support`: how many of the neighbours stand for it (at most 5 count).
+
+A logistic model turns them into a confidence in [0, 1], read as the probability that
+the suggestion is right; the threshold (one per sector where `atende calibrate` set one)
+reads that number.
+
+The model is fitted on the validated history itself (`simulate_history`), never on the
+messages that are measured: every validated message is asked once with the rest of the
+history (is its own answer chosen?) and once with every message of its answer taken out
+(an intent with no validated answer yet: any suggestion would be wrong). That teaches the
+model what "right" and "nothing to suggest" look like with this database's model, its
+language and its way of writing, with no labelled data beyond what operators validated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+NEIGHBOURS = 10  # the nearest validated messages with an answer that vote
+SUPPORT_CAP = 5
+LONE_MARGIN = 0.05  # the margin of an answer that no other answer contests
+
+
+def answer_key(answer: str | None) -> str:
+    """Answers equal but for case and spacing are one answer."""
+    return " ".join((answer or "").split()).lower()
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One neighbour's vote: how similar it is and which answer it gives."""
+
+    similarity: float
+    answer: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the neighbours say for one answer (the winner's is what confidence reads)."""
+
+    key: str
+    similarity: float
+    share: float
+    margin: float
+    support: int
+    members: tuple[int, ...]  # positions of its votes in the list weighed, best first
+
+    def features(self) -> list[float]:
+        return [self.similarity, self.share, self.margin, min(self.support, SUPPORT_CAP)]
+
+
+def weigh(
+    votes: Sequence[Vote],
+    *,
+    temperature: float,
+    against: Iterable[Vote] = (),
+) -> list[Evidence]:
+    """Every answer's evidence, best first; `votes` best first.
+
+    `against` are answers operators rejected for messages like this one: each takes away
+    the weight a vote at its similarity would give, so an answer rejected as often and as
+    near as it was validated no longer wins.
+    """
+    if not votes:
+        return []
+    best = votes[0].similarity
+    weight: dict[str, float] = {}
+    members: dict[str, list[int]] = {}
+    for position, vote in enumerate(votes):
+        key = answer_key(vote.answer)
+        weight[key] = weight.get(key, 0.0) + math.exp((vote.similarity - best) / temperature)
+        members.setdefault(key, []).append(position)
+    for vote in against:
+        key = answer_key(vote.answer)
+        if key in weight:
+            weight[key] -= math.exp((vote.similarity - best) / temperature)
+    alive = {k: w for k, w in weight.items() if w > 1e-9}
+    if not alive:
+        return []
+    total = sum(alive.values())
+    score = {k: best + temperature * math.log(w) for k, w in alive.items()}
+    order = sorted(alive, key=lambda k: (score[k], votes[members[k][0]].similarity), reverse=True)
+    evidence = []
+    for rank, key in enumerate(order):
+        # The winner is measured against the runner-up, every other answer against the winner.
+        rival = score[order[1 if rank == 0 else 0]] if len(order) > 1 else None
+        evidence.append(
+            Evidence(
+                key=key,
+                similarity=votes[members[key][0]].similarity,
+                share=alive[key] / total,
+                margin=score[key] - rival if rival is not None else LONE_MARGIN,
+                support=len(members[key]),
+                members=tuple(members[key]),
+            )
+        )
+    return evidence
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """Logistic weights over Evidence.features(); `source` says where they came from."""
+
+    intercept: float
+    weights: tuple[float, float, float, float]
+    source: str = "default"
+    examples: int = 0
+    model_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def confidence(self, evidence: Evidence) -> float:
+        z = self.intercept + sum(
+            w * x for w, x in zip(self.weights, evidence.features(), strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "weights": list(self.weights)}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> ConfidenceModel:
+        weights = tuple(float(w) for w in value["weights"])
+        if len(weights) != 4:
+            raise ValueError("a confidence model has four weights")
+        return cls(
+            intercept=float(value["intercept"]),
+            weights=weights,  # type: ignore[arg-type]
+            source=str(value.get("source", "calibrated")),
+            examples=int(value.get("examples", 0)),
+            model_id=value.get("model_id"),
+            extra=dict(value.get("extra") or {}),
+        )
+
+
+# Until `atende calibrate --apply` fits one on a database's own history: the model fitted
+# the same way (simulate_history) on the tuning split of eval/pt_br with e5-small
+# (`python eval/fit_default_confidence.py`). Another model, language or style of writing
+# ranks the same way with it but may read other numbers: calibrate.
+DEFAULT_MODEL = ConfidenceModel(
+    intercept=-33.6511, weights=(32.8031, 4.3092, 9.4182, 0.2614), source="default"
+)
+# Similarities and margins mean other numbers with another embedding model, so before a
+# calibration the others read the winning answer's share of the vote alone: confidence
+# 0.5 where it holds half of it, 0.99 where it holds all (the decision atende made before
+# confidences, a similarity floor and agreement).
+SHARE_MODEL = ConfidenceModel(intercept=-5.0, weights=(0.0, 10.0, 0.0, 0.0), source="share")
+DEFAULT_MODEL_FAMILY = "e5-small:"
+
+
+def default_model(model_id: str | None) -> ConfidenceModel:
+    """The model a database starts with before `atende calibrate --apply`."""
+    if model_id is None or model_id.startswith(DEFAULT_MODEL_FAMILY):
+        return DEFAULT_MODEL
+    return SHARE_MODEL
+
+
+def fit(features: np.ndarray, labels: np.ndarray, *, l2: float = 1e-3) -> tuple[float, np.ndarray]:
+    """Logistic regression by Newton's method on standardised features (a few rows are
+    enough and it converges in a handful of steps); weights for the raw features."""
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0) + 1e-9
+    z = np.hstack([np.ones((len(features), 1)), (features - mean) / scale])
+    w = np.zeros(z.shape[1])
+    penalty = l2 * np.eye(z.shape[1])
+    penalty[0, 0] = 0.0
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -60, 60)))
+        gradient = z.T @ (p - labels) / len(labels) + penalty @ w
+        hessian = (z.T * (p * (1 - p))) @ z / len(labels) + penalty
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    weights = w[1:] / scale
+    return float(w[0] - np.sum(w[1:] * mean / scale)), weights
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """One simulated question: the winner's features and whether it was right."""
+
+    features: list[float]
+    right: bool
+    missing: bool  # its own answer had been taken out of the history
+
+
+def simulate_history(
+    vectors: np.ndarray,
+    answers: Sequence[str],
+    *,
+    temperature: float,
+    neighbours: int = NEIGHBOURS,
+) -> list[Simulated]:
+    """Every validated message asked of the rest of the history (leave one out), and of
+    the history without its answer (a missing intent). `vectors` are unit rows."""
+    keys = np.array([answer_key(a) for a in answers], dtype=object)
+    similarity = vectors @ vectors.T
+    out: list[Simulated] = []
+    for i in range(len(keys)):
+        row = similarity[i].copy()
+        row[i] = -np.inf
+        for missing in (False, True):
+            if missing:
+                row[keys == keys[i]] = -np.inf
+            finite = int(np.isfinite(row).sum())
+            if finite == 0:
+                continue
+            take = min(neighbours, finite)
+            nearest = np.argpartition(-row, take - 1)[:take]
+            nearest = nearest[np.argsort(-row[nearest])]
+            votes = [Vote(float(row[j]), answers[j]) for j in nearest]
+            ranked = weigh(votes, temperature=temperature)
+            winner = ranked[0]
+            out.append(Simulated(winner.features(), winner.key == keys[i] and not missing, missing))
+    return out
+
+
+def fit_on_history(
+    vectors: np.ndarray,
+    answers: Sequence[str],
+    *,
+    temperature: float,
+    model_id: str | None = None,
+) -> ConfidenceModel | None:
+    """The confidence model of this history, or None when it cannot teach one (fewer
+    than 20 messages, or no answer validated twice: nothing could ever be right)."""
+    if len(answers) < 20:
+        return None
+    cases = simulate_history(vectors, answers, temperature=temperature)
+    labels = np.array([c.right for c in cases], dtype=float)
+    if labels.sum() < 5 or labels.sum() > len(labels) - 5:
+        return None
+    intercept, weights = fit(np.array([c.features for c in cases]), labels)
+    return ConfidenceModel(
+        intercept=round(intercept, 4),
+        weights=tuple(round(float(w), 4) for w in weights),  # type: ignore[arg-type]
+        source="calibrated",
+        examples=len(cases),
+        model_id=model_id,
+        extra={"right_share": round(float(labels.mean()), 4)},
+    )
