@@ -1,7 +1,9 @@
-"""A small SVG chart of coverage and precision by suggestion threshold, for `atende eval`.
+"""A small SVG chart for `atende eval`: what each confidence bar would give.
 
-Drawn with `gateway.svg`, so the chart needs no plotting library and the model's name is
-escaped like any label.
+Coverage and precision of the in-scope messages, and the share of out-of-scope and
+missing-intent messages left without a suggestion, by the least confidence asked for;
+a dashed line marks the configured bar. Drawn with `gateway.svg`, so the chart needs no
+plotting library and the model's name is escaped like any label.
 """
 
 from __future__ import annotations
@@ -9,32 +11,38 @@ from __future__ import annotations
 from gateway.evaluation import EvalReport
 from gateway.svg import Svg
 
-_W, _H, _PAD = 560, 320, 48
+_W, _H, _PAD = 640, 340, 48
+_SERIES = (
+    ("coverage", "coverage", "#1f77b4"),
+    ("precision", "precision", "#d62728"),
+    ("out_of_scope_silent", "out-of-scope: none", "#2ca02c"),
+    ("missing_intent_silent", "missing intent: none", "#9467bd"),
+)
 
 
-def _xy(threshold: float, value: float, low: float, high: float) -> tuple[float, float]:
-    x = _PAD + (threshold - low) / max(high - low, 1e-9) * (_W - 2 * _PAD)
+def _xy(bar: float, value: float) -> tuple[float, float]:
+    x = _PAD + bar * (_W - 2 * _PAD)
     y = _H - _PAD - value * (_H - 2 * _PAD)
     return round(x, 1), round(y, 1)
 
 
-def threshold_svg(report: EvalReport) -> str:
-    rows = report.sweep
-    low, high = rows[0]["threshold"] or 0.0, rows[-1]["threshold"] or 1.0
+def confidence_svg(report: EvalReport) -> str:
+    rows = report.curve
     svg = Svg(_W, _H)
-    svg.text(_PAD, 20, f"{report.model_id}: coverage and precision by threshold")
+    title = f"{report.dataset or report.model_id}: by least confidence ({report.model_id})"
+    svg.text(_PAD, 20, title)
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        _, y = _xy(low, tick, low, high)
+        _, y = _xy(0, tick)
         svg.line(_PAD, y, _W - _PAD, y, stroke="#ddd")
         svg.text(8, y + 4, f"{tick:.2f}")
-    for row in rows:
-        x, _ = _xy(row["threshold"] or 0.0, 0, low, high)
-        svg.text(x - 12, _H - _PAD + 18, f"{row['threshold']:.2f}")
-    for key, colour in (("coverage", "#1f77b4"), ("precision", "#d62728")):
-        points = [_xy(r["threshold"] or 0.0, r[key], low, high) for r in rows if r[key] is not None]
-        svg.polyline(points, stroke=colour)
-    x, _ = _xy(report.threshold, 0, low, high)
+        x, _ = _xy(tick, 0)
+        svg.text(x - 12, _H - _PAD + 18, f"{tick:.2f}")
+    for key, _label, colour in _SERIES:
+        points = [_xy(r["min_confidence"] or 0.0, r[key]) for r in rows if r.get(key) is not None]
+        if points:
+            svg.polyline(points, stroke=colour)
+    x, _ = _xy(report.min_confidence, 0)
     svg.line(x, _PAD, x, _H - _PAD, stroke="#555", dash="4 3")
-    svg.text(_W - 200, 40, "coverage", fill="#1f77b4")
-    svg.text(_W - 120, 40, "precision", fill="#d62728")
+    for i, (_, label, colour) in enumerate(_SERIES):
+        svg.text(_PAD + 8 + i * 140, 40, label, fill=colour)
     return svg.render()

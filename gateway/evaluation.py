@@ -1,9 +1,12 @@
 """`atende eval`: how well routing and suggestions do on labelled data.
 
-The data is split with a fixed seed, stratified by label (intent, else sector). One
-part is loaded into a scratch database as human-validated history; every message of
-the other part is routed and given a suggestion by the same SectorRouter and
-SuggestionMaker the worker uses, and the result is compared with its labels.
+The data (gateway.eval_data) is split with a fixed seed: a share of the intents is left
+out of the history entirely (their messages ask for something nothing validated answers),
+the other intents are split in the same proportion into history and questions, and every
+out-of-scope message is asked. The history is loaded into a scratch database as
+human-validated interactions, the confidence model is fitted on it as `atende calibrate`
+does, and every question is routed and given a suggestion by the same SectorRouter and
+SuggestionMaker the worker uses.
 
 The scratch database is created on the configured server (or the embedded one) under
 a fresh name and dropped at the end, so the user's data is never touched.
@@ -13,15 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import json
-import random
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,72 +32,19 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
 from gateway.errors import ConfigurationError
+from gateway.eval_data import Example, protocol
+from gateway.services.confidence import fit_on_history
 from gateway.services.pipeline import build_triage
 from gateway.services.routing import SectorRouter
-from gateway.services.suggestions import Candidate, SuggestionMaker
+from gateway.services.suggestions import Assessment, SuggestionMaker
 from storage import migrate
 from storage.database import create_engine, session_factory
 from storage.embedded import EmbeddedPostgres
 from storage.repositories import SectorRepository
 from storage.routing import RoutingRepository
 
-SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.84, 0.88, 0.9, 0.92, 0.94, 0.96)
-
-
-@dataclass(frozen=True)
-class Example:
-    text: str
-    sector: str | None
-    intent: str | None
-    answer: str | None
-
-    @property
-    def label(self) -> str:
-        return self.intent or self.sector or ""
-
-
-def load_examples(path: Path, sector_map: dict[str, str] | None = None) -> list[Example]:
-    """CSV (text or instruction, intent, sector or a map of intents, answer or response)
-    or JSONL (text, sector and/or intent, answer)."""
-    sector_map = sector_map or {}
-    records: list[dict[str, Any]]
-    if path.suffix.lower() in {".jsonl", ".ndjson"}:
-        with path.open(encoding="utf-8") as handle:
-            records = [json.loads(line) for line in handle if line.strip()]
-    else:
-        with path.open(encoding="utf-8", newline="") as handle:
-            records = list(csv.DictReader(handle))
-    examples = []
-    for record in records:
-        message = str(record.get("text") or record.get("instruction") or "").strip()
-        intent = str(record.get("intent") or "").strip() or None
-        sector = str(record.get("sector") or "").strip() or None
-        if sector is None and intent is not None:
-            sector = sector_map.get(intent)
-        answer = str(record.get("answer") or record.get("response") or "").strip() or None
-        if message and (intent or sector):
-            examples.append(Example(message, sector, intent, answer))
-    if not examples:
-        raise ConfigurationError(f"{path}: no labelled rows (text with a sector or intent)")
-    return examples
-
-
-def stratified_split(
-    examples: list[Example], test_fraction: float, seed: int
-) -> tuple[list[Example], list[Example]]:
-    """History and questions, each label split in the same proportion; fixed by `seed`."""
-    by_label: dict[str, list[Example]] = defaultdict(list)
-    for example in examples:
-        by_label[example.label].append(example)
-    rng = random.Random(seed)
-    history, questions = [], []
-    for label in sorted(by_label):
-        group = by_label[label][:]
-        rng.shuffle(group)
-        asked = round(len(group) * test_fraction) if len(group) > 1 else 0
-        questions += group[:asked]
-        history += group[asked:]
-    return history, questions
+# The confidence bars the curve is drawn at.
+CURVE = tuple(round(0.05 * i, 2) for i in range(20))
 
 
 @contextlib.asynccontextmanager
@@ -130,7 +76,7 @@ class Outcome:
     example: Example
     predicted_sector: str | None
     route_method: str | None
-    candidates: list[Candidate]
+    assessment: Assessment
     seconds: float
 
 
@@ -139,14 +85,22 @@ class EvalReport:
     history: int
     questions: int
     threshold: float
+    min_confidence: float
     model_id: str
+    dataset: str = ""
+    split: str | None = None
+    asked: dict[str, int] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
     sector_accuracy: float | None = None
+    sector_accuracy_by_scope: dict[str, float | None] = field(default_factory=dict)
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
     route_methods: dict[str, int] = field(default_factory=dict)
     top1: float | None = None
-    coverage: float = 0.0
+    hit3: float | None = None
+    coverage: float | None = None
     precision: float | None = None
-    sweep: list[dict[str, float | None]] = field(default_factory=list)
+    no_suggestion: dict[str, float | None] = field(default_factory=dict)
+    curve: list[dict[str, float | None]] = field(default_factory=list)
     latency_ms: dict[str, float] = field(default_factory=dict)
     embed_ms_per_message: float = 0.0
 
@@ -163,6 +117,10 @@ def _correct(asked: Example, source: Example) -> bool:
     return " ".join(asked.answer.split()).lower() == " ".join(source.answer.split()).lower()
 
 
+def _share(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
 def summarise(
     outcomes: list[Outcome],
     maker: SuggestionMaker,
@@ -171,19 +129,27 @@ def summarise(
     history: int,
     embed_ms: float,
 ) -> EvalReport:
-    threshold = maker.threshold
+    in_scope = [o for o in outcomes if not o.example.missing and not o.example.out_of_scope]
+    missing = [o for o in outcomes if o.example.missing]
+    out = [o for o in outcomes if o.example.out_of_scope]
+    model = maker.calibration.model
     report = EvalReport(
         history=history,
         questions=len(outcomes),
-        threshold=threshold,
+        threshold=maker.threshold,
+        min_confidence=maker.min_confidence,
         model_id=maker.model_id,
+        asked={"in_scope": len(in_scope), "missing_intent": len(missing), "out_of_scope": len(out)},
+        calibration={"source": model.source, "examples": model.examples},
         embed_ms_per_message=round(embed_ms, 2),
     )
     routed = [o for o in outcomes if o.example.sector is not None]
     if routed:
-        report.sector_accuracy = sum(o.predicted_sector == o.example.sector for o in routed) / len(
-            routed
-        )
+        report.sector_accuracy = _share([o.predicted_sector == o.example.sector for o in routed])
+        report.sector_accuracy_by_scope = {
+            "in_scope": _share([o.predicted_sector == o.example.sector for o in in_scope]),
+            "missing_intent": _share([o.predicted_sector == o.example.sector for o in missing]),
+        }
         confusion: dict[str, Counter[str]] = defaultdict(Counter)
         for o in routed:
             confusion[o.example.sector or ""][o.predicted_sector or "-"] += 1
@@ -194,22 +160,39 @@ def summarise(
         "p50": round(float(np.percentile(seconds, 50)), 2),
         "p95": round(float(np.percentile(seconds, 95)), 2),
     }
-    if not any(o.example.intent or o.example.answer for o in outcomes):
+    if not any(o.example.intent or o.example.answer for o in in_scope):
         # Sectors only: nothing says whether a suggested answer is right.
         return report
-    # Top-1: what would be suggested with no threshold at all, for every asked message.
-    top = [(o, maker.choose(o.candidates, threshold=-1.0)) for o in outcomes]
-    report.top1 = sum(
-        s is not None and _correct(o.example, by_id[s.source_ids[0]]) for o, s in top
-    ) / len(outcomes)
-    for cut in sorted({*SWEEP, threshold}):
-        chosen = [(o, maker.choose(o.candidates, threshold=cut)) for o in outcomes]
-        made = [(o, by_id[s.source_ids[0]]) for o, s in chosen if s is not None]
-        precision = sum(_correct(o.example, src) for o, src in made) / len(made) if made else None
-        row = {"threshold": cut, "coverage": len(made) / len(outcomes), "precision": precision}
-        report.sweep.append(row)
-        if cut == threshold:
-            report.coverage, report.precision = row["coverage"], precision
+
+    def right(o: Outcome, rank: int) -> bool:
+        answers = o.assessment.answers()
+        return len(answers) > rank and _correct(o.example, by_id[answers[rank][0].neighbour.id])
+
+    # Top-1 and hit@3: the answers ranked with no bar at all.
+    report.top1 = _share([right(o, 0) for o in in_scope])
+    report.hit3 = _share([any(right(o, r) for r in range(3)) for o in in_scope])
+
+    def at(bar: float | None) -> dict[str, float | None]:
+        def made(o: Outcome) -> bool:
+            sector = o.predicted_sector
+            return maker.choose(o.assessment, sector, min_confidence=bar) is not None
+
+        chosen = [o for o in in_scope if made(o)]
+        return {
+            "min_confidence": bar,
+            "coverage": _share([made(o) for o in in_scope]),
+            "precision": _share([right(o, 0) for o in chosen]),
+            "out_of_scope_silent": _share([not made(o) for o in out]),
+            "missing_intent_silent": _share([not made(o) for o in missing]),
+        }
+
+    report.curve = [at(bar) for bar in CURVE]
+    configured = at(None)
+    report.coverage, report.precision = configured["coverage"], configured["precision"]
+    report.no_suggestion = {
+        "out_of_scope": configured["out_of_scope_silent"],
+        "missing_intent": configured["missing_intent_silent"],
+    }
     return report
 
 
@@ -220,7 +203,9 @@ async def evaluate(
     examples: list[Example],
     *,
     test_fraction: float = 0.3,
+    missing_fraction: float = 0.15,
     seed: int = 13,
+    calibrate: bool = True,
     progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> EvalReport:
     unknown = sorted({e.sector for e in examples if e.sector and catalog.get(e.sector) is None})
@@ -228,7 +213,9 @@ async def evaluate(
         raise ConfigurationError(
             f"the data names sectors that are not configured: {', '.join(unknown)}"
         )
-    history, questions = stratified_split(examples, test_fraction, seed)
+    history, questions = protocol(
+        examples, test_fraction=test_fraction, missing_fraction=missing_fraction, seed=seed
+    )
     threshold = settings.effective_suggestion_threshold
     async with scratch_database(settings) as url:
         engine = create_engine(url, pool_size=4)
@@ -239,10 +226,20 @@ async def evaluate(
                 [(s.name, s.description) for s in catalog.sectors]
             )
             repository = RoutingRepository(sessions)
-            by_id = await _load_history(repository, embedder, history, progress)
+            by_id, vectors = await _load_history(repository, embedder, history, progress)
             router, maker = build_triage(
                 settings, catalog, repository, embedder, threshold=threshold
             )
+            if calibrate:
+                # What `atende calibrate --apply` would store for this history.
+                fitted = fit_on_history(
+                    vectors,
+                    [e.answer or f"[{e.label}]" for _, e in sorted(by_id.items())],
+                    temperature=maker.temperature,
+                    model_id=embedder.model_id,
+                )
+                if fitted is not None:
+                    maker.calibration.model = fitted
             outcomes, embed_ms = await _ask(router, maker, embedder, questions, progress)
         finally:
             await engine.dispose()
@@ -255,8 +252,11 @@ async def _load_history(
     history: list[Example],
     progress: Callable[[str, int, int], None],
     batch: int = 64,
-) -> dict[int, Example]:
+) -> tuple[dict[int, Example], np.ndarray]:
+    """The history stored as validated rows; its examples by row id, and its vectors in
+    the order of those ids."""
     by_id: dict[int, Example] = {}
+    vector_of: dict[int, list[float]] = {}
     for start in range(0, len(history), batch):
         part = history[start : start + batch]
         vectors = await embedder.embed([e.text for e in part])
@@ -272,9 +272,12 @@ async def _load_history(
             for i, (e, vector) in enumerate(zip(part, vectors, strict=True))
         ]
         for interaction_id, key in await repository.insert_kb(rows):
-            by_id[interaction_id] = history[int(key.split(":")[1])]
+            index = int(key.split(":")[1])
+            by_id[interaction_id] = history[index]
+            vector_of[interaction_id] = vectors[index - start]
         progress("history", min(start + batch, len(history)), len(history))
-    return by_id
+    matrix = np.asarray([vector_of[i] for i in sorted(vector_of)], dtype=np.float64)
+    return by_id, matrix
 
 
 async def _ask(
@@ -296,15 +299,8 @@ async def _ask(
             began = time.perf_counter()
             decision = await router.route(example.text, vector)
             ranked = await maker.candidates(vector, decision.sector)
+            assessment = maker.assess(ranked, await maker.rejected_near(vector))
             seconds = time.perf_counter() - began
-            outcomes.append(
-                Outcome(
-                    example,
-                    decision.sector,
-                    decision.method,
-                    ranked,
-                    seconds,
-                )
-            )
+            outcomes.append(Outcome(example, decision.sector, decision.method, assessment, seconds))
         progress("questions", min(start + batch, len(questions)), len(questions))
     return outcomes, embed_seconds * 1000 / max(1, len(questions))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
+from gateway.arguments import bounded
 from gateway.evaluation import EvalReport
 
 
@@ -66,22 +67,37 @@ async def _kb_import(
         await embedder.aclose()
 
 
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def format_report(report: EvalReport) -> str:
+    asked = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.asked.items())
     lines = [
-        f"model {report.model_id}; history {report.history}, asked {report.questions}",
+        f"{report.dataset}" + (f" (split {report.split})" if report.split else ""),
+        f"model {report.model_id}; history {report.history}, asked {report.questions} ({asked})",
+        f"confidence model: {report.calibration.get('source')}"
+        f" ({report.calibration.get('examples', 0)} simulated questions)",
         "",
     ]
     if report.sector_accuracy is not None:
-        lines.append(f"sector accuracy      {report.sector_accuracy:.3f}")
+        by_scope = report.sector_accuracy_by_scope
+        lines.append(
+            f"sector accuracy      {report.sector_accuracy:.3f}   (in scope "
+            f"{_f(by_scope.get('in_scope'))}, missing intent {_f(by_scope.get('missing_intent'))})"
+        )
         methods = ", ".join(f"{k} {v}" for k, v in sorted(report.route_methods.items()))
         lines.append(f"routing methods      {methods}")
     if report.top1 is not None:
-        lines.append(f"suggestion top-1     {report.top1:.3f}")
-    if report.sweep:
-        precision = "-" if report.precision is None else f"{report.precision:.3f}"
+        lines.append(f"suggestion top-1     {report.top1:.3f}   hit@3 {_f(report.hit3)}")
         lines.append(
-            f"at threshold {report.threshold:.2f}    coverage {report.coverage:.3f}, "
-            f"precision {precision}"
+            f"at confidence {report.min_confidence:.2f}   coverage {_f(report.coverage)}, "
+            f"precision {_f(report.precision)} (similarity floor {report.threshold:.2f})"
+        )
+        silent = report.no_suggestion
+        lines.append(
+            f"no suggestion for    out-of-scope {_f(silent.get('out_of_scope'))}, "
+            f"missing-intent {_f(silent.get('missing_intent'))}"
         )
     lines.append(
         f"latency per message  route+suggest p50 {report.latency_ms['p50']:.1f} ms, "
@@ -99,33 +115,56 @@ def format_report(report: EvalReport) -> str:
             lines.append(
                 gold.ljust(width) + "".join(str(row.get(n, 0)).rjust(width) for n in names)
             )
-    if not report.sweep:
+    if not report.curve:
         return "\n".join([*lines, "", "(no intents or answers: suggestions were not scored)"])
-    lines += ["", "threshold  coverage  precision"]
-    for row in report.sweep:
-        p = "-" if row["precision"] is None else f"{row['precision']:.3f}"
-        lines.append(f"{row['threshold']:9.2f}  {row['coverage']:8.3f}  {p:>9}")
+    lines += ["", "confidence  coverage  precision  out-of-scope silent  missing silent"]
+    for row in report.curve:
+        lines.append(
+            f"{row['min_confidence']:10.2f}  {_f(row['coverage']):>8}  {_f(row['precision']):>9}"
+            f"  {_f(row['out_of_scope_silent']):>19}  {_f(row['missing_intent_silent']):>14}"
+        )
     return "\n".join(lines)
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
-    from gateway.evaluation import load_examples
+    from config.sectors import load_sectors
+    from gateway.eval_data import (
+        DatasetError,
+        load_examples,
+        one_answer_per_intent,
+        select_split,
+    )
 
+    path = Path(args.file)
     sector_map = None
     if args.sector_map:
-        sector_map = json.loads(Path(args.sector_map).read_text(encoding="utf-8"))
-    examples = load_examples(Path(args.file), sector_map)
+        try:
+            sector_map = json.loads(Path(args.sector_map).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DatasetError(f"{args.sector_map}: not a readable JSON map: {exc}") from exc
+        if not isinstance(sector_map, dict):
+            raise DatasetError(f"{args.sector_map}: not a JSON object of intent: sector")
+    catalog = load_sectors(settings.sectors_file)
+    examples = load_examples(path, sector_map, known_sectors=catalog.names)
+    examples = select_split(examples, args.split)
+    if args.answers == "per-intent":
+        examples = one_answer_per_intent(examples)
+    updates: dict[str, Any] = {}
     if args.threshold is not None:
-        settings = settings.model_copy(update={"suggestion_threshold": args.threshold})
+        updates["suggestion_threshold"] = args.threshold
+    if args.min_confidence is not None:
+        updates["suggestion_min_confidence"] = args.min_confidence
+    settings = settings.model_copy(update=updates)
     report = asyncio.run(_eval(settings, args, examples))
+    report.dataset, report.split = path.name, args.split
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
         print(format_report(report))
-    if args.svg and report.sweep:
-        from gateway.eval_plot import threshold_svg
+    if args.svg and report.curve:
+        from gateway.eval_plot import confidence_svg
 
-        Path(args.svg).write_text(threshold_svg(report), encoding="utf-8")
+        Path(args.svg).write_text(confidence_svg(report), encoding="utf-8")
 
 
 async def _eval(settings: Settings, args: argparse.Namespace, examples: list) -> EvalReport:
@@ -152,7 +191,9 @@ async def _eval(settings: Settings, args: argparse.Namespace, examples: list) ->
             embedder,
             examples,
             test_fraction=args.test_fraction,
+            missing_fraction=args.missing_intents,
             seed=args.seed,
+            calibrate=not args.no_calibrate,
             progress=progress,
         )
     finally:
@@ -160,6 +201,10 @@ async def _eval(settings: Settings, args: argparse.Namespace, examples: list) ->
             bar.close()
         await embedder.aclose()
     return report
+
+
+_fraction = bounded(float, 0.0, 1.0, below=True)
+_confidence = bounded(float, 0.0, 1.0)
 
 
 def add_commands(sub: Any) -> None:
@@ -175,10 +220,34 @@ def add_commands(sub: Any) -> None:
     ev = sub.add_parser("eval", help="measure routing and suggestions on labelled data")
     ev.add_argument("file", help="CSV (instruction/text, intent, response) or JSONL")
     ev.add_argument("--sector-map", help="JSON file mapping each intent to a sector")
-    ev.add_argument("--test-fraction", type=float, default=0.3, help="share asked (default 0.3)")
-    ev.add_argument("--seed", type=int, default=13, help="seed of the stratified split")
+    ev.add_argument("--split", help="only the rows whose `split` is this (e.g. dev, heldout)")
+    ev.add_argument(
+        "--test-fraction", type=_fraction, default=0.3, help="share asked (default 0.3)"
+    )
+    ev.add_argument(
+        "--missing-intents",
+        type=_fraction,
+        default=0.15,
+        help="share of intents left out of the history, asked as missing (default 0.15)",
+    )
+    ev.add_argument(
+        "--answers",
+        choices=("as-given", "per-intent"),
+        default="as-given",
+        help="per-intent: every row of an intent gets its first answer (one validated "
+        "answer per intent, for data that writes each response anew)",
+    )
+    ev.add_argument("--seed", type=int, default=13, help="seed of the split")
     ev.add_argument("--threshold", type=float, help="override ATENDE_SUGGESTION_THRESHOLD")
+    ev.add_argument(
+        "--min-confidence", type=_confidence, help="override ATENDE_SUGGESTION_MIN_CONFIDENCE"
+    )
+    ev.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="keep the built-in confidence model instead of fitting one on the history",
+    )
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
-    ev.add_argument("--svg", help="also write a coverage/precision-by-threshold chart here")
+    ev.add_argument("--svg", help="also write the precision/coverage by confidence chart here")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_eval)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -184,3 +186,19 @@ async def wait_until_embedded(client, interaction_id: int, within: float = 20.0)
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"message {interaction_id} was not embedded in {within}s")
         await asyncio.sleep(0.05)
+
+
+def run_atende(*args: str, db: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`atende ARGS` as a user runs it, on the database `db`, with no other ATENDE_ setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATENDE_")}
+    env.pop("DATABASE_URL", None)
+    env.update(ATENDE_DATABASE_URL=db, ATENDE_LOG_LEVEL="warning")
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,36 +1,78 @@
-"""`atende eval` on small labelled files (Portuguese JSONL, a bitext-style CSV) and bitext."""
+"""`atende eval`: the pt-BR set's held-out split, small labelled files, Bitext, and bad input."""
 
 from __future__ import annotations
 
 import json
-import os
+import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from gateway.evaluation import Example, stratified_split
-from tests.conftest import REPO_ROOT, require_shared
+from gateway.eval_data import Example, stratified_split
+from tests.conftest import REPO_ROOT, require_shared, run_atende
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+PT_BR = REPO_ROOT / "eval" / "pt_br" / "atende_pt_br.jsonl"
+
+
+def _run_eval(*args: str, server_url: str) -> subprocess.CompletedProcess:
+    return run_atende("eval", *args, db=server_url, timeout=900)
+
+
 def _eval(*args: str, server_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATENDE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(ATENDE_DATABASE_URL=server_url, ATENDE_LOG_LEVEL="warning")
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "eval", *args, "--json"],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    result = _run_eval(*args, "--json", server_url=server_url)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def test_the_pt_br_set_holds_what_the_issue_asks_of_it():
+    rows = [json.loads(line) for line in PT_BR.read_text(encoding="utf-8").splitlines()]
+    meta = rows[0]["_meta"]
+    assert "licence" in meta
+    assert "source" in meta
+    messages = rows[1:]
+    in_scope = [r for r in messages if r.get("scope") != "out"]
+    assert len({r["intent"] for r in in_scope}) >= 40
+    assert len(messages) >= 800
+    assert len([r for r in messages if r.get("scope") == "out"]) >= 150
+    # Written as customers type: abbreviations, no accents, all caps.
+    texts = [r["text"] for r in messages]
+    shorthand = re.compile(r"\b(vcs?|pq|q|tb|td|msm|mt|oq|qdo|qnd|hj|dps|kd|nd)\b")
+    assert sum(bool(shorthand.search(t.lower())) for t in texts) >= 150
+    assert sum(t.isupper() for t in texts) >= 20
+    assert sum(t.isascii() for t in texts) >= len(texts) // 2
+
+
+def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
+    """The held-out half of the pt-BR set, which no parameter was chosen on.
+
+    The floors are the figures measured when the decision was last changed (README,
+    "Measuring it"), less a little: a change that makes suggestions worse on customers'
+    Portuguese fails here. They are below the issue's targets (top-1 0.85, coverage 0.60
+    at precision 0.95): those are not reached yet, and this test does not pretend so.
+    """
+    chart = tmp_path / "curve.svg"
+    report = _eval(str(PT_BR), "--split", "heldout", "--svg", str(chart), server_url=db_url)
+    assert report["split"] == "heldout"
+    assert report["asked"] == {"in_scope": 123, "missing_intent": 70, "out_of_scope": 90}
+    assert report["sector_accuracy_by_scope"]["in_scope"] >= 0.75
+    assert report["top1"] >= 0.64
+    assert report["hit3"] >= 0.82
+    assert report["precision"] >= 0.86
+    assert report["coverage"] >= 0.35
+    assert report["no_suggestion"]["out_of_scope"] >= 0.93
+    assert report["no_suggestion"]["missing_intent"] >= 0.90
+    # The curve reads the same decision: coverage falls as the bar rises, and the row at
+    # the configured bar is the headline.
+    coverages = [row["coverage"] for row in report["curve"]]
+    assert coverages == sorted(coverages, reverse=True)
+    [at_bar] = [r for r in report["curve"] if r["min_confidence"] == report["min_confidence"]]
+    assert at_bar["coverage"] == report["coverage"]
+    assert at_bar["precision"] == report["precision"]
+    assert chart.read_text(encoding="utf-8").startswith("<svg")
 
 
 def test_the_split_is_stratified_and_fixed_by_the_seed():
@@ -45,14 +87,16 @@ def test_the_split_is_stratified_and_fixed_by_the_seed():
 def test_eval_on_a_portuguese_file(db_url):
     report = _eval(str(FIXTURES / "eval_pt.jsonl"), server_url=db_url)
     assert report["history"] + report["questions"] == 72
-    assert report["questions"] == 24  # 30% of each of the 12 intents
-    assert sum(sum(row.values()) for row in report["confusion"].values()) == 24
+    # 2 of the 12 intents are left out of the history and asked whole (6 rows each); of
+    # the other 10, 30% of each is asked.
+    assert report["asked"] == {"in_scope": 20, "missing_intent": 12, "out_of_scope": 0}
+    assert sum(sum(row.values()) for row in report["confusion"].values()) == 32
     # Routing and retrieval work on paraphrases they never saw (not a target, a floor).
     assert report["sector_accuracy"] >= 0.8
     assert report["top1"] >= 0.8
     assert report["threshold"] == 0.88
     assert report["latency_ms"]["p95"] >= report["latency_ms"]["p50"] > 0
-    coverages = [row["coverage"] for row in report["sweep"]]
+    coverages = [row["coverage"] for row in report["curve"]]
     assert coverages == sorted(coverages, reverse=True)
 
 
@@ -61,6 +105,8 @@ def test_eval_on_a_bitext_style_csv_with_a_sector_map(db_url, tmp_path):
         str(FIXTURES / "eval_en_bitext_style.csv"),
         "--sector-map",
         str(FIXTURES / "eval_en_sector_map.json"),
+        "--missing-intents",
+        "0",
         "--threshold",
         "0.99",
         "--svg",
@@ -74,18 +120,58 @@ def test_eval_on_a_bitext_style_csv_with_a_sector_map(db_url, tmp_path):
     assert (tmp_path / "chart.svg").read_text().startswith("<svg")
 
 
-@pytest.mark.slow
+@pytest.mark.measurement
 def test_eval_on_bitext_meets_the_targets(db_url):
+    """All of Bitext (about four minutes here: `pytest -m measurement tests/test_eval.py`).
+
+    Bitext writes every response anew, so each intent keeps its first answer as the one
+    validated answer (`--answers per-intent`). It has no out-of-scope rows; its missing
+    intents are the 15% left out of the history."""
     data = require_shared("datasets", "bitext")
     report = _eval(
         str(data / "Bitext_Sample_Customer_Support_Training_Dataset.csv"),
         "--sector-map",
         str(data / "intent_to_sector.json"),
+        "--answers",
+        "per-intent",
         server_url=db_url,
     )
-    assert report["sector_accuracy"] >= 0.90
+    assert report["sector_accuracy_by_scope"]["in_scope"] >= 0.90
     assert report["top1"] >= 0.85
     assert report["precision"] >= 0.95
+    assert report["coverage"] >= 0.60
+    assert report["no_suggestion"]["missing_intent"] >= 0.90
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.jsonl", "", "the file is empty"),
+        ("columns.csv", "question,intent\nOi,saudacao\n", "row 1: no `text` (or `instruction`)"),
+        (
+            "sector.jsonl",
+            '{"text": "Oi", "sector": "geral"}\n{"text": "Boleto", "sector": "cobranca"}\n',
+            "row 2, field sector: unknown sector 'cobranca'",
+        ),
+        ("text.jsonl", '{"text": " ", "sector": "geral"}\n', "row 1, field text: missing or empty"),
+        ("latin1.csv", "text,sector\nOl\u00e1,geral\n".encode("latin-1"), "row 2: not UTF-8"),
+    ],
+)
+def test_bad_eval_data_is_named_by_row_and_field_and_writes_nothing(
+    db_url, tmp_path, name, content, message
+):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    chart = tmp_path / "chart.svg"
+    result = _run_eval(str(path), "--svg", str(chart), server_url=db_url)
+    assert result.returncode == 1
+    assert message in result.stderr, result.stderr
+    assert str(path) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not chart.exists()
 
 
 def test_eval_with_sectors_only_scores_routing_but_not_suggestions(db_url, tmp_path):
@@ -99,4 +185,4 @@ def test_eval_with_sectors_only_scores_routing_but_not_suggestions(db_url, tmp_p
     assert report["sector_accuracy"] >= 0.8
     assert report["top1"] is None
     assert report["precision"] is None
-    assert report["sweep"] == []
+    assert report["curve"] == []

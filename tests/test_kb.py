@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import run_atende
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _atende(*args: str, db_url: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATENDE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(ATENDE_DATABASE_URL=db_url, ATENDE_LOG_LEVEL="warning")
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return run_atende(*args, db=db_url, timeout=180)
 
 
 async def _count_kb(client) -> int:
