@@ -165,11 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     reembed.add_argument("--quiet", action="store_true", help="no progress bar")
     reembed.set_defaults(func=_run(_reembed))
 
+    from gateway.calibrate_cli import add_commands as add_calibrate_commands
     from gateway.keys_cli import add_commands as add_keys_commands
     from gateway.routing_cli import add_commands
     from gateway.telegram_cli import add_commands as add_telegram_commands
 
     add_commands(sub)
+    add_calibrate_commands(sub)
     add_telegram_commands(sub)
     add_keys_commands(sub)
     return parser

@@ -12,7 +12,12 @@ whichever route made it (the operator's approve or reject, or a REST `PUT`):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import ChatInteraction, SuggestionReview
 
@@ -61,3 +66,79 @@ def review_of(before: Before, row: ChatInteraction) -> SuggestionReview | None:
         method=suggestion.get("method"),
         operator_name=row.operator_name,
     )
+
+
+@dataclass(frozen=True)
+class ReviewedMessage:
+    """A review of the last days with its message's vector, for `atende calibrate`."""
+
+    interaction_id: int
+    sector: str | None
+    outcome: str
+    suggested_answer: str
+    final_answer: str | None
+    confidence: float | None
+    vector: np.ndarray
+
+
+class ReviewRepository:
+    """The labels operators left, and the validated history, as calibration reads them."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def reviewed(self, *, days: int, model_id: str) -> list[ReviewedMessage]:
+        """Reviews of the last `days` days whose message has a vector of `model_id`."""
+        query = (
+            select(
+                SuggestionReview.interaction_id,
+                SuggestionReview.sector,
+                SuggestionReview.outcome,
+                SuggestionReview.suggested_answer,
+                SuggestionReview.final_answer,
+                SuggestionReview.confidence,
+                ChatInteraction.embedding,
+            )
+            .join(ChatInteraction, ChatInteraction.id == SuggestionReview.interaction_id)
+            .where(
+                SuggestionReview.created_at >= func.now() - timedelta(days=days),
+                ChatInteraction.embedding.is_not(None),
+                ChatInteraction.embedding_model == model_id,
+            )
+            .order_by(SuggestionReview.id)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            ReviewedMessage(
+                r.interaction_id,
+                r.sector,
+                r.outcome,
+                r.suggested_answer,
+                r.final_answer,
+                r.confidence,
+                np.asarray(r.embedding, dtype=np.float64),
+            )
+            for r in rows
+        ]
+
+    async def validated_history(self, *, model_id: str, limit: int) -> tuple[np.ndarray, list[str]]:
+        """The newest `limit` human-validated messages with an answer: unit vectors, answers."""
+        query = (
+            select(ChatInteraction.embedding, ChatInteraction.answer)
+            .where(
+                ChatInteraction.validated_by == "human",
+                ChatInteraction.embedding.is_not(None),
+                ChatInteraction.embedding_model == model_id,
+                func.length(func.btrim(ChatInteraction.answer)) > 0,
+            )
+            .order_by(ChatInteraction.id.desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        if not rows:
+            return np.zeros((0, 0)), []
+        vectors = np.asarray([np.asarray(r.embedding, dtype=np.float64) for r in rows])
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+        return vectors, [r.answer for r in rows]

@@ -14,6 +14,8 @@ concurrent change wait for (and then override) this step.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +26,13 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
 from gateway.errors import ConfigurationError
+from gateway.services.calibration import load_calibration
 from gateway.services.llm import ChatModel, LLMClassifier, LLMDrafter
 from gateway.services.polling import Wakeup, work_forever
 from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Suggestion, SuggestionMaker
 from storage.models import ChatInteraction
+from storage.repositories import MetaRepository
 from storage.routing import RoutingRepository
 from storage.vectors import QueryVector
 
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 5
+CALIBRATION_TTL = 60.0  # seconds a calibration read from the database is used
 # Rows of a batch routed and suggested at once: four rows' two searches fit the pool (10).
 PARALLEL_ROWS = 4
 
@@ -59,8 +64,11 @@ class PipelineWorker:
         catalog: SectorCatalog | None = None,
         outbox: Outbox | None = None,
         metrics: Metrics | None = None,
+        meta: MetaRepository | None = None,
     ) -> None:
         self._metrics = metrics
+        self._meta = meta
+        self._calibration_read = -math.inf
         self._chat = chat
         self._catalog = catalog
         self._outbox = outbox
@@ -113,7 +121,12 @@ class PipelineWorker:
             )
         if needs_suggestion:
             suggestion = await self.suggestions.suggest(
-                vector, sector, exclude_id=row.id, text=row.message, nearby=nearby
+                vector,
+                sector,
+                exclude_id=row.id,
+                text=row.message,
+                nearby=nearby,
+                sector_given=not needs_route,
             )
             if suggestion is not None:
                 values.update(
@@ -137,6 +150,15 @@ class PipelineWorker:
             and suggestion.method == "retrieval"
             and suggestion.similarity >= definition.auto_send_threshold
         )
+
+    async def refresh_calibration(self, *, force: bool = False) -> None:
+        """Read what `atende calibrate --apply` stored, at most once a minute (it runs in
+        another process; a minute's delay is the price of not reading it per batch)."""
+        now = time.monotonic()
+        if self._meta is None or (not force and now - self._calibration_read < CALIBRATION_TTL):
+            return
+        self._calibration_read = now
+        self.suggestions.calibration = await load_calibration(self._meta, self.suggestions.model_id)
 
     async def run_once(self) -> int:
         """Process one batch; returns how many rows were claimed."""
@@ -163,6 +185,7 @@ class PipelineWorker:
         With `new_vectors_of` (a model id), `vectors` are new: each is written in the same
         UPDATE as its row's result, also for rows that need no triage or fail it.
         """
+        await self.refresh_calibration()
         todo = [
             i
             for i, row in enumerate(rows)
@@ -276,6 +299,7 @@ def build_pipeline(
         catalog=catalog,
         outbox=outbox,
         metrics=metrics,
+        meta=MetaRepository(sessions),
     )
 
 
@@ -303,6 +327,7 @@ def build_triage(
         repository,
         model_id=embedder.model_id,
         threshold=threshold,
+        min_confidence=settings.suggestion_min_confidence,
         temperature=settings.router_temperature,
         drafter=LLMDrafter(chat) if chat and settings.llm_drafting else None,
     )

@@ -1,0 +1,365 @@
+"""Re-calibrating suggestions from what operators decided (`atende calibrate`).
+
+Two things are fitted, and stored together under one meta key only when asked to
+(`--apply`); the pipeline reads them back within a minute:
+
+- the confidence model, on the validated history itself (`fit_on_history`: every
+  validated message asked of the rest, and of the rest without its answer);
+- a confidence threshold per sector, from the suggestions operators reviewed: the lowest
+  bar at which the reviewed suggestions that pass it were approved unchanged at least as
+  often as the target precision, with at least `min_reviews` of them passing.
+
+Reviews are scored again as the suggester would score them now (the new model, today's
+history without the reviewed message itself), so thresholds and model speak one scale.
+A review counts as right when the answer that would win now is the one the operator
+approved or wrote, and as wrong when it is the one they rejected; a rejection whose
+answer would no longer win tells nothing about the new winner and is left out.
+
+A threshold is never set below the confidences reviews were seen at: below them no
+operator ever judged a suggestion, and precision there is unknown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from gateway.eval_data import DatasetError, read_records
+from gateway.services.confidence import (
+    ConfidenceModel,
+    answer_key,
+    default_model,
+    fit_on_history,
+)
+from gateway.services.suggestions import Calibration, SuggestionMaker
+from storage.repositories import MetaRepository
+from storage.reviews import ReviewedMessage, ReviewRepository
+
+log = structlog.get_logger(__name__)
+
+CALIBRATION_KEY = "suggestion_calibration"
+OUTCOMES = ("approved", "edited", "rejected")
+# The confidence model compares every validated message with every other: the newest
+# few thousand are plenty to fit four weights and keep that square small.
+HISTORY_LIMIT = 4000
+GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 .. 0.95
+
+
+@dataclass(frozen=True)
+class Label:
+    """One reviewed suggestion: its sector, its confidence, and whether it was right."""
+
+    sector: str | None
+    confidence: float
+    right: bool
+
+
+@dataclass(frozen=True)
+class Operating:
+    """What a bar does to a sector's reviewed suggestions."""
+
+    threshold: float
+    reviewed: int
+    kept: int
+    precision: float | None  # of the kept, the share right
+    coverage: float | None  # of the reviewed, the share kept
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "reviewed": self.reviewed,
+            "kept": self.kept,
+            "precision": None if self.precision is None else round(self.precision, 4),
+            "coverage": None if self.coverage is None else round(self.coverage, 4),
+        }
+
+
+def operating(labels: Sequence[Label], threshold: float) -> Operating:
+    kept = [label for label in labels if label.confidence >= threshold]
+    right = sum(label.right for label in kept)
+    return Operating(
+        threshold=threshold,
+        reviewed=len(labels),
+        kept=len(kept),
+        precision=right / len(kept) if kept else None,
+        coverage=len(kept) / len(labels) if labels else None,
+    )
+
+
+@dataclass(frozen=True)
+class SectorResult:
+    sector: str
+    before: Operating
+    after: Operating
+    note: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sector": self.sector,
+            "before": self.before.as_json(),
+            "after": self.after.as_json(),
+            "note": self.note,
+        }
+
+
+def choose_threshold(
+    labels: Sequence[Label], *, target: float, min_reviews: int, current: float
+) -> tuple[float, str]:
+    """The sector's new bar and why; `current` stays when the labels cannot tell."""
+    if len(labels) < min_reviews:
+        return current, f"kept: {len(labels)} reviews, fewer than {min_reviews}"
+    lowest = math.floor(min(label.confidence for label in labels) * 20) / 20
+    eligible = [
+        point
+        for point in (operating(labels, t) for t in GRID if t >= lowest)
+        if point.kept >= min_reviews and point.precision is not None
+    ]
+    if not eligible:
+        return current, f"kept: no bar leaves {min_reviews} reviews to judge it by"
+    reaching = [p for p in eligible if p.precision is not None and p.precision >= target]
+    if reaching:
+        return reaching[0].threshold, f"lowest bar with precision >= {target:.2f}"
+    best = max(eligible, key=lambda p: (p.precision or 0.0, -p.threshold))
+    return best.threshold, f"no bar reaches precision {target:.2f}; the most precise one"
+
+
+@dataclass
+class CalibrationReport:
+    before: Calibration
+    after: Calibration
+    sectors: list[SectorResult] = field(default_factory=list)
+    labels: int = 0
+    left_out: int = 0  # rejections whose answer would no longer win
+    source: str = "database"
+    model_note: str = ""
+    applied: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "source": self.source,
+            "labels": self.labels,
+            "left_out": self.left_out,
+            "model": {
+                "before": self.before.model.as_json(),
+                "after": self.after.model.as_json(),
+                "note": self.model_note,
+            },
+            "sectors": [s.as_json() for s in self.sectors],
+            "calibration": self.after.as_json(),
+        }
+
+
+def calibrate_thresholds(
+    report: CalibrationReport,
+    before_labels: Sequence[Label],
+    after_labels: Sequence[Label],
+    *,
+    sectors: Iterable[str],
+    default_bar: float,
+    target: float,
+    min_reviews: int,
+) -> None:
+    """Fill `report.sectors` and `report.after.sector_thresholds`, sector by sector."""
+    by_sector_before: dict[str | None, list[Label]] = defaultdict(list)
+    by_sector_after: dict[str | None, list[Label]] = defaultdict(list)
+    for label in before_labels:
+        by_sector_before[label.sector].append(label)
+    for label in after_labels:
+        by_sector_after[label.sector].append(label)
+    thresholds = dict(report.before.sector_thresholds)
+    for sector in sectors:
+        current = thresholds.get(sector, default_bar)
+        bar, note = choose_threshold(
+            by_sector_after[sector], target=target, min_reviews=min_reviews, current=current
+        )
+        if bar != current or sector in thresholds:
+            thresholds[sector] = bar
+        report.sectors.append(
+            SectorResult(
+                sector,
+                operating(by_sector_before[sector], current),
+                operating(by_sector_after[sector], bar),
+                note,
+            )
+        )
+    report.after.sector_thresholds = thresholds
+
+
+def rescore(
+    maker: SuggestionMaker,
+    model: ConfidenceModel,
+    reviewed: ReviewedMessage,
+    ranked: Sequence[Any],
+) -> Label | None:
+    """The review as a label for `model`: None when it cannot judge today's winner."""
+    assessment = maker.assess(ranked)
+    if not assessment.evidence:
+        return None
+    winner = assessment.evidence[0]
+    confidence = model.confidence(winner) if winner.similarity >= maker.threshold else 0.0
+    if reviewed.outcome == "rejected":
+        if winner.key != answer_key(reviewed.suggested_answer):
+            return None
+        return Label(reviewed.sector, confidence, right=False)
+    return Label(reviewed.sector, confidence, right=winner.key == answer_key(reviewed.final_answer))
+
+
+async def calibrate_from_database(
+    maker: SuggestionMaker,
+    reviews: ReviewRepository,
+    *,
+    sectors: Sequence[str],
+    days: int,
+    target: float,
+    min_reviews: int,
+    refit: bool = True,
+) -> CalibrationReport:
+    """What calibrating on this database's history and recent reviews would store."""
+    before = maker.calibration
+    after = Calibration(model=before.model, sector_thresholds=dict(before.sector_thresholds))
+    report = CalibrationReport(before=before, after=after)
+    if refit:
+        vectors, answers = await reviews.validated_history(
+            model_id=maker.model_id, limit=HISTORY_LIMIT
+        )
+        fitted = fit_on_history(
+            vectors, answers, temperature=maker.temperature, model_id=maker.model_id
+        )
+        if fitted is None:
+            report.model_note = (
+                f"kept: {len(answers)} validated messages cannot teach a model "
+                "(at least 20, with answers given more than once)"
+            )
+        else:
+            after.model = fitted
+            report.model_note = f"fitted on {len(answers)} validated messages"
+    else:
+        report.model_note = "kept (--keep-model)"
+    before_labels: list[Label] = []
+    after_labels: list[Label] = []
+    for reviewed in await reviews.reviewed(days=days, model_id=maker.model_id):
+        ranked = await maker.candidates(
+            reviewed.vector, reviewed.sector, exclude_id=reviewed.interaction_id
+        )
+        old = rescore(maker, before.model, reviewed, ranked)
+        new = rescore(maker, after.model, reviewed, ranked)
+        if old is None or new is None:
+            report.left_out += 1
+            continue
+        before_labels.append(old)
+        after_labels.append(new)
+    report.labels = len(after_labels)
+    calibrate_thresholds(
+        report,
+        before_labels,
+        after_labels,
+        sectors=sectors,
+        default_bar=maker.min_confidence,
+        target=target,
+        min_reviews=min_reviews,
+    )
+    return report
+
+
+def _label_columns(path: Path, fields: set[str]) -> None:
+    missing = [name for name in ("sector", "confidence", "outcome") if name not in fields]
+    if missing:
+        raise DatasetError(
+            f"{path}: row 1: no {', '.join(f'`{m}`' for m in missing)} column; the columns "
+            f"are {', '.join(sorted(fields)) or 'none'}"
+        )
+
+
+def load_labels(path: Path, *, known_sectors: Iterable[str]) -> list[Label]:
+    """Reviewed suggestions from a CSV or JSONL file (columns sector, confidence and
+    outcome: approved, edited or rejected); raises DatasetError naming the row and field."""
+    known = set(known_sectors)
+    labels = []
+    for number, record in read_records(path, _label_columns):
+        where = f"{path}: row {number}"
+        sector = str(record.get("sector") or "").strip()
+        if not sector:
+            raise DatasetError(f"{where}, field sector: missing or empty")
+        if sector not in known:
+            raise DatasetError(
+                f"{where}, field sector: unknown sector {sector!r}; known: "
+                f"{', '.join(sorted(known))}"
+            )
+        outcome = str(record.get("outcome") or "").strip().lower()
+        if outcome not in OUTCOMES:
+            raise DatasetError(
+                f"{where}, field outcome: {record.get('outcome')!r} is not one of "
+                f"{', '.join(OUTCOMES)}"
+            )
+        raw = record.get("confidence")
+        try:
+            confidence = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise DatasetError(f"{where}, field confidence: {raw!r} is not a number") from None
+        if not 0.0 <= confidence <= 1.0:
+            raise DatasetError(f"{where}, field confidence: {confidence} is not in [0, 1]")
+        labels.append(Label(sector, confidence, right=outcome == "approved"))
+    if not labels:
+        raise DatasetError(f"{path}: no reviews in the file")
+    return labels
+
+
+def calibrate_from_labels(
+    current: Calibration,
+    labels: Sequence[Label],
+    *,
+    sectors: Sequence[str],
+    default_bar: float,
+    target: float,
+    min_reviews: int,
+) -> CalibrationReport:
+    """Thresholds from reviews scored elsewhere (their confidences as given, so the
+    confidence model that scored them is kept)."""
+    after = Calibration(model=current.model, sector_thresholds=dict(current.sector_thresholds))
+    report = CalibrationReport(
+        before=current, after=after, labels=len(labels), source="file", model_note="kept"
+    )
+    calibrate_thresholds(
+        report,
+        labels,
+        labels,
+        sectors=sectors,
+        default_bar=default_bar,
+        target=target,
+        min_reviews=min_reviews,
+    )
+    return report
+
+
+async def load_calibration(meta: MetaRepository, model_id: str) -> Calibration:
+    """What `atende calibrate --apply` stored, or the defaults. A model fitted for another
+    embedding model no longer reads its numbers right: the default model replaces it."""
+    stored = await meta.get(CALIBRATION_KEY)
+    if not stored:
+        return Calibration.default_for(model_id)
+    try:
+        calibration = Calibration.from_json(stored)
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("calibration_unreadable", error=str(exc))
+        return Calibration.default_for(model_id)
+    fitted_for = calibration.model.model_id
+    if calibration.model.source != "calibrated" or (
+        fitted_for is not None and fitted_for != model_id
+    ):
+        if fitted_for is not None and fitted_for != model_id:
+            log.warning("calibration_for_another_model", fitted_for=fitted_for, model=model_id)
+        calibration.model = default_model(model_id)
+    return calibration
+
+
+async def store_calibration(meta: MetaRepository, calibration: Calibration) -> None:
+    calibration.applied_at = datetime.now(UTC).isoformat(timespec="seconds")
+    await meta.set(CALIBRATION_KEY, calibration.as_json())

@@ -1,0 +1,322 @@
+"""Learning from operators: rejections weigh answers down, and `atende calibrate` re-fits
+the confidence model and per-sector thresholds from reviews, only when asked to."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gateway import keys
+from gateway.services.calibration import CALIBRATION_KEY, Label, choose_threshold
+from storage.routing import RoutingRepository
+from tests.conftest import query_sql, run_atende, run_sql
+from tests.routing_helpers import API, import_kb, post, wait_until_triaged
+
+DELIVERY_Q = "Qual é o prazo de entrega para o Nordeste?"
+DELIVERY_A = "Para o Nordeste a entrega leva de 5 a 8 dias úteis."
+
+# Eight answers, three ways of asking each: enough history (24 validated messages, every
+# answer given more than once) for the confidence model to be fitted on.
+KB = {
+    "Para o Nordeste a entrega leva de 5 a 8 dias úteis.": [
+        "Qual é o prazo de entrega para o Nordeste?",
+        "Quanto tempo demora a entrega pro Nordeste?",
+        "Em quantos dias chega no Nordeste?",
+    ],
+    "A segunda via do boleto está em Minha conta > Pagamentos.": [
+        "Como tiro a segunda via do boleto?",
+        "Perdi o boleto, onde emito outro?",
+        "Preciso de uma nova via do boleto",
+    ],
+    "Para trocar a senha, use 'Esqueci minha senha' na tela de entrada.": [
+        "Esqueci minha senha, como troco?",
+        "Não consigo entrar, esqueci a senha",
+        "Como faço para redefinir a senha?",
+    ],
+    "O cancelamento é feito em Minha conta > Assinatura > Cancelar.": [
+        "Quero cancelar minha assinatura",
+        "Como cancelo o plano?",
+        "Desejo encerrar a assinatura",
+    ],
+    "Aceitamos cartão de crédito, Pix e boleto.": [
+        "Quais formas de pagamento vocês aceitam?",
+        "Posso pagar com Pix?",
+        "Aceitam cartão de crédito?",
+    ],
+    "A troca pode ser pedida em até 30 dias pelo site, em Meus pedidos.": [
+        "Como faço para trocar um produto?",
+        "Quero trocar o tamanho da roupa",
+        "Qual o prazo para pedir troca?",
+    ],
+    "A nota fiscal chega no seu e-mail no dia do envio.": [
+        "Onde está a nota fiscal da compra?",
+        "Não recebi a nota fiscal",
+        "Como consigo a NF do pedido?",
+    ],
+    "O rastreio fica em Meus pedidos, com o código dos Correios.": [
+        "Como rastreio meu pedido?",
+        "Onde vejo o código de rastreamento?",
+        "Quero acompanhar a entrega do pedido",
+    ],
+}
+
+
+def _kb_items(sector: str = "vendas") -> list[dict]:
+    return [
+        {"question": q, "answer": answer, "sector": sector}
+        for answer, questions in KB.items()
+        for q in questions
+    ]
+
+
+async def _suggested(client, text: str, sector: str = "vendas") -> dict:
+    body = await wait_until_triaged(client, (await post(client, text, sector))["id"])
+    assert body["validated_by"] == "ai", body
+    return body
+
+
+# --- rejections ---------------------------------------------------------------------------
+
+
+async def test_a_rejected_answer_is_not_suggested_again_for_the_same_question(client):
+    await import_kb(client, [{"question": DELIVERY_Q, "answer": DELIVERY_A, "sector": "vendas"}])
+    asked = "Qual o prazo de entrega pro Nordeste?"
+    first = await _suggested(client, asked)
+    assert first["answer"] == DELIVERY_A
+    response = await client.post(f"{API}/operator/messages/{first['id']}/reject")
+    assert response.status == 200
+
+    # The same question again: the operator's "no" for it now outweighs the validated
+    # answer, which is less similar to it than the rejected message is.
+    again = await wait_until_triaged(client, (await post(client, asked, "vendas"))["id"])
+    assert again["validated_by"] == "pending"
+    assert again["suggestion"] is None
+    # A different question of the same answer, far from the rejected one, still gets it.
+    other = await _suggested(client, "Em quantos dias a entrega chega no Nordeste?")
+    assert other["answer"] == DELIVERY_A
+
+
+async def test_rejections_are_found_by_similarity_and_embedding_model(client):
+    await import_kb(client, [{"question": DELIVERY_Q, "answer": DELIVERY_A, "sector": "vendas"}])
+    first = await _suggested(client, "Qual o prazo de entrega pro Nordeste?")
+    await client.post(f"{API}/operator/messages/{first['id']}/reject")
+    pipeline = client.server.app[keys.PIPELINE]
+    repository = RoutingRepository(client.server.app[keys.SESSIONS])
+    model_id = pipeline.suggestions.model_id
+    db = client.server.app[keys.SETTINGS].async_database_url
+    [row] = await query_sql(
+        db, "SELECT embedding::text AS v FROM chat_interactions WHERE id = :id", id=first["id"]
+    )
+    vector = json.loads(row["v"])
+
+    [found] = await repository.rejected_near(vector, model_id=model_id, limit=5, min_similarity=0.9)
+    assert found.interaction_id == first["id"]
+    assert found.suggested_answer == DELIVERY_A
+    assert found.similarity == pytest.approx(1.0, abs=1e-4)
+    assert (
+        await repository.rejected_near(vector, model_id="other", limit=5, min_similarity=0.9) == []
+    )
+    # Turned around, the same vector is as far as can be: below any floor.
+    opposite = [-x for x in vector]
+    assert (
+        await repository.rejected_near(opposite, model_id=model_id, limit=5, min_similarity=0.0)
+        == []
+    )
+
+
+# --- choosing a sector's bar ----------------------------------------------------------------
+
+
+def _labels(pairs: list[tuple[float, bool]], sector: str = "vendas") -> list[Label]:
+    return [Label(sector, confidence, right) for confidence, right in pairs]
+
+
+def test_the_bar_is_the_lowest_that_reaches_the_target_precision():
+    # Below 0.7 half are wrong; from 0.7 up all are right.
+    labels = _labels([(0.55, False), (0.6, True), (0.65, False)] * 4 + [(0.8, True)] * 10)
+    bar, note = choose_threshold(labels, target=0.95, min_reviews=5, current=0.5)
+    assert bar == 0.7
+    assert "precision >= 0.95" in note
+
+
+def test_too_few_reviews_keep_the_bar():
+    bar, note = choose_threshold(
+        _labels([(0.9, True)] * 3), target=0.95, min_reviews=5, current=0.5
+    )
+    assert bar == 0.5
+    assert "fewer than 5" in note
+
+
+def test_the_bar_never_drops_below_what_operators_saw():
+    # Every reviewed suggestion was at 0.6 or more and all were right: nothing is known
+    # of lower confidences, so the bar stays at the lowest seen, not at 0.05.
+    bar, _ = choose_threshold(_labels([(0.62, True)] * 10), target=0.95, min_reviews=5, current=0.7)
+    assert bar == 0.6
+
+
+def test_when_no_bar_reaches_the_target_the_most_precise_one_is_taken():
+    labels = _labels([(0.6, False), (0.6, True), (0.9, True), (0.9, False), (0.9, True)] * 3)
+    bar, note = choose_threshold(labels, target=0.95, min_reviews=5, current=0.5)
+    assert bar == 0.65  # from 0.65 up: 2 of 3 right, better than 3 of 5
+    assert "no bar reaches" in note
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def _calibrate(*args: str, db: str) -> subprocess.CompletedProcess:
+    return run_atende("calibrate", *args, db=db)
+
+
+async def _stored(db: str) -> list[dict]:
+    return await query_sql(db, "SELECT value FROM atende_meta WHERE key = :k", k=CALIBRATION_KEY)
+
+
+async def _reviewed_history(client) -> None:
+    """The KB above, and suggestions operators approved, edited and rejected."""
+    await import_kb(client, _kb_items())
+    approve = [
+        "Qual o prazo de entrega pro Nordeste?",
+        "como tiro 2 via do boleto",
+        "esqueci a senha e nao consigo entrar",
+        "quero cancelar a assinatura",
+    ]
+    for text in approve:
+        body = await _suggested(client, text)
+        await client.post(f"{API}/operator/messages/{body['id']}/approve", json={})
+    body = await _suggested(client, "Vocês aceitam Pix?")
+    await client.post(
+        f"{API}/operator/messages/{body['id']}/approve",
+        json={"answer": "Sim, aceitamos Pix, cartão e boleto."},
+    )
+    body = await _suggested(client, "Quero trocar o produto")
+    await client.post(f"{API}/operator/messages/{body['id']}/reject")
+
+
+async def test_calibrate_is_a_dry_run_until_applied_and_the_pipeline_reads_it(client):
+    db = client.server.app[keys.SETTINGS].async_database_url
+    await _reviewed_history(client)
+
+    dry = _calibrate("--min-reviews", "2", "--target-precision", "0.6", db=db)
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: nothing was stored" in dry.stdout
+    [vendas_line] = [line for line in dry.stdout.splitlines() if line.startswith("vendas")]
+    assert vendas_line.split()[1] == "6"  # reviews
+    assert await _stored(db) == []
+
+    result = _calibrate(
+        "--min-reviews", "2", "--target-precision", "0.6", "--apply", "--json", db=db
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["applied"] is True
+    assert report["model"]["after"]["source"] == "calibrated"
+    assert report["model"]["after"]["examples"] > 0
+    [vendas] = [s for s in report["sectors"] if s["sector"] == "vendas"]
+    # Six reviews; the rejected answer is still the one that would win, so it counts.
+    assert vendas["after"]["reviewed"] == report["labels"] == 6
+    assert 0.0 < vendas["after"]["threshold"] <= 1.0
+    [stored] = await _stored(db)
+    assert stored["value"]["sector_thresholds"]["vendas"] == vendas["after"]["threshold"]
+
+    pipeline = client.server.app[keys.PIPELINE]
+    await pipeline.refresh_calibration(force=True)
+    maker = pipeline.suggestions
+    assert maker.calibration.model.source == "calibrated"
+    assert maker.min_confidence_for("vendas") == vendas["after"]["threshold"]
+    assert maker.min_confidence_for("geral") == maker.min_confidence
+
+
+async def test_a_calibration_for_another_embedding_model_keeps_only_its_thresholds(client):
+    db = client.server.app[keys.SETTINGS].async_database_url
+    value = {
+        "model": {"intercept": 1.0, "weights": [1, 1, 1, 1], "model_id": "another-model"},
+        "sector_thresholds": {"vendas": 0.8},
+    }
+    await run_sql(
+        db,
+        "INSERT INTO atende_meta (key, value) VALUES (:k, CAST(:v AS jsonb))",
+        k=CALIBRATION_KEY,
+        v=json.dumps(value),
+    )
+    pipeline = client.server.app[keys.PIPELINE]
+    await pipeline.refresh_calibration(force=True)
+    assert pipeline.suggestions.calibration.model.source == "default"
+    assert pipeline.suggestions.min_confidence_for("vendas") == 0.8
+
+
+def _labels_file(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+async def test_calibrate_from_a_labels_file(client, tmp_path):
+    db = client.server.app[keys.SETTINGS].async_database_url
+    rows = ["sector,confidence,outcome"]
+    rows += ["suporte,0.55,rejected", "suporte,0.6,approved", "suporte,0.65,edited"] * 4
+    rows += ["suporte,0.85,approved"] * 10
+    path = _labels_file(tmp_path, "reviews.csv", "\n".join(rows) + "\n")
+    result = _calibrate("--labels", str(path), "--min-reviews", "5", "--apply", "--json", db=db)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    [suporte] = [s for s in report["sectors"] if s["sector"] == "suporte"]
+    assert suporte["before"] == {
+        "threshold": 0.5,
+        "reviewed": 22,
+        "kept": 22,
+        "precision": round(14 / 22, 4),
+        "coverage": 1.0,
+    }
+    assert suporte["after"]["threshold"] == 0.7
+    assert suporte["after"]["precision"] == 1.0
+    assert suporte["after"]["coverage"] == round(10 / 22, 4)
+    assert report["model"]["after"]["source"] == "default"  # scored elsewhere: kept
+    [stored] = await _stored(db)
+    assert stored["value"]["sector_thresholds"] == {"suporte": 0.7}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", "", "the file is empty"),
+        ("columns.csv", "sector,outcome\nvendas,approved\n", "row 1: no `confidence` column"),
+        (
+            "sector.csv",
+            "sector,confidence,outcome\nvendas,0.9,approved\nlojas,0.9,approved\n",
+            "row 3, field sector: unknown sector 'lojas'",
+        ),
+        (
+            "outcome.jsonl",
+            '{"sector": "vendas", "confidence": 0.9, "outcome": "maybe"}\n',
+            "row 1, field outcome: 'maybe' is not one of approved, edited, rejected",
+        ),
+        (
+            "confidence.csv",
+            "sector,confidence,outcome\nvendas,alta,approved\n",
+            "row 2, field confidence: 'alta' is not a number",
+        ),
+        (
+            "latin1.csv",
+            "sector,confidence,outcome\nvendas,0.9,aprovação\n".encode("latin-1"),
+            "row 2: not UTF-8",
+        ),
+    ],
+)
+async def test_bad_labels_are_named_by_row_and_field_and_change_nothing(
+    client, tmp_path, name, content, message
+):
+    db = client.server.app[keys.SETTINGS].async_database_url
+    path = _labels_file(tmp_path, name, content)
+    result = _calibrate("--labels", str(path), "--apply", db=db)
+    assert result.returncode == 1
+    assert message in result.stderr, result.stderr
+    assert str(path) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert await _stored(db) == []
