@@ -52,6 +52,19 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
+def watch_errors(page, errors: list[str], expected: tuple[str, ...]) -> None:
+    """Collect the page's errors and its console's, but those with an `expected` text."""
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not any(text in msg.text for text in expected)
+            else None
+        ),
+    )
+
+
 @contextlib.asynccontextmanager
 async def browser_page(*, expected: tuple[str, ...] = ()) -> AsyncIterator:
     """A fresh Chromium page; errors on its console fail the test, except those that
@@ -66,15 +79,7 @@ async def browser_page(*, expected: tuple[str, ...] = ()) -> AsyncIterator:
         )
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 860}, locale="pt-BR")
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "console",
-                lambda msg: (
-                    errors.append(msg.text)
-                    if msg.type == "error" and not any(text in msg.text for text in expected)
-                    else None
-                ),
-            )
+            watch_errors(page, errors, expected)
             try:
                 yield page
             except Exception as exc:

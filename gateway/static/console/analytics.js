@@ -6,15 +6,14 @@
 // policy allows and in which nothing can run.
 "use strict";
 
-const API = "/api/v1";
-const STORE_KEY = "atende.console.key"; // console.js keeps the key here
+const { API, STORE_KEY, el, ApiError } = atende; // common.js
 const CHARTS = ["messages", "reviews", "queue", "failures"];
 const BANDS = ["lt_5m", "5m_30m", "30m_2h", "2h_24h", "gt_24h"];
 const BAND_LABELS = {
   lt_5m: "< 5 min", "5m_30m": "5–30 min", "30m_2h": "30 min–2 h", "2h_24h": "2–24 h", gt_24h: "> 24 h",
 };
 
-// One dictionary per language until the console's shared i18n.js serves them all.
+// Its strings in each language the console speaks (common.js picks one).
 const STRINGS = {
   "pt-BR": {
     "title": "Análises do atendimento", "title.short": "· análises",
@@ -82,32 +81,14 @@ const STRINGS = {
   },
 };
 
-const state = { key: sessionStorage.getItem(STORE_KEY), lang: "pt-BR", report: null };
+const i18n = atende.translator(STRINGS);
+const t = i18n.t;
+const state = {
+  key: sessionStorage.getItem(STORE_KEY),
+  report: null,
+  get lang() { return i18n.lang; },
+};
 const $ = (id) => document.getElementById(id);
-
-function t(key, values) {
-  const text = (STRINGS[state.lang] || STRINGS["pt-BR"])[key] ?? STRINGS["pt-BR"][key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values?.[name] ?? ""));
-}
-
-// Builds elements with textContent only: a sector's or an error's name is never HTML.
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
-}
 
 async function call(path) {
   const response = await fetch(API + path, { headers: { Authorization: `Bearer ${state.key}` } });
@@ -125,17 +106,8 @@ async function call(path) {
 // --- language ---------------------------------------------------------------------------
 
 async function loadLanguage() {
-  try {
-    const response = await fetch("/console/config.json");
-    if (response.ok) {
-      const config = await response.json();
-      if (STRINGS[config.language]) state.lang = config.language;
-    }
-  } catch { /* no config yet: Portuguese */ }
-  document.documentElement.lang = state.lang;
+  await i18n.load();
   document.title = `atende · ${t("title.short").replace(/^·\s*/, "")}`;
-  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const node of document.querySelectorAll("[data-i18n-alt]")) node.alt = t(node.dataset.i18nAlt);
 }
 
 // --- formatting -------------------------------------------------------------------------

@@ -1,90 +1,236 @@
-// The operator console: sign in with an API key, watch the queue live, answer customers.
+// The operator console: sign in with an API key, watch the queue live, take a message,
+// answer customers, read a customer's whole conversation, search past messages.
 // Every call goes to the REST API with `Authorization: Bearer <key>`; the key lives in
 // sessionStorage (this tab only). Live updates come from GET /api/v1/operator/events,
 // read with fetch() so it can carry the same header (EventSource cannot).
 "use strict";
 
-const API = "/api/v1";
-const STORE_KEY = "atende.console.key";
+const { API, STORE_KEY, el } = atende; // common.js
 const STORE_NAME = "atende.console.operator";
+const CONVERSATION_PAGE = 20;
 
-const CHANNELS = { telegram: "Telegram", whatsapp: "WhatsApp", rest: "API" };
-const VALIDATION = { pending: "sem resposta", ai: "sugestão da IA", human: "aprovada" };
-const DELIVERY = {
-  pending: "na fila de envio", sending: "enviando", sent: "enviada",
-  delivered: "entregue", read: "lida", failed: "falhou",
+const STRINGS = {
+  "pt-BR": {
+    "title": "Console do operador", "title.short": "· console do operador",
+    "signin.key": "Chave de API (operador ou administrador)",
+    "signin.name": "Seu nome (opcional, fica registrado nas respostas)",
+    "signin.submit": "Entrar",
+    "signin.note": "A chave fica só nesta aba (sessionStorage) e é apagada ao sair.",
+    "signin.bad_key": "Chave inválida ou revogada. Confira a chave e tente de novo.",
+    "signin.wrong_role": "Esta chave não dá acesso ao console: use uma chave de operador ou de administrador.",
+    "signin.too_many": "Muitas tentativas seguidas. Aguarde um pouco e tente de novo.",
+    "signin.failed": "Não foi possível entrar: {message}.",
+    "signin.expired": "Sua chave deixou de valer (expirou ou foi revogada); entre de novo. Nada do que estava na tela foi enviado.",
+    "offline": "sem conexão com o atende",
+    "search.placeholder": "Buscar mensagens parecidas (/)",
+    "search.title": "Busca semântica, como em POST /messages/search",
+    "filter.sector": "Setor", "filter.all": "Todos os setores",
+    "live.connecting": "conectando…", "live.on": "ao vivo", "live.off": "reconectando…",
+    "nav.analytics": "Análises", "nav.signout": "Sair",
+    "operator": "Operador: {name}",
+    "queue.title": "Fila pendente", "queue.empty": "Nenhuma mensagem esperando resposta.",
+    "queue.taken_by": "com {name}", "queue.taken_by_me": "com você",
+    "detail.choose": "Escolha uma mensagem da fila para ver os detalhes.",
+    "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
+    "state.pending": "sem resposta", "state.ai": "sugestão da IA", "state.human": "aprovada",
+    "state.triage": "em triagem…",
+    "delivery.none": "nenhuma resposta enviada ainda",
+    "delivery.pending": "na fila de envio", "delivery.sending": "enviando", "delivery.sent": "enviada",
+    "delivery.delivered": "entregue", "delivery.read": "lida", "delivery.failed": "falhou",
+    "no_sector": "sem setor", "sector.given": "(informado)", "sector.confidence": "(confiança {value})",
+    "waited": "há {age}",
+    "message.title": "Mensagem #{id}",
+    "field.channel": "Canal", "field.sector": "Setor", "field.received": "Recebida",
+    "field.state": "Estado", "field.delivery": "Entrega", "field.assigned": "Com quem",
+    "state.by": "{state} por {name}",
+    "assigned.nobody": "ninguém: está livre", "assigned.someone": "{name}, desde {time}",
+    "assigned.me": "você, desde {time}",
+    "assigned.other_banner": "{name} está com esta mensagem. Você pode ver tudo, mas só quem a assumiu (ou um administrador) responde.",
+    "action.take": "Assumir", "action.release": "Devolver à fila",
+    "action.transfer": "Transferir", "transfer.to": "Transferir para o setor",
+    "action.approve": "Aprovar", "action.edit": "Editar e aprovar", "action.reject": "Rejeitar",
+    "action.reply": "Responder",
+    "suggestion.title": "Sugestão",
+    "suggestion.none_human": "Respondida por um operador, sem sugestão.",
+    "suggestion.none": "Nenhuma sugestão para esta mensagem: escreva a resposta.",
+    "suggestion.meta": "Confiança {confidence} (mínimo {needed}) · similaridade {similarity} · método {method}",
+    "suggestion.meta_old": "Similaridade {similarity} (limiar {threshold}) · método {method}",
+    "suggestion.auto": " · enviada automaticamente", "suggestion.reviewed": " · revisada por um operador",
+    "sources.title": "Respostas de origem", "sources.none": "Sem respostas validadas parecidas.",
+    "sources.source": "Origem ", "sources.line": "#{id} · {sector} · similaridade {similarity}",
+    "sources.q": "Pergunta: {text}", "sources.a": "Resposta: {text}",
+    "answer.title": "Resposta", "answer.label": "Resposta ao cliente",
+    "answer.placeholder": "Escreva a resposta ao cliente…",
+    "history.title": "Histórico do cliente", "history.first": "Primeiro contato deste cliente.",
+    "history.open": "Ver a conversa inteira (c)",
+    "status.write_first": "Escreva a resposta antes de enviar.", "status.sending": "Enviando…",
+    "status.approve": "Resposta aprovada: segue para o cliente (veja Entrega).",
+    "status.edit": "Resposta editada e aprovada: segue para o cliente (veja Entrega).",
+    "status.reject": "Sugestão rejeitada: a mensagem voltou para a fila sem resposta.",
+    "status.reply": "Resposta registrada: segue para o cliente (veja Entrega).",
+    "status.take": "Mensagem assumida: os outros operadores a veem com você.",
+    "status.release": "Mensagem devolvida à fila.",
+    "status.transfer": "Mensagem transferida para {sector}.",
+    "error.not_found": "Esta mensagem não existe mais (#{id}). Nada foi enviado.",
+    "error.conflict": "Não foi possível: {message}. A tela foi atualizada; nada foi enviado duas vezes.",
+    "error.invalid": "Pedido recusado: {message}.",
+    "error.generic": "Não foi possível: {message}.",
+    "conversation.title": "Conversa com o cliente",
+    "conversation.back": "Voltar à mensagem #{id}",
+    "conversation.older": "Carregar mensagens anteriores",
+    "conversation.count": "{shown} de {total} mensagens",
+    "conversation.customer": "Cliente · {channel} · {time}",
+    "conversation.suggested": "Sugestão da IA, aguardando aprovação",
+    "conversation.answered": "Resposta de {name}",
+    "conversation.answered_anon": "Resposta aprovada",
+    "conversation.unanswered": "Ainda sem resposta",
+    "conversation.open": "abrir",
+    "search.title_results": "Busca: “{query}”", "search.none": "Nenhuma mensagem parecida.",
+    "search.hit": "#{id} · {sector} · {state} · similaridade {similarity}",
+    "help.title": "Atalhos do teclado", "help.close": "Fechar",
+    "help.move": "próxima / anterior da fila", "help.approve": "aprovar a sugestão",
+    "help.edit": "editar a resposta (Ctrl+Enter envia)", "help.reject": "rejeitar a sugestão",
+    "help.take": "assumir / devolver a mensagem", "help.conversation": "ver a conversa inteira do cliente",
+    "help.search": "buscar mensagens parecidas", "help.escape": "fechar / sair do campo de texto",
+    "help.help": "mostrar esta ajuda",
+  },
+  "en": {
+    "title": "Operator console", "title.short": "· operator console",
+    "signin.key": "API key (operator or admin)",
+    "signin.name": "Your name (optional, recorded on your answers)",
+    "signin.submit": "Sign in",
+    "signin.note": "The key stays in this tab only (sessionStorage) and is erased on sign-out.",
+    "signin.bad_key": "Invalid or revoked key. Check it and try again.",
+    "signin.wrong_role": "This key has no access to the console: use an operator or admin key.",
+    "signin.too_many": "Too many attempts in a row. Wait a little and try again.",
+    "signin.failed": "Could not sign in: {message}.",
+    "signin.expired": "Your key is no longer valid (expired or revoked); sign in again. Nothing on the screen was sent.",
+    "offline": "no connection to atende",
+    "search.placeholder": "Search similar messages (/)",
+    "search.title": "Semantic search, as POST /messages/search",
+    "filter.sector": "Sector", "filter.all": "All sectors",
+    "live.connecting": "connecting…", "live.on": "live", "live.off": "reconnecting…",
+    "nav.analytics": "Analytics", "nav.signout": "Sign out",
+    "operator": "Operator: {name}",
+    "queue.title": "Waiting queue", "queue.empty": "No message is waiting for an answer.",
+    "queue.taken_by": "with {name}", "queue.taken_by_me": "with you",
+    "detail.choose": "Choose a message from the queue to see its details.",
+    "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
+    "state.pending": "no answer", "state.ai": "AI suggestion", "state.human": "approved",
+    "state.triage": "triaging…",
+    "delivery.none": "no answer sent yet",
+    "delivery.pending": "queued", "delivery.sending": "sending", "delivery.sent": "sent",
+    "delivery.delivered": "delivered", "delivery.read": "read", "delivery.failed": "failed",
+    "no_sector": "no sector", "sector.given": "(given)", "sector.confidence": "(confidence {value})",
+    "waited": "{age} ago",
+    "message.title": "Message #{id}",
+    "field.channel": "Channel", "field.sector": "Sector", "field.received": "Received",
+    "field.state": "State", "field.delivery": "Delivery", "field.assigned": "Taken by",
+    "state.by": "{state} by {name}",
+    "assigned.nobody": "nobody: it is free", "assigned.someone": "{name}, since {time}",
+    "assigned.me": "you, since {time}",
+    "assigned.other_banner": "{name} has this message. You can see everything, but only they (or an admin) answer it.",
+    "action.take": "Take", "action.release": "Give back",
+    "action.transfer": "Transfer", "transfer.to": "Transfer to sector",
+    "action.approve": "Approve", "action.edit": "Edit and approve", "action.reject": "Reject",
+    "action.reply": "Reply",
+    "suggestion.title": "Suggestion",
+    "suggestion.none_human": "Answered by an operator, without a suggestion.",
+    "suggestion.none": "No suggestion for this message: write the answer.",
+    "suggestion.meta": "Confidence {confidence} (at least {needed}) · similarity {similarity} · method {method}",
+    "suggestion.meta_old": "Similarity {similarity} (threshold {threshold}) · method {method}",
+    "suggestion.auto": " · sent automatically", "suggestion.reviewed": " · reviewed by an operator",
+    "sources.title": "Source answers", "sources.none": "No similar validated answers.",
+    "sources.source": "Source ", "sources.line": "#{id} · {sector} · similarity {similarity}",
+    "sources.q": "Question: {text}", "sources.a": "Answer: {text}",
+    "answer.title": "Answer", "answer.label": "Answer to the customer",
+    "answer.placeholder": "Write the answer to the customer…",
+    "history.title": "Customer history", "history.first": "This customer's first contact.",
+    "history.open": "See the whole conversation (c)",
+    "status.write_first": "Write the answer before sending.", "status.sending": "Sending…",
+    "status.approve": "Answer approved: on its way to the customer (see Delivery).",
+    "status.edit": "Answer edited and approved: on its way to the customer (see Delivery).",
+    "status.reject": "Suggestion rejected: the message is back in the queue without an answer.",
+    "status.reply": "Answer recorded: on its way to the customer (see Delivery).",
+    "status.take": "Message taken: the other operators see it with you.",
+    "status.release": "Message given back to the queue.",
+    "status.transfer": "Message transferred to {sector}.",
+    "error.not_found": "This message no longer exists (#{id}). Nothing was sent.",
+    "error.conflict": "Not possible: {message}. The screen was refreshed; nothing was sent twice.",
+    "error.invalid": "Request refused: {message}.",
+    "error.generic": "Not possible: {message}.",
+    "conversation.title": "Conversation with the customer",
+    "conversation.back": "Back to message #{id}",
+    "conversation.older": "Load earlier messages",
+    "conversation.count": "{shown} of {total} messages",
+    "conversation.customer": "Customer · {channel} · {time}",
+    "conversation.suggested": "AI suggestion, waiting for approval",
+    "conversation.answered": "Answer by {name}",
+    "conversation.answered_anon": "Approved answer",
+    "conversation.unanswered": "Not answered yet",
+    "conversation.open": "open",
+    "search.title_results": "Search: “{query}”", "search.none": "No similar message.",
+    "search.hit": "#{id} · {sector} · {state} · similarity {similarity}",
+    "help.title": "Keyboard shortcuts", "help.close": "Close",
+    "help.move": "next / previous in the queue", "help.approve": "approve the suggestion",
+    "help.edit": "edit the answer (Ctrl+Enter sends)", "help.reject": "reject the suggestion",
+    "help.take": "take / give back the message", "help.conversation": "see the customer's whole conversation",
+    "help.search": "search similar messages", "help.escape": "close / leave the text field",
+    "help.help": "show this help",
+  },
 };
+
+const i18n = atende.translator(STRINGS);
+const t = i18n.t;
 
 const state = {
   key: sessionStorage.getItem(STORE_KEY),
   operator: sessionStorage.getItem(STORE_NAME) || "",
+  me: sessionStorage.getItem(STORE_NAME) || null, // the name the gateway records for us
   sector: "",
+  sectors: [],
   items: [],
-  selected: null,   // the id shown in the detail panel
-  detail: null,     // {message, candidates, history}
-  stream: null,     // AbortController of the live feed
-  fresh: new Set(), // ids to highlight as just arrived
+  loadedAt: 0,       // when the queue was read (its waiting times count from then)
+  selected: null,    // the id shown in the detail panel
+  view: "message",   // what the detail panel shows: message, conversation or search
+  detail: null,      // {message, candidates, history}
+  conversation: null, // {client, items (oldest first), page, pages, total}
+  search: null,      // {query, items}
+  stream: null,      // AbortController of the live feed
+  fresh: new Set(),  // ids to highlight as just arrived
   refreshTimer: null,
-  draft: null,      // {id, text}: what the operator typed, kept across live re-renders
-  status: null,     // {id, text}: the last action's outcome, kept likewise
+  draft: null,       // {id, text}: what the operator typed, kept across live re-renders
+  status: null,      // {id, text, error}: the last action's outcome, kept likewise
 };
 
 const $ = (id) => document.getElementById(id);
+// Replaces a node's children, leaving out the parts a view does not show (null, false).
+const fill = (node, ...children) => node.replaceChildren(
+  ...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+const api = (method, path, body) => atende.api(state.key, method, path, body, t("offline"));
 
-// Builds elements with textContent only: customer text is never parsed as HTML.
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
-}
-
-async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${state.key}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(API + path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (exc) {
-    throw new ApiError(0, "sem conexão com o atende");
-  }
-  let data = null;
-  try { data = await response.json(); } catch (exc) { data = null; }
-  if (!response.ok) {
-    const message = (data && data.error && data.error.message) || response.statusText;
-    throw new ApiError(response.status, message);
-  }
-  return data;
-}
-
-const percent = (x) => `${Math.round(x * 100)}%`;
-const when = (iso) => new Date(iso).toLocaleString("pt-BR", {
+const percent = (x) => new Intl.NumberFormat(i18n.lang, { style: "percent" }).format(x);
+const when = (iso) => new Date(iso).toLocaleString(i18n.lang, {
   day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit",
 });
+const clock = (iso) => new Date(iso).toLocaleTimeString(i18n.lang, { hour: "2-digit", minute: "2-digit" });
+const channelName = (channel) => t(`channel.${channel}`);
+const stateName = (validated) => t(`state.${validated}`);
+
+function age(seconds) {
+  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86400)} d`;
+}
 
 // --- Sign-in --------------------------------------------------------------------------
 
 function signInMessage(exc) {
-  if (exc.status === 401) return "Chave inválida ou revogada. Confira a chave e tente de novo.";
-  if (exc.status === 403) {
-    return "Esta chave não dá acesso ao console: use uma chave de operador ou de administrador.";
-  }
-  if (exc.status === 429) return "Muitas tentativas seguidas. Aguarde um pouco e tente de novo.";
-  return `Não foi possível entrar: ${exc.message}.`;
+  if (exc.status === 401) return t("signin.bad_key");
+  if (exc.status === 403) return t("signin.wrong_role");
+  if (exc.status === 429) return t("signin.too_many");
+  return t("signin.failed", { message: exc.message });
 }
 
 async function signIn(event) {
@@ -93,6 +239,7 @@ async function signIn(event) {
   error.hidden = true;
   state.key = $("signin-key").value.trim();
   state.operator = $("signin-name").value.trim();
+  state.me = state.operator || null;
   $("signin-submit").disabled = true;
   try {
     await api("GET", "/operator/queue?per_page=1"); // proves the key and its role
@@ -115,9 +262,7 @@ function signOut(message) {
   state.stream = null;
   sessionStorage.removeItem(STORE_KEY);
   sessionStorage.removeItem(STORE_NAME);
-  state.key = null;
-  state.selected = null;
-  state.detail = null;
+  Object.assign(state, { key: null, selected: null, detail: null, conversation: null, search: null });
   $("app-view").hidden = true;
   $("signin-view").hidden = false;
   const error = $("signin-error");
@@ -125,12 +270,30 @@ function signOut(message) {
   error.hidden = !message;
 }
 
+// An error of any call: a key that stopped working signs out; the rest is said in the page.
+function failed(exc, id) {
+  if (exc.status === 401) {
+    signOut(t("signin.expired"));
+    return null;
+  }
+  if (exc.status === 404) return t("error.not_found", { id });
+  if (exc.status === 409) return t("error.conflict", { message: exc.message });
+  if (exc.status === 400 || exc.status === 422) return t("error.invalid", { message: exc.message });
+  return t("error.generic", { message: exc.message });
+}
+
+function pageError(text) {
+  const banner = $("page-error");
+  banner.textContent = text || "";
+  banner.hidden = !text;
+}
+
 // --- The queue ------------------------------------------------------------------------
 
 async function showApp() {
   $("signin-view").hidden = true;
   $("app-view").hidden = false;
-  $("operator-label").textContent = state.operator ? `Operador: ${state.operator}` : "";
+  $("operator-label").textContent = state.operator ? t("operator", { name: state.operator }) : "";
   await loadSectors();
   await refreshQueue();
   listen();
@@ -138,14 +301,14 @@ async function showApp() {
 
 async function loadSectors() {
   const select = $("sector-filter");
-  select.replaceChildren(el("option", { value: "" }, "Todos os setores"));
+  select.replaceChildren(el("option", { value: "" }, t("filter.all")));
   try {
     const sectors = await api("GET", "/sectors");
-    for (const sector of sectors.items) {
-      select.append(el("option", { value: sector.name }, sector.name));
-    }
+    state.sectors = sectors.items.map((sector) => sector.name);
+    for (const name of state.sectors) select.append(el("option", { value: name }, name));
   } catch (exc) {
-    if (exc.status === 401) signOut("Sua chave deixou de valer; entre de novo.");
+    const text = failed(exc);
+    if (text) pageError(text);
   }
   select.value = state.sector;
 }
@@ -161,9 +324,12 @@ async function refreshQueue() {
   try {
     const page = await api("GET", `/operator/queue?${query}`);
     state.items = page.items;
+    state.loadedAt = Date.now();
     $("queue-count").textContent = String(page.total);
+    pageError(null);
   } catch (exc) {
-    if (exc.status === 401) return signOut("Sua chave deixou de valer; entre de novo.");
+    const text = failed(exc);
+    if (text) pageError(text);
     return;
   }
   renderQueue();
@@ -171,9 +337,22 @@ async function refreshQueue() {
 
 function badgeOf(message) {
   if (message.pipeline_ms === null && message.validated_by === "pending") {
-    return el("span", { class: "badge" }, "em triagem…");
+    return el("span", { class: "badge" }, t("state.triage"));
   }
-  return el("span", { class: `badge ${message.validated_by}` }, VALIDATION[message.validated_by]);
+  return el("span", { class: `badge ${message.validated_by}` }, stateName(message.validated_by));
+}
+
+const isMine = (message) => Boolean(message.assigned_to) && message.assigned_to === state.me;
+
+function takenBadge(message) {
+  if (!message.assigned_to) return null;
+  return el("span", { class: `badge taken${isMine(message) ? " mine" : ""}` },
+    isMine(message) ? t("queue.taken_by_me") : t("queue.taken_by", { name: message.assigned_to }));
+}
+
+function waited(message) {
+  const seconds = (message.waiting_seconds ?? 0) + (Date.now() - state.loadedAt) / 1000;
+  return el("span", { class: "waited" }, t("waited", { age: age(seconds) }));
 }
 
 function renderQueue() {
@@ -182,7 +361,8 @@ function renderQueue() {
     "li",
     {
       class: ["queue-item", message.id === state.selected && "selected",
-        state.fresh.has(message.id) && "fresh"].filter(Boolean).join(" "),
+        state.fresh.has(message.id) && "fresh", message.assigned_to && "taken"]
+        .filter(Boolean).join(" "),
       "data-id": message.id,
       tabindex: "0",
       onclick: () => select(message.id),
@@ -190,8 +370,8 @@ function renderQueue() {
     },
     el("div", { class: "meta" },
       el("strong", {}, `#${message.id}`),
-      el("span", {}, `${CHANNELS[message.channel] || message.channel} · ${message.sector || "sem setor"}`),
-      badgeOf(message)),
+      el("span", {}, `${channelName(message.channel)} · ${message.sector || t("no_sector")}`),
+      badgeOf(message), takenBadge(message), waited(message)),
     el("p", { class: "text" }, message.message),
   )));
   state.fresh.clear();
@@ -203,6 +383,7 @@ function renderQueue() {
 async function select(id) {
   if (id !== state.selected) state.draft = state.status = null;
   state.selected = id;
+  state.view = "message";
   renderQueue();
   await loadDetail(id);
 }
@@ -216,46 +397,57 @@ async function loadDetail(id) {
     ]);
     if (state.selected !== id) return;
     state.detail = { message, candidates, history };
-    renderDetail();
+    if (state.view === "message") renderDetail();
   } catch (exc) {
-    if (exc.status === 401) signOut("Sua chave deixou de valer; entre de novo.");
+    const text = failed(exc, id);
+    if (text && state.selected === id) {
+      state.detail = null;
+      $("detail").replaceChildren(el("p", { class: "error", role: "alert", id: "detail-error" }, text));
+    }
   }
 }
 
 function deliveryText(delivery) {
-  if (!delivery) return "nenhuma resposta enviada ainda";
-  const text = DELIVERY[delivery.status] || delivery.status;
-  const failed = delivery.parts.find((part) => part.status === "failed");
-  return failed ? `${text} (${failed.error_code}: ${failed.error_reason})` : text;
+  if (!delivery) return t("delivery.none");
+  const text = t(`delivery.${delivery.status}`);
+  const failedPart = delivery.parts.find((part) => part.status === "failed");
+  return failedPart ? `${text} (${failedPart.error_code}: ${failedPart.error_reason})` : text;
+}
+
+function suggestionMeta(suggestion) {
+  const similarity = suggestion.similarity.toFixed(3);
+  if (typeof suggestion.confidence === "number") {
+    return t("suggestion.meta", {
+      confidence: percent(suggestion.confidence), needed: percent(suggestion.min_confidence ?? 0),
+      similarity, method: suggestion.method,
+    });
+  }
+  return t("suggestion.meta_old", { similarity, threshold: suggestion.threshold, method: suggestion.method });
 }
 
 function renderSuggestion(message, candidates) {
   const suggestion = message.suggestion;
   if (!suggestion) {
-    const text = message.validated_by === "human"
-      ? "Respondida por um operador, sem sugestão."
-      : "Nenhuma sugestão para esta mensagem: escreva a resposta.";
-    return [el("h3", {}, "Sugestão"), el("p", { class: "muted" }, text)];
+    const text = message.validated_by === "human" ? t("suggestion.none_human") : t("suggestion.none");
+    return [el("h3", {}, t("suggestion.title")), el("p", { class: "muted" }, text)];
   }
   const sources = new Set(suggestion.source_ids || []);
   const items = (candidates && candidates.items) || [];
   return [
-    el("h3", {}, "Sugestão"),
+    el("h3", {}, t("suggestion.title")),
     message.validated_by === "ai"
       ? el("div", { class: "suggestion", id: "suggestion-text" }, message.answer) : null,
-    el("p", { class: "muted small" },
-      `Similaridade ${suggestion.similarity.toFixed(3)} (limiar ${suggestion.threshold}) · `,
-      `método ${suggestion.method}`,
-      suggestion.auto_send ? " · enviada automaticamente" : "",
-      message.validated_by === "human" ? " · revisada por um operador" : ""),
-    el("h3", {}, "Respostas de origem"),
-    items.length === 0 ? el("p", { class: "muted" }, "Sem respostas validadas parecidas.") :
+    el("p", { class: "muted small", id: "suggestion-meta" }, suggestionMeta(suggestion),
+      suggestion.auto_send ? t("suggestion.auto") : "",
+      message.validated_by === "human" ? t("suggestion.reviewed") : ""),
+    el("h3", {}, t("sources.title")),
+    items.length === 0 ? el("p", { class: "muted" }, t("sources.none")) :
       el("ul", { class: "sources" }, items.map((c) => el(
         "li", { class: sources.has(c.id) ? "source" : "" },
-        el("div", {}, el("strong", {}, sources.has(c.id) ? "Origem " : ""),
-          `#${c.id} · ${c.sector || "sem setor"} · similaridade ${c.similarity.toFixed(3)}`),
-        el("div", { class: "q" }, `Pergunta: ${c.message}`),
-        el("div", {}, `Resposta: ${c.answer}`),
+        el("div", {}, el("strong", {}, sources.has(c.id) ? t("sources.source") : ""),
+          t("sources.line", { id: c.id, sector: c.sector || t("no_sector"), similarity: c.similarity.toFixed(3) })),
+        el("div", { class: "q" }, t("sources.q", { text: c.message })),
+        el("div", {}, t("sources.a", { text: c.answer })),
       ))),
   ].filter(Boolean);
 }
@@ -263,95 +455,304 @@ function renderSuggestion(message, candidates) {
 function renderHistory(message, history) {
   const others = ((history && history.items) || []).filter((m) => m.id !== message.id);
   return [
-    el("h3", {}, "Histórico do cliente"),
-    others.length === 0 ? el("p", { class: "muted" }, "Primeiro contato deste cliente.") :
+    el("h3", {}, t("history.title")),
+    others.length === 0 ? el("p", { class: "muted" }, t("history.first")) :
       el("ul", { class: "history" }, others.map((m) => el("li", {},
-        el("div", { class: "when" }, `#${m.id} · ${when(m.created_at)} · ${VALIDATION[m.validated_by]}`),
+        el("div", { class: "when" }, `#${m.id} · ${when(m.created_at)} · ${stateName(m.validated_by)}`),
         el("div", {}, m.message),
         m.answer && m.validated_by === "human" ? el("div", { class: "reply" }, `↳ ${m.answer}`) : null,
       ))),
+    el("button", { type: "button", id: "open-conversation", onclick: () => openConversation() },
+      t("history.open")),
   ];
+}
+
+function renderAssignment(message, open) {
+  const mine = isMine(message);
+  const holder = !message.assigned_to ? t("assigned.nobody")
+    : t(mine ? "assigned.me" : "assigned.someone",
+      { name: message.assigned_to, time: clock(message.assigned_at) });
+  const transfer = el("select", { id: "transfer-sector", "aria-label": t("transfer.to") },
+    state.sectors.filter((name) => name !== message.sector).map((name) => el("option", { value: name }, name)));
+  return {
+    holder,
+    controls: el("div", { class: "assignment" },
+      message.assigned_to && mine
+        ? el("button", { type: "button", id: "release", disabled: !open, onclick: () => act("release") },
+          t("action.release"))
+        : el("button", { type: "button", id: "take", disabled: !open || Boolean(message.assigned_to),
+          onclick: () => act("take") }, t("action.take")),
+      el("label", { class: "transfer" }, el("span", { class: "small muted" }, t("transfer.to")), transfer),
+      el("button", { type: "button", id: "transfer", disabled: !open || !state.sectors.length,
+        onclick: () => act("transfer") }, t("action.transfer"))),
+  };
 }
 
 function renderDetail() {
   const { message, candidates, history } = state.detail;
   const open = message.validated_by !== "human";
-  const suggested = message.validated_by === "ai";
+  const elsewhere = Boolean(message.assigned_to) && !isMine(message);
+  const suggested = message.validated_by === "ai" && !elsewhere;
   const draft = state.draft && state.draft.id === message.id ? state.draft.text : null;
-  const answer = el("textarea", { id: "answer", "aria-label": "Resposta ao cliente",
-    placeholder: "Escreva a resposta ao cliente…", disabled: !open,
+  const answer = el("textarea", { id: "answer", "aria-label": t("answer.label"),
+    placeholder: t("answer.placeholder"), disabled: !open || elsewhere,
     oninput: (event) => { state.draft = { id: message.id, text: event.target.value }; } },
   open && draft !== null ? draft : message.answer || "");
-  const status = state.status && state.status.id === message.id ? state.status.text : "";
+  const status = state.status && state.status.id === message.id ? state.status : null;
   const sector = message.sector
-    ? message.sector + (message.sector_confidence !== null
-      ? ` (confiança ${percent(message.sector_confidence)})` : " (informado)")
-    : "ainda sem setor";
-  $("detail").replaceChildren(
-    el("h2", {}, `Mensagem #${message.id}`),
+    ? `${message.sector} ${message.sector_confidence !== null
+      ? t("sector.confidence", { value: percent(message.sector_confidence) }) : t("sector.given")}`
+    : t("no_sector");
+  const assignment = renderAssignment(message, open);
+  fill($("detail"),
+    el("h2", {}, t("message.title", { id: message.id })),
+    elsewhere && open
+      ? el("p", { class: "notice", id: "taken-notice", role: "status" },
+        t("assigned.other_banner", { name: message.assigned_to })) : null,
     el("dl", {},
-      el("dt", {}, "Canal"), el("dd", {}, CHANNELS[message.channel] || message.channel),
-      el("dt", {}, "Setor"), el("dd", {}, sector),
-      el("dt", {}, "Recebida"), el("dd", {}, when(message.created_at)),
-      el("dt", {}, "Estado"), el("dd", { id: "detail-state" }, VALIDATION[message.validated_by]
-        + (message.operator_name && !open ? ` por ${message.operator_name}` : "")),
-      el("dt", {}, "Entrega"), el("dd", { id: "delivery-state" }, deliveryText(message.delivery))),
+      el("dt", {}, t("field.channel")), el("dd", {}, channelName(message.channel)),
+      el("dt", {}, t("field.sector")), el("dd", { id: "detail-sector" }, sector),
+      el("dt", {}, t("field.received")), el("dd", {}, when(message.created_at)),
+      el("dt", {}, t("field.assigned")), el("dd", { id: "detail-assigned" }, assignment.holder),
+      el("dt", {}, t("field.state")), el("dd", { id: "detail-state" },
+        message.operator_name && !open
+          ? t("state.by", { state: stateName(message.validated_by), name: message.operator_name })
+          : stateName(message.validated_by)),
+      el("dt", {}, t("field.delivery")), el("dd", { id: "delivery-state" }, deliveryText(message.delivery))),
+    open ? assignment.controls : null,
     el("p", { class: "customer", id: "customer-message" }, message.message),
     ...renderSuggestion(message, candidates),
-    el("h3", {}, "Resposta"),
+    el("h3", {}, t("answer.title")),
     answer,
     el("div", { class: "actions" },
       el("button", { type: "button", class: "primary", disabled: !suggested,
-        onclick: () => act("approve") }, "Aprovar"),
+        onclick: () => act("approve") }, t("action.approve")),
       el("button", { type: "button", disabled: !suggested,
-        onclick: () => act("edit") }, "Editar e aprovar"),
+        onclick: () => act("edit") }, t("action.edit")),
       el("button", { type: "button", class: "danger", disabled: !suggested,
-        onclick: () => act("reject") }, "Rejeitar"),
-      el("button", { type: "button", disabled: !open || suggested,
-        onclick: () => act("reply") }, "Responder")),
-    el("p", { class: "status-line", id: "action-status", role: "status" }, status),
+        onclick: () => act("reject") }, t("action.reject")),
+      el("button", { type: "button", disabled: !open || elsewhere || message.validated_by === "ai",
+        onclick: () => act("reply") }, t("action.reply"))),
+    el("p", { class: `status-line${status && status.error ? " error" : ""}`, id: "action-status",
+      role: status && status.error ? "alert" : "status" }, status ? status.text : ""),
     ...renderHistory(message, history),
   );
 }
 
+const ACTIONS = {
+  approve: (id, text, who) => api("POST", `/operator/messages/${id}/approve`, who),
+  edit: (id, text, who) => api("POST", `/operator/messages/${id}/approve`, { answer: text, ...who }),
+  reject: (id) => api("POST", `/operator/messages/${id}/reject`),
+  reply: (id, text, who) => api("PUT", `/messages/${id}`, { answer: text, validated_by: "human", ...who }),
+  take: (id, text, who) => api("POST", `/operator/messages/${id}/take`, who),
+  release: (id, text, who) => api("POST", `/operator/messages/${id}/release`, who),
+  transfer: (id, text, who) => api("POST", `/operator/messages/${id}/transfer`,
+    { sector: $("transfer-sector").value, ...who }),
+};
+
 async function act(action) {
   const id = state.selected;
+  if (id === null || !state.detail) return;
   const text = $("answer").value.trim();
-  const operator = state.operator || undefined;
-  const say = (line) => {
-    state.status = { id, text: line };
-    if (state.selected === id) $("action-status").textContent = line;
+  const who = state.operator ? { operator_name: state.operator } : {};
+  const say = (line, error) => {
+    state.status = { id, text: line, error };
+    const node = $("action-status");
+    if (state.selected === id && node) {
+      node.textContent = line;
+      node.className = `status-line${error ? " error" : ""}`;
+      node.setAttribute("role", error ? "alert" : "status");
+    }
   };
   if ((action === "edit" || action === "reply") && !text) {
-    say("Escreva a resposta antes de enviar.");
+    say(t("status.write_first"), true);
     return;
   }
-  for (const button of document.querySelectorAll(".actions button")) button.disabled = true;
-  say("Enviando…");
+  const sector = action === "transfer" ? $("transfer-sector").value : null;
+  for (const button of document.querySelectorAll("#detail button")) button.disabled = true;
+  say(t("status.sending"));
+  let row;
   try {
-    if (action === "approve") {
-      await api("POST", `/operator/messages/${id}/approve`, { operator_name: operator });
-    } else if (action === "edit") {
-      await api("POST", `/operator/messages/${id}/approve`, { answer: text, operator_name: operator });
-    } else if (action === "reject") {
-      await api("POST", `/operator/messages/${id}/reject`);
-    } else {
-      await api("PUT", `/messages/${id}`,
-        { answer: text, validated_by: "human", ...(operator ? { operator_name: operator } : {}) });
-    }
+    row = await ACTIONS[action](id, text, who);
   } catch (exc) {
-    if (exc.status === 401) return signOut("Sua chave deixou de valer; entre de novo.");
-    say(`Não foi possível: ${exc.message}`);
-    await loadDetail(id);
+    const line = failed(exc, id);
+    if (line === null) return;
+    say(line, true);
+    await Promise.all([loadDetail(id), refreshQueue()]);
     return;
   }
-  state.draft = null;
-  const done = { approve: "Resposta aprovada: segue para o cliente (veja Entrega).",
-    edit: "Resposta editada e aprovada: segue para o cliente (veja Entrega).",
-    reject: "Sugestão rejeitada: a mensagem voltou para a fila sem resposta.",
-    reply: "Resposta registrada: segue para o cliente (veja Entrega)." };
-  say(done[action]);
+  if (action === "take" && row && row.assigned_to) state.me = row.assigned_to;
+  if (action !== "take" && action !== "release" && action !== "transfer") state.draft = null;
+  say(t(`status.${action}`, { sector }));
   await Promise.all([loadDetail(id), refreshQueue()]);
+}
+
+// --- A customer's whole conversation --------------------------------------------------
+
+async function openConversation() {
+  if (!state.detail) return;
+  const client = state.detail.message.client_id;
+  state.view = "conversation";
+  state.conversation = { client, items: [], page: 0, pages: 1, total: 0 };
+  await loadOlder();
+}
+
+// Pages come newest first; the view shows them oldest first, newest at the bottom.
+async function loadOlder() {
+  const conversation = state.conversation;
+  if (!conversation || conversation.page >= conversation.pages) return;
+  const next = conversation.page + 1;
+  try {
+    const page = await api("GET",
+      `/messages/client/${conversation.client}?page=${next}&per_page=${CONVERSATION_PAGE}`);
+    if (state.conversation !== conversation) return;
+    const known = new Set(conversation.items.map((m) => m.id));
+    const older = page.items.filter((m) => !known.has(m.id)).reverse();
+    Object.assign(conversation, {
+      items: [...older, ...conversation.items], page: next, pages: page.pages, total: page.total,
+    });
+  } catch (exc) {
+    const text = failed(exc);
+    if (text) pageError(text);
+    return;
+  }
+  renderConversation(next === 1);
+}
+
+function turn(message) {
+  const replies = [];
+  if (message.validated_by === "ai" && message.answer) {
+    replies.push(el("div", { class: "bubble suggested" },
+      el("div", { class: "who" }, t("conversation.suggested")), message.answer));
+  } else if (message.validated_by === "human" && message.answer) {
+    replies.push(el("div", { class: "bubble agent" },
+      el("div", { class: "who" }, message.operator_name
+        ? t("conversation.answered", { name: message.operator_name }) : t("conversation.answered_anon")),
+      message.answer,
+      el("div", { class: `delivery ${message.delivery ? message.delivery.status : ""}` },
+        deliveryText(message.delivery))));
+  } else {
+    replies.push(el("div", { class: "bubble none muted small" }, t("conversation.unanswered")));
+  }
+  return el("li", { class: "turn", "data-id": message.id },
+    el("div", { class: "bubble customer-bubble" },
+      el("div", { class: "who" },
+        t("conversation.customer", { channel: channelName(message.channel), time: when(message.created_at) }),
+        " · ", el("a", { href: "#", onclick: (event) => { event.preventDefault(); select(message.id); } },
+          `#${message.id} ${t("conversation.open")}`)),
+      message.message),
+    ...replies);
+}
+
+function renderConversation(scrollToEnd) {
+  const conversation = state.conversation;
+  const back = state.selected;
+  const list = el("ol", { class: "thread", id: "thread" }, conversation.items.map(turn));
+  fill($("detail"),
+    el("div", { class: "detail-head" },
+      el("h2", {}, t("conversation.title")),
+      back !== null ? el("button", { type: "button", id: "back-to-message",
+        onclick: () => select(back) }, t("conversation.back", { id: back })) : null),
+    el("p", { class: "muted small", id: "thread-count" },
+      t("conversation.count", { shown: conversation.items.length, total: conversation.total })),
+    conversation.page < conversation.pages
+      ? el("button", { type: "button", id: "load-older", onclick: loadOlder }, t("conversation.older")) : null,
+    list,
+  );
+  if (scrollToEnd) list.lastElementChild?.scrollIntoView({ block: "end" });
+}
+
+// --- Search -----------------------------------------------------------------------------
+
+async function search(event) {
+  event.preventDefault();
+  const query = $("search-input").value.trim();
+  if (!query) return;
+  state.view = "search";
+  try {
+    const result = await api("POST", "/messages/search", { query, limit: 20 });
+    state.search = { query, items: result.items };
+  } catch (exc) {
+    const text = failed(exc);
+    if (text) pageError(text);
+    return;
+  }
+  renderSearch();
+}
+
+function renderSearch() {
+  const { query, items } = state.search;
+  $("detail").replaceChildren(
+    el("h2", {}, t("search.title_results", { query })),
+    items.length === 0 ? el("p", { class: "muted", id: "search-empty" }, t("search.none")) :
+      el("ul", { class: "results", id: "search-results" }, items.map((hit) => el("li", {
+        tabindex: "0", "data-id": hit.id,
+        onclick: () => select(hit.id),
+        onkeydown: (event) => { if (event.key === "Enter") select(hit.id); },
+      },
+      el("div", { class: "when" }, t("search.hit", {
+        id: hit.id, sector: hit.sector || t("no_sector"), state: stateName(hit.validated_by),
+        similarity: hit.similarity.toFixed(3),
+      })),
+      el("div", {}, hit.message),
+      hit.answer && hit.validated_by === "human" ? el("div", { class: "reply" }, `↳ ${hit.answer}`) : null))),
+  );
+}
+
+// --- Keyboard -------------------------------------------------------------------------
+
+function moveSelection(step) {
+  if (!state.items.length) return;
+  const at = state.items.findIndex((m) => m.id === state.selected);
+  const next = at < 0 ? 0 : Math.min(state.items.length - 1, Math.max(0, at + step));
+  select(state.items[next].id).then(() => {
+    document.querySelector(`#queue-list li[data-id="${state.items[next]?.id}"]`)?.scrollIntoView({ block: "nearest" });
+  });
+}
+
+function toggleHelp(show) {
+  $("help").hidden = !show;
+  if (show) $("help-close").focus();
+}
+
+function onKey(event) {
+  if ($("app-view").hidden) return;
+  const typing = event.target.closest("input, textarea, select");
+  if (event.key === "Escape") {
+    if (!$("help").hidden) toggleHelp(false);
+    else if (typing) event.target.blur();
+    return;
+  }
+  if (typing) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.id === "answer") {
+      event.preventDefault();
+      const message = state.detail?.message;
+      if (message) act(message.validated_by === "ai" ? "edit" : "reply");
+    }
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey || !$("help").hidden && event.key !== "?") return;
+  const message = state.view === "message" ? state.detail?.message : null;
+  const shortcuts = {
+    j: () => moveSelection(1), ArrowDown: () => moveSelection(1),
+    k: () => moveSelection(-1), ArrowUp: () => moveSelection(-1),
+    a: () => message && !$("detail").querySelector(".actions .primary")?.disabled && act("approve"),
+    r: () => message && !$("detail").querySelector(".actions .danger")?.disabled && act("reject"),
+    e: () => { const answer = $("answer"); if (answer && !answer.disabled) answer.focus(); },
+    t: () => {
+      if (!message) return;
+      const button = $("release") || $("take");
+      if (button && !button.disabled) act(button.id);
+    },
+    c: () => state.detail && openConversation(),
+    "/": () => $("search-input").focus(),
+    "?": () => toggleHelp($("help").hidden),
+  };
+  const run = shortcuts[event.key];
+  if (run) {
+    event.preventDefault();
+    run();
+  }
 }
 
 // --- Live updates ---------------------------------------------------------------------
@@ -359,14 +760,24 @@ async function act(action) {
 function setLive(on) {
   const live = $("live-status");
   live.className = `live ${on ? "on" : "off"}`;
-  live.textContent = on ? "ao vivo" : "reconectando…";
+  live.textContent = t(on ? "live.on" : "live.off");
 }
 
 function onEvent(kind, event) {
   const message = event.message;
   if (kind === "message.stored") state.fresh.add(message.id);
   scheduleRefresh();
-  if (message.id === state.selected) loadDetail(message.id);
+  if (message.id === state.selected && state.view === "message") loadDetail(message.id);
+  const conversation = state.conversation;
+  if (state.view === "conversation" && conversation && message.client_id === conversation.client) {
+    const at = conversation.items.findIndex((m) => m.id === message.id);
+    if (at >= 0) conversation.items[at] = message;
+    else if (kind === "message.stored") {
+      conversation.items.push(message);
+      conversation.total += 1;
+    }
+    renderConversation(kind === "message.stored");
+  }
 }
 
 function onFrame(frame) {
@@ -393,9 +804,7 @@ async function listen() {
         signal: control.signal,
         cache: "no-store",
       });
-      if (response.status === 401 || response.status === 403) {
-        return signOut("Sua chave deixou de valer; entre de novo.");
-      }
+      if (response.status === 401 || response.status === 403) return signOut(t("signin.expired"));
       if (!response.ok) throw new Error(String(response.status));
       setLive(true);
       if (!first) scheduleRefresh(); // whatever happened while the stream was down
@@ -423,13 +832,22 @@ async function listen() {
 
 // --- Start ----------------------------------------------------------------------------
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
+  await i18n.load();
+  document.title = `atende ${t("title.short")}`;
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", () => signOut());
+  $("search-form").addEventListener("submit", search);
+  $("help-button").addEventListener("click", () => toggleHelp(true));
+  $("help-close").addEventListener("click", () => toggleHelp(false));
+  $("help").addEventListener("click", (event) => { if (event.target.id === "help") toggleHelp(false); });
+  document.addEventListener("keydown", onKey);
   $("sector-filter").addEventListener("change", (event) => {
     state.sector = event.target.value;
     refreshQueue();
   });
+  // Waiting times move on by themselves.
+  setInterval(() => { if (!$("app-view").hidden && state.items.length) renderQueue(); }, 30_000);
   if (state.key) showApp();
   else $("signin-view").hidden = false;
 });
