@@ -120,9 +120,8 @@ def test_eval_on_a_bitext_style_csv_with_a_sector_map(db_url, tmp_path):
     assert (tmp_path / "chart.svg").read_text().startswith("<svg")
 
 
-@pytest.mark.measurement
 def test_eval_on_bitext_meets_the_targets(db_url):
-    """All of Bitext (about four minutes here: `pytest -m measurement tests/test_eval.py`).
+    """All of Bitext's sample (about 100 s here).
 
     Bitext writes every response anew, so each intent keeps its first answer as the one
     validated answer (`--answers per-intent`). It has no out-of-scope rows; its missing
