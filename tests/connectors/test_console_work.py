@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from config.settings import ConsoleLanguage
-from tests.conftest import bearer, issue_key, make_settings, run_sql
+from tests.conftest import bearer, issue_key, make_settings, query_sql, run_sql
 from tests.connectors.test_console_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -201,6 +201,8 @@ async def test_errors_are_said_in_the_page_and_nothing_is_sent_twice(client, set
     await import_kb(client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
     first = await wait_until_triaged(client, (await post(client, ASKED, "vendas"))["id"])
     second = await wait_until_triaged(client, (await post(client, "Oi, tudo bem?", "geral"))["id"])
+    third = await wait_until_triaged(client, (await post(client, ASKED, "vendas"))["id"])
+    assert third["validated_by"] == "ai"
     key = await issue_key(db, "operator", name="bruno")
 
     # Chromium logs refused requests and the feed this test cuts; those are the point.
@@ -228,11 +230,28 @@ async def test_errors_are_said_in_the_page_and_nothing_is_sent_twice(client, set
         await page.locator("#taken-notice").wait_for(timeout=WAIT_MS)  # and the page caught up
         await shot(page, "14-taken-meanwhile")
 
-        # Approved by someone else meanwhile: approving again is refused, sent once.
+        # Answered by someone else meanwhile: approving again is refused, and sent once.
+        await page.click(f'#queue-list li[data-id="{third["id"]}"]')
+        approve = page.get_by_role("button", name="Aprovar", exact=True)
+        await approve.wait_for(timeout=WAIT_MS)
         response = await client.post(
-            f"{API}/operator/messages/{first['id']}/approve", json={"operator_name": "Ana"}
+            f"{API}/operator/messages/{third['id']}/approve", json={"operator_name": "Ana"}
         )
         assert response.status == 200
+        await approve.click()
+        error = page.locator("#action-status.error")
+        await error.wait_for(timeout=WAIT_MS)
+        assert "Não foi possível" in await error.inner_text()
+        await page.locator("#detail-state", has_text="aprovada por Ana").wait_for(timeout=WAIT_MS)
+        # Approved once, by Ana: one review, her name on the answer.
+        reviews = await query_sql(
+            db,
+            "SELECT outcome, operator_name FROM suggestion_reviews WHERE interaction_id = :id",
+            id=third["id"],
+        )
+        assert reviews == [{"outcome": "approved", "operator_name": "Ana"}]
+        await shot(page, "15-answered-meanwhile")
+
         await page.click(f'#queue-list li[data-id="{second["id"]}"]')
         await page.locator("#customer-message", has_text="Oi, tudo bem?").wait_for(timeout=WAIT_MS)
         # A message that no longer exists.
@@ -242,7 +261,7 @@ async def test_errors_are_said_in_the_page_and_nothing_is_sent_twice(client, set
         gone = page.locator("#detail-error")
         await gone.wait_for(timeout=WAIT_MS)
         assert f"não existe mais (#{second['id']})" in await gone.inner_text()
-        await shot(page, "15-message-gone")
+        await shot(page, "16-message-gone")
 
         # The key is revoked mid-session: the next call signs out and says why.
         revoke = await client.delete(f"{API}/admin/keys/bruno")
@@ -250,10 +269,12 @@ async def test_errors_are_said_in_the_page_and_nothing_is_sent_twice(client, set
         await page.select_option("#sector-filter", "vendas")
         await page.locator("#signin-view").wait_for(timeout=WAIT_MS)
         assert "deixou de valer" in await page.inner_text("#signin-error")
-        await shot(page, "16-key-revoked")
+        await shot(page, "17-key-revoked")
 
-    deliveries = await client.get(f"{API}/messages/{first['id']}")
-    assert (await deliveries.json())["operator_name"] == "Ana"
+    # Bruno's refused take changed nothing: Ana still holds it, its suggestion waits.
+    held = await (await client.get(f"{API}/messages/{first['id']}")).json()
+    assert held["assigned_to"] == "Ana"
+    assert held["validated_by"] == "ai"
 
 
 @pytest.fixture
@@ -279,4 +300,4 @@ async def test_the_console_speaks_english_by_a_setting(english, aiohttp_client):
         await page.click(f'#queue-list li[data-id="{created["id"]}"]')
         await page.get_by_role("button", name="Reply", exact=True).wait_for(timeout=WAIT_MS)
         assert await page.evaluate("document.documentElement.lang") == "en"
-        await shot(page, "17-english")
+        await shot(page, "18-english")
