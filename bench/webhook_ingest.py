@@ -238,7 +238,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from config.settings import LogFormat
-    from gateway.logging import configure_logging
+    from gateway.telemetry.logging import configure_logging
 
     profiler = cProfile.Profile() if args.profile else None
     with temporary_folder("atende-bench-") as folder:

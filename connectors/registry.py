@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from config.channels import Channels
+from config.errors import NotFound
 from config.settings import Settings
 from connectors.base import Connector, Inbound
 from connectors.http import JsonHttpClient
 from connectors.rest.callback import RestCallbackConnector
 from connectors.telegram.connector import TelegramConnector
 from connectors.whatsapp.connector import WhatsAppConnector
-from gateway import __version__
-from gateway.errors import NotFound
 
 
 class ConnectorRegistry:
-    def __init__(self, settings: Settings, channels: Channels) -> None:
+    def __init__(self, settings: Settings, channels: Channels, *, user_agent: str) -> None:
         self.http = JsonHttpClient(
-            timeout_seconds=settings.delivery_timeout_seconds, user_agent=f"atende/{__version__}"
+            timeout_seconds=settings.delivery_timeout_seconds, user_agent=user_agent
         )
         timeout = settings.delivery_timeout_seconds
         self.telegram = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from gateway.errors import Forbidden, Unauthorized
+from config.errors import Forbidden, Unauthorized
 
 SHA256_PREFIX = "sha256="
 

@@ -14,28 +14,27 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from config.errors import ConfigurationError
 from config.sectors import load_sectors
 from config.settings import Settings
-from gateway import keys
-from gateway.access import ApiKeyService, check_auth_switch
-from gateway.channels import channels_ctx
 from gateway.embeddings import create_embedder
-from gateway.errors import ConfigurationError
 from gateway.http import (
     access,
     analytics,
     assignments,
     console,
     events,
+    keys,
     messages,
     operators,
     system,
     webhooks,
 )
 from gateway.http.access import POLICY, AccessPolicy, access_control
+from gateway.http.channels import channels_ctx
 from gateway.http.cors import add_cors
 from gateway.http.middlewares import request_context, request_metrics
-from gateway.metrics import Metrics
+from gateway.services.access import ApiKeyService, check_auth_switch
 from gateway.services.analytics import AnalyticsService
 from gateway.services.assignments import AssignmentService
 from gateway.services.embedding import EmbeddingWorker, check_embedding_model
@@ -43,6 +42,7 @@ from gateway.services.knowledge import KnowledgeBase
 from gateway.services.messages import MessageService
 from gateway.services.operators import OperatorService
 from gateway.services.pipeline import build_pipeline
+from gateway.telemetry.metrics import Metrics
 from storage import migrate, sector_indexes
 from storage.analytics import AnalyticsRepository
 from storage.api_keys import ApiKeyRepository

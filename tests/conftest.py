@@ -126,7 +126,7 @@ def settings(db_url: str) -> Settings:
 
 async def issue_key(db: str, role: str = "admin", name: str | None = None) -> str:
     """A new API key of `role`, stored straight in the database `db`; returns the key."""
-    from gateway.access import hash_key, new_key
+    from gateway.services.access import hash_key, new_key
 
     key, prefix = new_key()
     await run_sql(

@@ -10,10 +10,10 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.access import Role
+from config.errors import ConfigurationError
 from gateway.app import create_app
-from gateway.errors import ConfigurationError
 from gateway.http.access import POLICY
+from gateway.services.access import Role
 from tests.conftest import bearer, issue_key, make_settings
 
 API = "/api/v1"

@@ -10,10 +10,10 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from config.errors import ConfigurationError
 from config.sectors import load_sectors
 from config.settings import CONFIG_DIR
 from gateway.app import create_app
-from gateway.errors import ConfigurationError
 from tests.conftest import bearer, issue_key, make_settings
 from tests.routing_helpers import API, CLIENT, import_kb, wait_until_triaged
 

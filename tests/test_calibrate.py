@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import keys
+from gateway.http import keys
 from gateway.services.calibration import CALIBRATION_KEY, Label, choose_threshold
 from storage.routing import RoutingRepository
 from tests.conftest import query_sql, run_atende, run_sql

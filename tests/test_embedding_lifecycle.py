@@ -11,10 +11,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
+from config.errors import ConfigurationError
 from config.sectors import load_sectors
 from gateway.app import create_app
 from gateway.embeddings import create_embedder
-from gateway.errors import ConfigurationError
 from gateway.services.embedding import reembed_all
 from storage import sector_indexes
 from storage.database import create_engine, session_factory

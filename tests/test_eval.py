@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.eval_data import Example, stratified_split
+from gateway.evaluation.data import Example, stratified_split
 from tests.conftest import REPO_ROOT, require_shared, run_atende
 
 FIXTURES = Path(__file__).parent / "fixtures"

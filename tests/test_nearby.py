@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from gateway import keys
+from gateway.http import keys
 from gateway.services.pipeline import build_triage
 from storage.routing import Nearby, Neighbour, RoutingRepository
 from storage.vectors import QueryVector

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from gateway import keys
+from gateway.http import keys
 from gateway.services.embedding import EmbeddingWorker
 from storage.repositories import MessageRepository
 from storage.routing import RoutingRepository

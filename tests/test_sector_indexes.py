@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from gateway import keys
+from gateway.http import keys
 from storage import sector_indexes
 from storage.database import session_factory
 from storage.repositories import MessageRepository, SectorRepository

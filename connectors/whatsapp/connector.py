@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from config.channels import WhatsAppNumber
+from config.errors import Forbidden
 from connectors.base import Connector, Inbound, SendFailed, Sent
 from connectors.http import JsonHttpClient, JsonReply, encode_json
 from connectors.ratelimit import RateLimiter
 from connectors.signing import check_body_signature
 from connectors.whatsapp.normalise import normalise_body
-from gateway.errors import Forbidden
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_TEXT = 4096

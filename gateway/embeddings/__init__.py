@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import ArrayLike
-
-from gateway.embeddings.base import Embedder, EmbeddingError
+from gateway.embeddings.base import Embedder, EmbeddingError, unit_rows
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -63,27 +60,3 @@ def create_embedder(settings: Settings) -> Embedder:
             normalise=settings.embedding_normalise,
         )
     return local(threads=settings.embedding_threads, normalise=settings.embedding_normalise)
-
-
-def unit_rows(matrix: ArrayLike, *, rows: int, dim: int, source: str) -> list[list[float]]:
-    """`matrix` checked to be `rows` x `dim` finite floats, each row scaled to unit length.
-
-    Raises EmbeddingError, naming `source`, when the shape is wrong or a row is not finite
-    or is all zeros (no direction to keep).
-    """
-    try:
-        array = np.asarray(matrix, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise EmbeddingError(f"{source}: the vectors are not a matrix of numbers: {exc}") from exc
-    if array.shape != (rows, dim):
-        raise EmbeddingError(
-            f"{source}: expected {rows} vectors of {dim} floats, got an array of shape "
-            f"{array.shape}"
-        )
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    bad = ~np.isfinite(norms[:, 0]) | (norms[:, 0] == 0.0)
-    if bad.any():
-        raise EmbeddingError(
-            f"{source}: vector {int(np.argmax(bad))} is zero or not finite, so it has no direction"
-        )
-    return (array / norms).astype(np.float32).tolist()

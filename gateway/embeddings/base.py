@@ -5,6 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+import numpy as np
+from numpy.typing import ArrayLike
+
 
 class EmbeddingError(Exception):
     """A provider could not embed the texts it was given (the caller may retry later)."""
@@ -33,3 +36,27 @@ class Embedder(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional for providers with no resources
         """Release what the provider holds (HTTP sessions, threads)."""
+
+
+def unit_rows(matrix: ArrayLike, *, rows: int, dim: int, source: str) -> list[list[float]]:
+    """`matrix` checked to be `rows` x `dim` finite floats, each row scaled to unit length.
+
+    Raises EmbeddingError, naming `source`, when the shape is wrong or a row is not finite
+    or is all zeros (no direction to keep).
+    """
+    try:
+        array = np.asarray(matrix, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise EmbeddingError(f"{source}: the vectors are not a matrix of numbers: {exc}") from exc
+    if array.shape != (rows, dim):
+        raise EmbeddingError(
+            f"{source}: expected {rows} vectors of {dim} floats, got an array of shape "
+            f"{array.shape}"
+        )
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    bad = ~np.isfinite(norms[:, 0]) | (norms[:, 0] == 0.0)
+    if bad.any():
+        raise EmbeddingError(
+            f"{source}: vector {int(np.argmax(bad))} is zero or not finite, so it has no direction"
+        )
+    return (array / norms).astype(np.float32).tolist()

@@ -14,8 +14,7 @@ import numpy as np
 import structlog
 
 from config.settings import E5Engine
-from gateway.embeddings import unit_rows
-from gateway.embeddings.base import Embedder, EmbeddingError
+from gateway.embeddings.base import Embedder, EmbeddingError, unit_rows
 from gateway.embeddings.normalise import normalise_text
 
 # Ends the model_id of vectors made from evened-out text (gateway.embeddings.normalise).

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import openai
 from openai.types import CreateEmbeddingResponse
 
-from gateway.embeddings import unit_rows
-from gateway.embeddings.base import Embedder, EmbeddingError
+from gateway.embeddings.base import Embedder, EmbeddingError, unit_rows
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 

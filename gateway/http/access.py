@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from config.errors import Forbidden, TooManyRequests, Unauthorized
 from config.settings import Settings
-from gateway import keys
-from gateway.access import Principal, Role
-from gateway.access_schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
-from gateway.errors import Forbidden, TooManyRequests, Unauthorized
+from gateway.http import keys
 from gateway.http.cors import is_preflight
 from gateway.http.operations import Operation, PathParam, allow
 from gateway.http.parsing import parse_body, path_text
+from gateway.http.ratelimit import TokenBucketLimiter
 from gateway.http.responses import json_model
-from gateway.ratelimit import TokenBucketLimiter
+from gateway.schemas.access import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
+from gateway.services.access import Principal, Role
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 _AUTH_DISABLED = Principal(None, "auth-disabled", Role.ADMIN)

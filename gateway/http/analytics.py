@@ -23,14 +23,14 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from gateway import keys
-from gateway.access import Role
-from gateway.analytics_schemas import Analytics, AnalyticsQuery, ChartQuery
-from gateway.analytics_svg import CHARTS
-from gateway.errors import NotFound
+from config.errors import NotFound
+from gateway.charts.analytics import CHARTS
+from gateway.http import keys
 from gateway.http.operations import Operation, PathParam, allow
 from gateway.http.parsing import parse_query
 from gateway.http.responses import json_model
+from gateway.schemas.analytics import Analytics, AnalyticsQuery, ChartQuery
+from gateway.services.access import Role
 from gateway.services.analytics import AnalyticsService
 
 Row = tuple[str, str | None, datetime | None, str, float | int | None]

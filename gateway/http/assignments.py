@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import keys
-from gateway.access import Role
+from gateway.http import keys
 from gateway.http.access import PRINCIPAL
 from gateway.http.operations import MESSAGE_ID, Operation, allow
 from gateway.http.parsing import parse_body, path_int
 from gateway.http.responses import json_model
-from gateway.operator_schemas import AssignmentRequest, TransferRequest
-from gateway.schemas import MessageOut
+from gateway.schemas.messages import MessageOut
+from gateway.schemas.operators import AssignmentRequest, TransferRequest
+from gateway.services.access import Role
 from gateway.services.assignments import Actor
 
 

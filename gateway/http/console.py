@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway import keys
+from gateway.http import keys
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 _POLICY = (

@@ -19,12 +19,12 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway import keys
-from gateway.access import Role
-from gateway.errors import ServiceUnavailable
+from config.errors import ServiceUnavailable
+from gateway.http import keys
 from gateway.http.middlewares import REQUEST_ID, REQUEST_ID_HEADER
 from gateway.http.operations import Operation, allow
-from gateway.schemas import MessageOut
+from gateway.schemas.messages import MessageOut
+from gateway.services.access import Role
 from gateway.services.activity import POLL_SECONDS, ActivityFeed
 from storage.activity import ActivityRepository
 

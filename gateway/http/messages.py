@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import keys
-from gateway.access import Role
+from gateway.http import keys
 from gateway.http.assignments import actor_of
 from gateway.http.operations import MESSAGE_ID, Operation, PathParam, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, path_text, path_uuid
 from gateway.http.responses import json_model
-from gateway.schemas import (
+from gateway.schemas.messages import (
     MessageCreate,
     MessageOut,
     MessagePage,
@@ -20,6 +19,7 @@ from gateway.schemas import (
     SearchRequest,
     SearchResponse,
 )
+from gateway.services.access import Role
 
 
 async def create_message(request: web.Request) -> web.Response:

@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from gateway import keys
-from gateway.errors import AtendeError, ServiceUnavailable
+from config.errors import AtendeError, ServiceUnavailable
+from gateway.http import keys
 
 log = structlog.get_logger(__name__)
 

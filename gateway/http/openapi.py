@@ -9,7 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from gateway import __version__
 from gateway.http.operations import Operation
-from gateway.schemas import ErrorBody
+from gateway.schemas.messages import ErrorBody
 
 _ERROR_TEXT = {
     400: "Malformed request (for example, JSON that does not parse).",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.access import Role
+from gateway.services.access import Role
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

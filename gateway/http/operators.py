@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from gateway import keys
-from gateway.access import Role
+from gateway.http import keys
 from gateway.http.assignments import actor_of
 from gateway.http.operations import MESSAGE_ID, Operation, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, text_content
 from gateway.http.responses import json_model
-from gateway.operator_schemas import (
+from gateway.schemas.messages import MessageOut
+from gateway.schemas.operators import (
     ApproveRequest,
     AssignmentRequest,
     CandidateList,
@@ -26,7 +26,7 @@ from gateway.operator_schemas import (
     QueuePage,
     QueueQuery,
 )
-from gateway.schemas import MessageOut
+from gateway.services.access import Role
 from gateway.services.knowledge import KnowledgePair
 
 # Raw files may be sent as they are, besides the JSON form.

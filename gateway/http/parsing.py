@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from config.errors import BadRequest, FieldProblem, UnsupportedMediaType, ValidationFailed
 from connectors.base import storable
-from gateway.errors import BadRequest, FieldProblem, UnsupportedMediaType, ValidationFailed
 
 Model = TypeVar("Model", bound=BaseModel)
 

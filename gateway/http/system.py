@@ -9,15 +9,16 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway import __version__, keys
-from gateway.access import Role
-from gateway.access_schemas import Liveness, Readiness
+from gateway import __version__
+from gateway.http import keys
 from gateway.http.access import POLICY
 from gateway.http.openapi import build_openapi
 from gateway.http.operations import Operation, allow
 from gateway.http.responses import json_model
-from gateway.schemas import Health, SectorList, SectorOut, ServiceInfo
+from gateway.schemas.access import Liveness, Readiness
+from gateway.schemas.messages import Health, SectorList, SectorOut, ServiceInfo
 from gateway.services import embedding, pipeline
+from gateway.services.access import Role
 from storage.api_keys import BacklogRepository
 from storage.database import ping
 

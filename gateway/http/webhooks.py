@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from config.errors import NotFound
 from connectors.whatsapp.connector import WhatsAppConnector
-from gateway import keys
-from gateway.errors import NotFound
+from gateway.http import keys
 from gateway.http.middlewares import REQUEST_LOG
 from gateway.http.parsing import decode_json
 

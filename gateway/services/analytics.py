@@ -10,8 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from config.errors import ValidationFailed
 from config.sectors import SectorCatalog
-from gateway.analytics_schemas import (
+from gateway.schemas.analytics import (
     AgeBand,
     Analytics,
     Bucket,
@@ -26,7 +27,6 @@ from gateway.analytics_schemas import (
     SectorRate,
     SuggestionShare,
 )
-from gateway.errors import ValidationFailed
 from storage.analytics import (
     AGE_BANDS,
     RATE_WINDOWS_DAYS,

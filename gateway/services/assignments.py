@@ -13,8 +13,8 @@ from typing import Any
 
 import structlog
 
+from config.errors import Conflict, NotFound, ValidationFailed
 from config.sectors import SectorCatalog
-from gateway.errors import Conflict, NotFound, ValidationFailed
 from storage.assignments import AssignmentRepository, Decide
 from storage.models import ChatInteraction
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import structlog
 
-from gateway.eval_data import DatasetError, read_records
+from gateway.evaluation.data import DatasetError, read_records
 from gateway.services.confidence import (
     ConfidenceModel,
     answer_key,

@@ -43,10 +43,10 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config.errors import NotFound
 from connectors.base import SendFailed
 from connectors.registry import ConnectorRegistry
 from connectors.splitting import split_text
-from gateway.errors import NotFound
 from gateway.services.polling import Wakeup, work_forever
 from storage.channels import Delivery
 from storage.deliveries import DeliveryRepository

@@ -19,8 +19,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from config.errors import ConfigurationError
 from gateway.embeddings import Embedder, EmbeddingError
-from gateway.errors import ConfigurationError
 from gateway.services.polling import Wakeup, work_forever
 from storage import sector_indexes
 from storage.repositories import MessageRepository, MetaRepository

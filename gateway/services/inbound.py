@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from config.errors import ServiceUnavailable
 from connectors.base import Connector, Inbound
-from gateway.errors import ServiceUnavailable
 from storage.channels import NewInteraction
 from storage.ingest import IngestUnavailable, IngestWriter
 

@@ -16,9 +16,9 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from config.errors import FieldProblem, ServiceUnavailable, ValidationFailed
 from config.sectors import SectorCatalog
 from gateway.embeddings import Embedder, EmbeddingError
-from gateway.errors import FieldProblem, ServiceUnavailable, ValidationFailed
 from storage.routing import RoutingRepository
 
 

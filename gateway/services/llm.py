@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import openai
 
 from config.sectors import SectorCatalog
+from gateway.services.text import fold
 from storage.routing import Neighbour
 
 
@@ -83,10 +84,7 @@ class LLMClassifier:
             "You route customer-support messages to a sector. Reply with exactly one sector "
             f"name from this list and nothing else:\n{sectors}"
         )
-        # Imported here: the router imports this module for its classifier.
-        from gateway.services.routing import normalise
-
-        reply = normalise(await self._chat.complete(system, text, max_tokens=10))
+        reply = fold(await self._chat.complete(system, text, max_tokens=10))
         words = re.findall(r"[a-z0-9_-]+", reply)
         named = [name for name in self._catalog.names if name in words]
         return named[0] if len(named) == 1 else None

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from config.errors import NotFound, ServiceUnavailable, ValidationFailed
 from config.sectors import SectorCatalog
 from gateway.embeddings import Embedder, EmbeddingError
-from gateway.errors import NotFound, ServiceUnavailable, ValidationFailed
-from gateway.schemas import MessageCreate, MessageUpdate, PageQuery, SearchRequest
+from gateway.schemas.messages import MessageCreate, MessageUpdate, PageQuery, SearchRequest
 from gateway.services.assignments import UNASSIGNED, Actor
 from storage.models import ChatInteraction
 from storage.repositories import MessageRepository, Page, ScoredInteraction

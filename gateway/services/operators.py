@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import structlog
 
+from config.errors import Conflict, NotFound, ValidationFailed
 from config.sectors import SectorCatalog
-from gateway.errors import Conflict, NotFound, ValidationFailed
-from gateway.metrics import Metrics
-from gateway.schemas import MessageUpdate
+from gateway.schemas.messages import MessageUpdate
 from gateway.services.assignments import Actor
 from gateway.services.messages import MessageService
 from gateway.services.suggestions import Candidate, SuggestionMaker
+from gateway.telemetry.metrics import Metrics
 from storage.models import ChatInteraction
 from storage.repositories import Page
 from storage.routing import RoutingRepository

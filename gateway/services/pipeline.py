@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from config.errors import ConfigurationError
 from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
-from gateway.errors import ConfigurationError
 from gateway.services.calibration import load_calibration
 from gateway.services.llm import ChatModel, LLMClassifier, LLMDrafter
 from gateway.services.polling import Wakeup, work_forever
@@ -37,8 +37,8 @@ from storage.routing import RoutingRepository
 from storage.vectors import QueryVector
 
 if TYPE_CHECKING:
-    from gateway.metrics import Metrics
     from gateway.services.delivery import Outbox
+    from gateway.telemetry.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 from config.sectors import SectorCatalog
 from gateway.embeddings import Embedder
 from gateway.services.llm import LLMClassifier, LLMError
+from gateway.services.text import fold
 from storage.routing import Nearby, RoutingRepository
 
 
@@ -58,20 +58,12 @@ class RouteDecision:
     reason: dict[str, Any] = field(default_factory=dict)
 
 
-def normalise(text: str) -> str:
-    """Lower case without accents, so 'Cobrança' matches the keyword 'cobranca'."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 def keyword_hits(catalog: SectorCatalog, text: str) -> dict[str, list[str]]:
     """Each sector's keywords that occur in `text` as whole words."""
-    plain = normalise(text)
+    plain = fold(text)
     hits: dict[str, list[str]] = {}
     for sector in catalog.sectors:
-        found = [
-            kw for kw in sector.keywords if re.search(rf"\b{re.escape(normalise(kw))}\b", plain)
-        ]
+        found = [kw for kw in sector.keywords if re.search(rf"\b{re.escape(fold(kw))}\b", plain)]
         if found:
             hits[sector.name] = found
     return hits

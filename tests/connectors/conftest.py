@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from config.settings import Settings
 from connectors.signing import signature_header
-from gateway import keys
+from gateway.http import keys
 from tests.conftest import bearer, issue_key, make_settings
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.whatsapp import FakeWhatsApp

@@ -8,7 +8,7 @@ import json
 from aiohttp import web
 
 from connectors.signing import signature_header
-from gateway import keys
+from gateway.http import keys
 from tests.connectors.conftest import (
     CALLBACK_SECRET,
     deliveries,
@@ -162,7 +162,7 @@ async def test_blocked_bot_fails_permanently_with_the_reason(app_client, fake_te
 
 
 async def test_retries_stop_after_the_configured_attempts(app_client, fake_telegram):
-    from gateway.channels import build_delivery_worker
+    from gateway.http.channels import build_delivery_worker
 
     app = app_client.app
     settings = app[keys.SETTINGS].model_copy(update={"delivery_max_attempts": 3})

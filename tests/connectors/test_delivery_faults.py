@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from gateway import keys
+from gateway.http import keys
 from tests.connectors.conftest import deliveries, sql, start_app
 from tests.connectors.test_delivery import (
     API,

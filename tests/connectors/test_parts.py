@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from config.channels import ChannelConfigError, load_channels
+from config.errors import Forbidden, Unauthorized
 from connectors.http import JsonReply
 from connectors.ratelimit import RateLimiter
 from connectors.signing import check_body_signature, check_shared_secret, signature_header
 from connectors.splitting import split_text
 from connectors.whatsapp.connector import failure
-from gateway.errors import Forbidden, Unauthorized
 
 
 def test_short_text_is_one_part():

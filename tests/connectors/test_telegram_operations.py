@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import keys
-from gateway.errors import ConfigurationError
-from gateway.telegram_cli import poll_once, set_webhooks
+from config.errors import ConfigurationError
+from gateway.cli.telegram import poll_once, set_webhooks
+from gateway.http import keys
 from tests.connectors.conftest import BOT_SECRET, interactions, telegram_text_update
 
 

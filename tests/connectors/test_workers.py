@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway import keys
+from gateway.http import keys
 from tests.conftest import wait_until_embedded
 from tests.connectors.conftest import (
     interactions,
@@ -53,7 +53,7 @@ async def test_serve_embeds_inbound_messages_and_sends_approved_answers(
 
 
 async def test_a_worker_process_sends_beside_the_gateway(app_client, fake_telegram):
-    from gateway.channels import running_delivery_worker
+    from gateway.http.channels import running_delivery_worker
 
     app = app_client.app
     await post_telegram(app_client, telegram_text_update(1, 10, "oi"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from gateway.schemas import MessageOut, MessagePage, PageQuery, _Strict
+from gateway.schemas.messages import MessageOut, MessagePage, PageQuery, _Strict
 
 
 class QueueQuery(PageQuery):

@@ -12,10 +12,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.channels import ChannelConfigError, load_channels
+from config.errors import ConfigurationError
 from config.settings import Settings
 from connectors.registry import ConnectorRegistry
-from gateway import keys
-from gateway.errors import ConfigurationError
+from gateway import __version__
+from gateway.http import keys
 from gateway.services.delivery import DeliveryWorker, Outbox
 from gateway.services.inbound import InboundService
 from storage.database import driver_dsn
@@ -32,7 +33,7 @@ def build_registry(settings: Settings) -> ConnectorRegistry:
         )
     except ChannelConfigError as exc:
         raise ConfigurationError(f"channel configuration: {exc}") from exc
-    return ConnectorRegistry(settings, channels)
+    return ConnectorRegistry(settings, channels, user_agent=f"atende/{__version__}")
 
 
 def build_delivery_worker(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import ConfigurationError
+from config.errors import ConfigurationError
 
 TEXT_FIELDS = ("text", "instruction")
 ANSWER_FIELDS = ("answer", "response")

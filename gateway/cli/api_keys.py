@@ -11,9 +11,9 @@ from config.settings import Settings
 
 
 async def _with_keys(settings: Settings, action: Any) -> Any:
-    from gateway.access import ApiKeyService
     from gateway.app import open_database
     from gateway.embeddings import create_embedder
+    from gateway.services.access import ApiKeyService
     from storage.api_keys import ApiKeyRepository
 
     embedder = create_embedder(settings)  # only its vector size, for a fresh database
@@ -25,7 +25,7 @@ async def _with_keys(settings: Settings, action: Any) -> Any:
 
 
 def _run(settings: Settings, action: Any) -> Any:
-    from gateway.errors import AtendeError, ConfigurationError
+    from config.errors import AtendeError, ConfigurationError
 
     try:
         return asyncio.run(_with_keys(settings, action))
@@ -36,7 +36,7 @@ def _run(settings: Settings, action: Any) -> Any:
 
 
 def cmd_create(settings: Settings, args: argparse.Namespace) -> None:
-    from gateway.access import Role
+    from gateway.services.access import Role
 
     issued = _run(settings, lambda service: service.issue(name=args.name, role=Role(args.role)))
     print(issued.key)
@@ -48,7 +48,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> None:
-    from gateway.access import describe
+    from gateway.services.access import describe
 
     rows = [describe(row) for row in _run(settings, lambda service: service.list())]
     header = ["name", "role", "prefix", "created_at", "last_used_at", "revoked_at"]
@@ -64,7 +64,7 @@ def cmd_revoke(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: Any) -> None:
-    from gateway.access import Role
+    from gateway.services.access import Role
 
     keys = sub.add_parser("keys", help="REST API keys: create, list, revoke")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)

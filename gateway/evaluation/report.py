@@ -1,6 +1,6 @@
 """`atende eval`: how well routing and suggestions do on labelled data.
 
-The data (gateway.eval_data) is split with a fixed seed: a share of the intents is left
+The data (gateway.evaluation.data) is split with a fixed seed: a share of the intents is left
 out of the history entirely (their messages ask for something nothing validated answers),
 the other intents are split in the same proportion into history and questions, and every
 out-of-scope message is asked. The history is loaded into a scratch database as
@@ -28,11 +28,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from config.errors import ConfigurationError
 from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
-from gateway.errors import ConfigurationError
-from gateway.eval_data import Example, protocol
+from gateway.evaluation.data import Example, protocol
 from gateway.services.confidence import fit_on_history
 from gateway.services.pipeline import build_triage
 from gateway.services.routing import SectorRouter

@@ -17,6 +17,7 @@ def bounded(
     """An argparse type: `cast` of the text, in [low, high]; `above`/`below` leave the
     bound itself out. Its errors say what was given and what is allowed."""
     kind = "a whole number" if cast is int else "a number"
+
     def show(value: float) -> str:
         return str(int(value)) if cast is int else f"{value:g}"
 

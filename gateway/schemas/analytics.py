@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.schemas import _Strict
+from gateway.schemas.messages import _Strict
 
 Bucket = Literal["hour", "day"]
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from gateway.errors import (
+from config.errors import (
     ConfigurationError,
     Conflict,
     NotFound,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.access import Role
+from gateway.services.access import Role
 from storage.models import ApiKey
 
 

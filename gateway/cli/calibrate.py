@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
-from gateway.arguments import bounded
+from gateway.cli.arguments import bounded
 from gateway.services.calibration import CalibrationReport
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
-from gateway.metrics import Metrics
+from gateway.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
     pass

@@ -2,7 +2,7 @@
 
 Titles are left to the page that shows a chart; a chart's own words (outcomes, the legend
 for no sector, "no data") come in the language asked for. Every label goes through
-`gateway.svg`, which escapes it.
+`gateway.charts.svg`, which escapes it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from gateway.analytics_schemas import Analytics
-from gateway.svg import Svg
+from gateway.charts.svg import Svg
+from gateway.schemas.analytics import Analytics
 
 _W, _H = 720, 320
 _LEFT, _RIGHT, _TOP, _BOTTOM = 52, 16, 36, 44

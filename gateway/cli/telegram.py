@@ -9,10 +9,10 @@ from typing import Any
 import structlog
 from telegram.error import TelegramError
 
+from config.errors import ConfigurationError, NotFound, ServiceUnavailable
 from config.settings import Settings
 from connectors.registry import ConnectorRegistry
 from connectors.telegram.connector import ALLOWED_UPDATES, TelegramConnector
-from gateway.errors import ConfigurationError, NotFound, ServiceUnavailable
 from gateway.services.inbound import InboundService
 
 log = structlog.get_logger(__name__)
@@ -39,7 +39,7 @@ def webhook_url(base: str, name: str) -> str:
 async def set_webhooks(settings: Settings, url: str, only: str | None) -> list[str]:
     """Register each configured bot's webhook (or only `only`'s) with its secret token and
     the update kinds atende stores; returns the URLs registered."""
-    from gateway.channels import build_registry
+    from gateway.http.channels import build_registry
 
     registry = build_registry(settings)
     try:
@@ -87,8 +87,8 @@ async def poll_once(
 
 async def poll(settings: Settings, name: str) -> None:
     from gateway.app import open_database
-    from gateway.channels import build_registry
     from gateway.embeddings import create_embedder
+    from gateway.http.channels import build_registry
     from storage.database import driver_dsn
     from storage.ingest import IngestWriter
 

@@ -2,14 +2,14 @@
 
 Coverage and precision of the in-scope messages, and the share of out-of-scope and
 missing-intent messages left without a suggestion, by the least confidence asked for;
-a dashed line marks the configured bar. Drawn with `gateway.svg`, so the chart needs no
+a dashed line marks the configured bar. Drawn with `gateway.charts.svg`, so the chart needs no
 plotting library and the model's name is escaped like any label.
 """
 
 from __future__ import annotations
 
-from gateway.evaluation import EvalReport
-from gateway.svg import Svg
+from gateway.charts.svg import Svg
+from gateway.evaluation.report import EvalReport
 
 _W, _H, _PAD = 640, 340, 48
 _SERIES = (

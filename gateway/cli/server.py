@@ -1,35 +1,18 @@
-"""The `atende` command: serve, migrate, worker, reembed, keys and more."""
+"""The commands that run atende: `serve`, `migrate`, `worker` and `reembed`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 
-from config.sectors import SectorConfigError
 from config.settings import Settings
 from gateway import __version__
-from gateway.errors import ConfigurationError
-from gateway.logging import configure_logging
 
 log = structlog.get_logger(__name__)
-
-
-def load_settings() -> Settings:
-    """Settings from the environment and `.env`, or exit naming each bad setting."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            name = "ATENDE_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else ""
-            lines.append(f"  {name or 'settings'}: {err['msg']}")
-        sys.exit("atende: invalid settings:\n" + "\n".join(lines))
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -74,8 +57,8 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> None:
 async def _worker(settings: Settings, args: argparse.Namespace) -> None:
     from config.sectors import load_sectors
     from gateway.app import open_database
-    from gateway.channels import running_delivery_worker
     from gateway.embeddings import create_embedder
+    from gateway.http.channels import running_delivery_worker
     from gateway.services.embedding import EmbeddingWorker, check_embedding_model
     from gateway.services.pipeline import build_pipeline
     from storage.repositories import MessageRepository, MetaRepository, SectorRepository
@@ -145,11 +128,7 @@ def _run(coro: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None
     return command
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="atende", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"atende {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_commands(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the gateway (HTTP API, webhooks and worker)")
     serve.add_argument("--host", help="address to bind (default: ATENDE_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default: ATENDE_PORT)")
@@ -164,30 +143,3 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reembed.add_argument("--quiet", action="store_true", help="no progress bar")
     reembed.set_defaults(func=_run(_reembed))
-
-    from gateway.calibrate_cli import add_commands as add_calibrate_commands
-    from gateway.keys_cli import add_commands as add_keys_commands
-    from gateway.routing_cli import add_commands
-    from gateway.telegram_cli import add_commands as add_telegram_commands
-
-    add_commands(sub)
-    add_calibrate_commands(sub)
-    add_telegram_commands(sub)
-    add_keys_commands(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    try:
-        args.func(settings, args)
-    except (ConfigurationError, SectorConfigError) as exc:
-        sys.exit(f"atende: {exc}")
-    except KeyboardInterrupt:
-        pass
-
-
-if __name__ == "__main__":
-    main()

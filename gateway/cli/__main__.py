@@ -1,0 +1,5 @@
+"""`python -m gateway.cli`: the `atende` command."""
+
+from gateway.cli import main
+
+main()

@@ -1,0 +1,2 @@
+"""Measuring routing and suggestions on labelled data (`atende eval`): reading and
+splitting the data (`data`), and running and summarising it (`report`)."""

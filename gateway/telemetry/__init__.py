@@ -1,0 +1,1 @@
+"""What atende tells its operators about itself: structured logs and Prometheus metrics."""
