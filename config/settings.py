@@ -216,7 +216,7 @@ class Settings(BaseSettings):
         "use-multilingual 0.55, openai 0.60), as similarities mean different things per model.",
     )
     suggestion_min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        default=0.5,
+        default=0.6,
         description="Least confidence (0-1, the estimated chance that the suggested answer is "
         "right) for a suggestion to be made, in every sector `atende calibrate` set no "
         "threshold for.",

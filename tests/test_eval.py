@@ -51,20 +51,20 @@ def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
 
     The floors are the figures measured when the decision was last changed (README,
     "Measuring it"), less a little: a change that makes suggestions worse on customers'
-    Portuguese fails here. They are below the issue's targets (top-1 0.85, coverage 0.60
-    at precision 0.95): those are not reached yet, and this test does not pretend so.
+    Portuguese fails here. Some are below atende's targets (top-1 0.85, coverage 0.60 at
+    precision 0.95): those are not reached yet, and this test does not pretend so.
     """
     chart = tmp_path / "curve.svg"
     report = _eval(str(PT_BR), "--split", "heldout", "--svg", str(chart), server_url=db_url)
     assert report["split"] == "heldout"
     assert report["asked"] == {"in_scope": 123, "missing_intent": 70, "out_of_scope": 90}
     assert report["sector_accuracy_by_scope"]["in_scope"] >= 0.75
-    assert report["top1"] >= 0.64
-    assert report["hit3"] >= 0.82
-    assert report["precision"] >= 0.86
-    assert report["coverage"] >= 0.35
-    assert report["no_suggestion"]["out_of_scope"] >= 0.93
-    assert report["no_suggestion"]["missing_intent"] >= 0.90
+    assert report["top1"] >= 0.68
+    assert report["hit3"] >= 0.86
+    assert report["precision"] >= 0.90
+    assert report["coverage"] >= 0.24
+    assert report["no_suggestion"]["out_of_scope"] >= 0.95
+    assert report["no_suggestion"]["missing_intent"] >= 0.95
     # The curve reads the same decision: coverage falls as the bar rises, and the row at
     # the configured bar is the headline.
     coverages = [row["coverage"] for row in report["curve"]]

@@ -104,6 +104,6 @@ async def test_searches_answered_from_nearby_equal_the_searches_themselves(
                 assert with_nearby == 0
             else:
                 saved_with_twelve += 3 - with_nearby
-    # Twelve rows answer some searches (routing's 10, any sector's 10) but not others (the
-    # routed sector's own 10, which fewer than 10 of the 12 belong to).
+    # Twelve rows answer some searches (routing's 10) but not others (the suggestion's 30,
+    # in any sector and in the routed one).
     assert 0 < saved_with_twelve < 3 * 3

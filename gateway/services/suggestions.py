@@ -124,7 +124,7 @@ class SuggestionMaker:
         *,
         model_id: str,
         threshold: float,
-        min_confidence: float = 0.5,
+        min_confidence: float = 0.6,
         limit: int = NEIGHBOURS,
         temperature: float = 0.02,
         drafter: LLMDrafter | None = None,
