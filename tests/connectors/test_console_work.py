@@ -195,6 +195,17 @@ async def test_a_customers_whole_conversation_paged_and_search_on_a_phone(client
         await no_sideways_scroll(desktop)
         await shot(desktop, "13-detail-1280x720")
 
+        # Handed to another sector: its queue now, and nobody holds it.
+        await desktop.select_option("#transfer-sector", "suporte")
+        await desktop.click("#transfer")
+        await desktop.locator("#action-status", has_text="transferida para suporte").wait_for(
+            timeout=WAIT_MS
+        )
+        await desktop.locator("#detail-sector", has_text="suporte").wait_for(timeout=WAIT_MS)
+        moved = await (await client.get(f"{API}/messages/{ids[-1]}")).json()
+        assert moved["sector"] == "suporte"
+        assert moved["assigned_to"] is None
+
 
 async def test_errors_are_said_in_the_page_and_nothing_is_sent_twice(client, settings):
     db = settings.async_database_url or ""

@@ -472,8 +472,9 @@ function renderAssignment(message, open) {
   const holder = !message.assigned_to ? t("assigned.nobody")
     : t(mine ? "assigned.me" : "assigned.someone",
       { name: message.assigned_to, time: clock(message.assigned_at) });
+  const others = state.sectors.filter((name) => name !== message.sector);
   const transfer = el("select", { id: "transfer-sector", "aria-label": t("transfer.to") },
-    state.sectors.filter((name) => name !== message.sector).map((name) => el("option", { value: name }, name)));
+    others.map((name) => el("option", { value: name }, name)));
   return {
     holder,
     controls: el("div", { class: "assignment" },
@@ -483,7 +484,7 @@ function renderAssignment(message, open) {
         : el("button", { type: "button", id: "take", disabled: !open || Boolean(message.assigned_to),
           onclick: () => act("take") }, t("action.take")),
       el("label", { class: "transfer" }, el("span", { class: "small muted" }, t("transfer.to")), transfer),
-      el("button", { type: "button", id: "transfer", disabled: !open || !state.sectors.length,
+      el("button", { type: "button", id: "transfer", disabled: !open || !others.length,
         onclick: () => act("transfer") }, t("action.transfer"))),
   };
 }
