@@ -22,9 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.models import ChatInteraction, SuggestionReview
 
 
+def answer_key(answer: str | None) -> str:
+    """Answers equal but for case and spacing are one answer."""
+    return " ".join((answer or "").split()).lower()
+
+
 def same_answer(a: str | None, b: str | None) -> bool:
     """Equal but for case and spacing: an operator re-typing a space has not edited it."""
-    return " ".join((a or "").split()).lower() == " ".join((b or "").split()).lower()
+    return answer_key(a) == answer_key(b)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from storage import migrate
 from storage.database import create_engine, session_factory
 from storage.embedded import EmbeddedPostgres
 from storage.repositories import SectorRepository
+from storage.reviews import answer_key
 from storage.routing import RoutingRepository
 
 # The confidence bars the curve is drawn at.
@@ -114,7 +115,7 @@ def _correct(asked: Example, source: Example) -> bool:
         return asked.intent == source.intent
     if asked.answer is None or source.answer is None:
         return False
-    return " ".join(asked.answer.split()).lower() == " ".join(source.answer.split()).lower()
+    return answer_key(asked.answer) == answer_key(source.answer)
 
 
 def _share(flags: list[bool]) -> float | None:

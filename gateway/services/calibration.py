@@ -32,15 +32,10 @@ from typing import Any
 import structlog
 
 from gateway.evaluation.data import DatasetError, read_records
-from gateway.services.confidence import (
-    ConfidenceModel,
-    answer_key,
-    default_model,
-    fit_on_history,
-)
+from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
 from gateway.services.suggestions import Calibration, SuggestionMaker
 from storage.repositories import MetaRepository
-from storage.reviews import ReviewedMessage, ReviewRepository
+from storage.reviews import ReviewedMessage, ReviewRepository, answer_key
 
 log = structlog.get_logger(__name__)
 

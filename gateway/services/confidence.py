@@ -34,17 +34,14 @@ from typing import Any
 
 import numpy as np
 
+from storage.reviews import answer_key
+
 # The nearest validated messages with an answer that vote. On the pt-BR tuning split 30
 # ranked the right answer first for 0.81 of the questions, 10 for 0.74 (20: 0.78): an
 # intent's several phrasings pool more of their votes.
 NEIGHBOURS = 30
 SUPPORT_CAP = 5
 LONE_MARGIN = 0.05  # the margin of an answer that no other answer contests
-
-
-def answer_key(answer: str | None) -> str:
-    """Answers equal but for case and spacing are one answer."""
-    return " ".join((answer or "").split()).lower()
 
 
 @dataclass(frozen=True)
