@@ -118,7 +118,7 @@ def choose_threshold(
     ]
     if not eligible:
         return current, f"kept: no bar leaves {min_reviews} reviews to judge it by"
-    reaching = [p for p in eligible if p.precision is not None and p.precision >= target]
+    reaching = [p for p in eligible if (p.precision or 0.0) >= target]
     if reaching:
         return reaching[0].threshold, f"lowest bar with precision >= {target:.2f}"
     best = max(eligible, key=lambda p: (p.precision or 0.0, -p.threshold))
@@ -190,21 +190,26 @@ def calibrate_thresholds(
 
 def rescore(
     maker: SuggestionMaker,
-    model: ConfidenceModel,
+    models: Sequence[ConfidenceModel],
     reviewed: ReviewedMessage,
     ranked: Sequence[Any],
-) -> Label | None:
-    """The review as a label for `model`: None when it cannot judge today's winner."""
+) -> list[Label] | None:
+    """The review as a label for each of `models`, from one weighing of today's
+    candidates: None when it cannot judge today's winner."""
     assessment = maker.assess(ranked)
     if not assessment.evidence:
         return None
     winner = assessment.evidence[0]
-    confidence = model.confidence(winner) if winner.similarity >= maker.threshold else 0.0
     if reviewed.outcome == "rejected":
         if winner.key != answer_key(reviewed.suggested_answer):
             return None
-        return Label(reviewed.sector, confidence, right=False)
-    return Label(reviewed.sector, confidence, right=winner.key == answer_key(reviewed.final_answer))
+        right = False
+    else:
+        right = winner.key == answer_key(reviewed.final_answer)
+    near = winner.similarity >= maker.threshold
+    return [
+        Label(reviewed.sector, model.confidence(winner) if near else 0.0, right) for model in models
+    ]
 
 
 async def calibrate_from_database(
@@ -244,13 +249,12 @@ async def calibrate_from_database(
         ranked = await maker.candidates(
             reviewed.vector, reviewed.sector, exclude_id=reviewed.interaction_id
         )
-        old = rescore(maker, before.model, reviewed, ranked)
-        new = rescore(maker, after.model, reviewed, ranked)
-        if old is None or new is None:
+        labels = rescore(maker, (before.model, after.model), reviewed, ranked)
+        if labels is None:
             report.left_out += 1
             continue
-        before_labels.append(old)
-        after_labels.append(new)
+        before_labels.append(labels[0])
+        after_labels.append(labels[1])
     report.labels = len(after_labels)
     calibrate_thresholds(
         report,
@@ -346,11 +350,10 @@ async def load_calibration(meta: MetaRepository, model_id: str) -> Calibration:
         log.warning("calibration_unreadable", error=str(exc))
         return Calibration.default_for(model_id)
     fitted_for = calibration.model.model_id
-    if calibration.model.source != "calibrated" or (
-        fitted_for is not None and fitted_for != model_id
-    ):
-        if fitted_for is not None and fitted_for != model_id:
-            log.warning("calibration_for_another_model", fitted_for=fitted_for, model=model_id)
+    another = fitted_for is not None and fitted_for != model_id
+    if another:
+        log.warning("calibration_for_another_model", fitted_for=fitted_for, model=model_id)
+    if another or calibration.model.source != "calibrated":
         calibration.model = default_model(model_id)
     return calibration
 
