@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.cli.arguments import bounded
 from gateway.services.calibration import CalibrationReport
@@ -59,7 +60,7 @@ def cmd_calibrate(settings: Settings, args: argparse.Namespace) -> None:
     catalog = load_sectors(settings.sectors_file)
     # A file is read and checked whole before the database is touched.
     labels = load_labels(Path(args.labels), known_sectors=catalog.names) if args.labels else None
-    report = asyncio.run(_calibrate(settings, args, labels))
+    report = asyncio.run(_calibrate(settings, args, catalog, labels))
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
@@ -67,9 +68,8 @@ def cmd_calibrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _calibrate(
-    settings: Settings, args: argparse.Namespace, labels: Any
+    settings: Settings, args: argparse.Namespace, catalog: SectorCatalog, labels: Any
 ) -> CalibrationReport:
-    from config.sectors import load_sectors
     from gateway.app import open_database
     from gateway.embeddings import create_embedder
     from gateway.services.calibration import (
@@ -84,7 +84,6 @@ async def _calibrate(
     from storage.reviews import ReviewRepository
     from storage.routing import RoutingRepository
 
-    catalog = load_sectors(settings.sectors_file)
     embedder = create_embedder(settings)
     try:
         async with open_database(settings, embedder.dim) as (_, sessions):

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.cli.arguments import bounded
 from gateway.evaluation.report import EvalReport
@@ -101,7 +102,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
     if args.min_confidence is not None:
         updates["suggestion_min_confidence"] = args.min_confidence
     settings = settings.model_copy(update=updates)
-    report = asyncio.run(_eval(settings, args, examples))
+    report = asyncio.run(_eval(settings, args, catalog, examples))
     report.dataset, report.split = path.name, args.split
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
@@ -113,14 +114,14 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
         Path(args.svg).write_text(confidence_svg(report), encoding="utf-8")
 
 
-async def _eval(settings: Settings, args: argparse.Namespace, examples: list) -> EvalReport:
+async def _eval(
+    settings: Settings, args: argparse.Namespace, catalog: SectorCatalog, examples: list
+) -> EvalReport:
     from tqdm import tqdm
 
-    from config.sectors import load_sectors
     from gateway.embeddings import create_embedder
     from gateway.evaluation.report import evaluate
 
-    catalog = load_sectors(settings.sectors_file)
     embedder = create_embedder(settings)
     bars: dict[str, Any] = {}
 
