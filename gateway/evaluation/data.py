@@ -52,6 +52,20 @@ class Example:
     def label(self) -> str:
         return self.intent or self.sector or ""
 
+    @property
+    def validated_answer(self) -> str:
+        """The answer its row holds as history: its own, else a stand-in naming its label
+        (data with sectors only), so that the rows of one label still share an answer."""
+        return self.answer or f"[{self.label}]"
+
+
+def check_sector(where: str, sector: str, known: set[str]) -> None:
+    """Refuse a sector the sectors file does not name, saying where and which exist."""
+    if sector not in known:
+        raise DatasetError(
+            f"{where}, field sector: unknown sector {sector!r}; known: {', '.join(sorted(known))}"
+        )
+
 
 def _dataset_columns(path: Path, fields: set[str]) -> None:
     if not fields & set(TEXT_FIELDS):
@@ -135,11 +149,8 @@ def load_examples(
                 f"{where}, field intent: a message needs an intent or a sector "
                 '(or `"scope": "out"` for one nothing should be suggested for)'
             )
-        if sector is not None and known is not None and sector not in known:
-            raise DatasetError(
-                f"{where}, field sector: unknown sector {sector!r}; known: "
-                f"{', '.join(sorted(known))}"
-            )
+        if sector is not None and known is not None:
+            check_sector(where, sector, known)
         examples.append(
             Example(
                 text=text,

@@ -235,7 +235,7 @@ async def evaluate(
                 # What `atende calibrate --apply` would store for this history.
                 fitted = fit_on_history(
                     vectors,
-                    [e.answer or f"[{e.label}]" for _, e in sorted(by_id.items())],
+                    [e.validated_answer for _, e in sorted(by_id.items())],
                     temperature=maker.temperature,
                     model_id=embedder.model_id,
                 )
@@ -264,7 +264,7 @@ async def _load_history(
         rows = [
             {
                 "message": e.text,
-                "answer": e.answer or f"[{e.label}]",
+                "answer": e.validated_answer,
                 "sector": e.sector,
                 "external_id": f"eval:{start + i}",
                 "embedding": vector,

@@ -31,7 +31,7 @@ from typing import Any
 
 import structlog
 
-from gateway.evaluation.data import DatasetError, read_records
+from gateway.evaluation.data import DatasetError, check_sector, read_records
 from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
 from gateway.services.suggestions import Calibration, SuggestionMaker
 from storage.repositories import MetaRepository
@@ -287,11 +287,7 @@ def load_labels(path: Path, *, known_sectors: Iterable[str]) -> list[Label]:
         sector = str(record.get("sector") or "").strip()
         if not sector:
             raise DatasetError(f"{where}, field sector: missing or empty")
-        if sector not in known:
-            raise DatasetError(
-                f"{where}, field sector: unknown sector {sector!r}; known: "
-                f"{', '.join(sorted(known))}"
-            )
+        check_sector(where, sector, known)
         outcome = str(record.get("outcome") or "").strip().lower()
         if outcome not in OUTCOMES:
             raise DatasetError(
