@@ -540,15 +540,15 @@ function renderDetail() {
   );
 }
 
+// Each action's call; `input` is what the page holds: {text, who, sector}.
 const ACTIONS = {
-  approve: (id, text, who) => api("POST", `/operator/messages/${id}/approve`, who),
-  edit: (id, text, who) => api("POST", `/operator/messages/${id}/approve`, { answer: text, ...who }),
+  approve: (id, { who }) => api("POST", `/operator/messages/${id}/approve`, who),
+  edit: (id, { text, who }) => api("POST", `/operator/messages/${id}/approve`, { answer: text, ...who }),
   reject: (id) => api("POST", `/operator/messages/${id}/reject`),
-  reply: (id, text, who) => api("PUT", `/messages/${id}`, { answer: text, validated_by: "human", ...who }),
-  take: (id, text, who) => api("POST", `/operator/messages/${id}/take`, who),
-  release: (id, text, who) => api("POST", `/operator/messages/${id}/release`, who),
-  transfer: (id, text, who) => api("POST", `/operator/messages/${id}/transfer`,
-    { sector: $("transfer-sector").value, ...who }),
+  reply: (id, { text, who }) => api("PUT", `/messages/${id}`, { answer: text, validated_by: "human", ...who }),
+  take: (id, { who }) => api("POST", `/operator/messages/${id}/take`, who),
+  release: (id, { who }) => api("POST", `/operator/messages/${id}/release`, who),
+  transfer: (id, { sector, who }) => api("POST", `/operator/messages/${id}/transfer`, { sector, ...who }),
 };
 
 async function act(action) {
@@ -574,7 +574,7 @@ async function act(action) {
   say(t("status.sending"));
   let row;
   try {
-    row = await ACTIONS[action](id, text, who);
+    row = await ACTIONS[action](id, { text, who, sector });
   } catch (exc) {
     const line = failed(exc, id);
     if (line === null) return;
