@@ -66,27 +66,39 @@ def watch_errors(page, errors: list[str], expected: tuple[str, ...]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def browser_page(*, expected: tuple[str, ...] = ()) -> AsyncIterator:
-    """A fresh Chromium page; errors on its console fail the test, except those that
-    contain one of the `expected` texts."""
+async def browser(*, expected: tuple[str, ...] = ()) -> AsyncIterator:
+    """A Chromium whose new_page(viewport) opens a page in a context of its own (its own
+    sessionStorage: another operator). Errors on any page's console fail the test, except
+    those that contain one of the `expected` texts."""
     require_chromium()
     from playwright.async_api import async_playwright
 
     errors: list[str] = []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
+        chromium = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 860}, locale="pt-BR")
+
+        async def new_page(viewport: dict[str, int]):
+            context = await chromium.new_context(viewport=viewport, locale="pt-BR")
+            page = await context.new_page()
             watch_errors(page, errors, expected)
-            try:
-                yield page
-            except Exception as exc:
-                raise AssertionError(f"{exc}; errors on the page: {errors}") from exc
+            return page
+
+        try:
+            yield new_page
+        except Exception as exc:
+            raise AssertionError(f"{exc}; errors on the page: {errors}") from exc
         finally:
-            await browser.close()
+            await chromium.close()
     assert not errors, errors
+
+
+@contextlib.asynccontextmanager
+async def browser_page(*, expected: tuple[str, ...] = ()) -> AsyncIterator:
+    """One fresh Chromium page (see `browser`)."""
+    async with browser(expected=expected) as new_page:
+        yield await new_page({"width": 1280, "height": 860})
 
 
 async def shot(page, name: str) -> None:

@@ -6,22 +6,13 @@ errors said in the page; English labels. Screenshots go to tests/artifacts/conso
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
 from config.settings import ConsoleLanguage
 from tests.conftest import bearer, issue_key, make_settings, query_sql, run_sql
-from tests.connectors.test_console_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    WAIT_MS,
-    require_chromium,
-    shot,
-    watch_errors,
-)
+from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
 
 QUESTION = "Qual é o prazo de entrega para o Nordeste?"
@@ -29,34 +20,6 @@ ANSWER = "Para o Nordeste a entrega leva de 5 a 8 dias úteis."
 ASKED = "Qual o prazo de entrega pro Nordeste?"
 DESKTOP = {"width": 1280, "height": 720}
 PHONE = {"width": 375, "height": 740}
-
-
-@contextlib.asynccontextmanager
-async def browser(*, expected: tuple[str, ...] = ()) -> AsyncIterator:
-    """A Chromium whose new_page(viewport) opens a page in a context of its own (its own
-    sessionStorage: another operator). Errors on any page's console fail the test, except
-    those containing one of the `expected` texts."""
-    require_chromium()
-    from playwright.async_api import async_playwright
-
-    errors: list[str] = []
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-
-        async def new_page(viewport: dict[str, int] = DESKTOP):
-            context = await chromium.new_context(viewport=viewport, locale="pt-BR")
-            page = await context.new_page()
-            watch_errors(page, errors, expected)
-            return page
-
-        try:
-            yield new_page
-        finally:
-            await chromium.close()
-    assert not errors, errors
 
 
 async def sign_in(page, client, key: str, name: str) -> None:
@@ -79,7 +42,7 @@ async def test_two_operators_one_takes_the_other_sees_it_taken(client, settings)
     bruno_key = await issue_key(db, "operator", name="bruno")
 
     async with browser() as new_page:
-        ana, bruno = await new_page(), await new_page()
+        ana, bruno = await new_page(DESKTOP), await new_page(DESKTOP)
         await sign_in(ana, client, ana_key, "Ana")
         await sign_in(bruno, client, bruno_key, "Bruno")
         created = await post(client, ASKED, "vendas")
@@ -219,7 +182,7 @@ async def test_errors_are_said_in_the_page_and_nothing_is_sent_twice(client, set
     # Chromium logs refused requests and the feed this test cuts; those are the point.
     expected = ("status of 409", "status of 404", "status of 401", "ERR_FAILED")
     async with browser(expected=expected) as new_page:
-        page = await new_page()
+        page = await new_page(DESKTOP)
         # No live feed for this page: it cannot learn of the others' work before it acts.
         await page.route("**/api/v1/operator/events", lambda route: route.abort())
         await page.goto(str(client.make_url("/console")))
@@ -301,7 +264,7 @@ async def test_the_console_speaks_english_by_a_setting(english, aiohttp_client):
     created = await wait_until_triaged(client, (await post(client, "Hello there", "geral"))["id"])
     key = await issue_key(db, "operator", name="sam")
     async with browser() as new_page:
-        page = await new_page()
+        page = await new_page(DESKTOP)
         await page.goto(str(client.make_url("/console")))
         assert await page.inner_text("#signin-submit") == "Sign in"
         await page.fill("#signin-key", key)
