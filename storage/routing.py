@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from storage.models import ChatInteraction
 from storage.repositories import Page, page_of, tune_vector_search
-from storage.vectors import QueryVector
+from storage.vectors import QueryVector, vector_from_binary
 
 _WITHOUT_VECTOR = defer(ChatInteraction.embedding)
 
@@ -42,7 +42,7 @@ def has_answer(answer: str | None) -> bool:
 
 @functools.cache
 def _neighbours_query(
-    sector: bool, need_sector: bool, need_answer: bool, exclude: bool
+    sector: bool, need_sector: bool, need_answer: bool, exclude: bool, vectors: bool = False
 ) -> TextClause:
     """validated_neighbours' SQL for one combination of filters, written once.
 
@@ -60,8 +60,11 @@ def _neighbours_query(
         *(["id <> :exclude"] if exclude else []),
     ]
     distance = "embedding <=> CAST(:vector AS vector)"
+    # In pgvector's binary form (vector_from_binary reads it): a projection re-scores
+    # these rows, and a float4[] would cost a Python float per number.
+    vector = ", vector_send(embedding) AS vector" if vectors else ""
     return text(
-        f"SELECT id, sector, answer, message, 1 - ({distance}) AS similarity"
+        f"SELECT id, sector, answer, message, 1 - ({distance}) AS similarity{vector}"
         f" FROM chat_interactions WHERE {' AND '.join(where)}"
         f" ORDER BY {distance} LIMIT :limit"
     )
@@ -79,13 +82,25 @@ def _row_update(interaction_id: int) -> Update:
 
 @dataclass(frozen=True)
 class Neighbour:
-    """A human-validated interaction near a query vector."""
+    """A human-validated interaction near a query vector.
+
+    `similarity` is what ranks it: the cosine, or its similarity under a projection
+    (gateway.services.projection), which then keeps the cosine in `raw`. `vector` is its
+    embedding when it was asked for.
+    """
 
     id: int
     sector: str | None
     answer: str | None
     message: str
     similarity: float
+    vector: Sequence[float] | None = field(default=None, compare=False, repr=False)
+    raw: float | None = None
+
+    @property
+    def cosine(self) -> float:
+        """The plain cosine similarity, whatever ranks the neighbour."""
+        return self.similarity if self.raw is None else self.raw
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,7 @@ class Nearby:
 
     neighbours: list[Neighbour]  # best first
     complete: bool  # fewer came back than were asked for: there are no others
+    vectors: bool = False  # the neighbours carry their embeddings
 
     def first(
         self,
@@ -107,9 +123,13 @@ class Nearby:
         sector: str | None = None,
         need_sector: bool = False,
         need_answer: bool = False,
+        vectors: bool = False,
     ) -> list[Neighbour] | None:
         """What validated_neighbours would return for these filters, or None when these
-        rows cannot tell (fewer match than `limit`, and more rows may exist)."""
+        rows cannot tell (fewer match than `limit`, and more rows may exist, or the
+        vectors are wanted and these rows lack them)."""
+        if vectors and not self.vectors:
+            return None
         found = [
             n
             for n in self.neighbours
@@ -129,13 +149,15 @@ class Rejected:
     interaction_id: int
     suggested_answer: str
     similarity: float
+    vector: Sequence[float] | None = field(default=None, compare=False, repr=False)
 
 
 # Rejections are few next to the history, so they are read by a scan of their own rows
 # (the partial index of migration 0009) joined to their messages' vectors.
 _REJECTED_NEAR = text(
     "SELECT r.interaction_id, r.suggested_answer,"
-    " 1 - (c.embedding <=> CAST(:vector AS vector)) AS similarity"
+    " 1 - (c.embedding <=> CAST(:vector AS vector)) AS similarity,"
+    " vector_send(c.embedding) AS vector"
     " FROM suggestion_reviews r JOIN chat_interactions c ON c.id = r.interaction_id"
     " WHERE r.outcome = 'rejected' AND c.embedding IS NOT NULL"
     " AND c.embedding_model = :model"
@@ -161,8 +183,10 @@ class RoutingRepository:
         need_answer: bool = False,
         exclude_id: int | None = None,
         nearby: Nearby | None = None,
+        vectors: bool = False,
     ) -> list[Neighbour]:
-        """The `limit` human-validated rows nearest to `vector` by cosine, best first.
+        """The `limit` human-validated rows nearest to `vector` by cosine, best first,
+        with their embeddings when `vectors`.
 
         Answered from `nearby` (fetched for the same vector and `exclude_id`) when its rows
         can tell, searched otherwise. Pass a QueryVector when the same vector is searched
@@ -170,12 +194,16 @@ class RoutingRepository:
         """
         if nearby is not None:
             known = nearby.first(
-                limit, sector=sector, need_sector=need_sector, need_answer=need_answer
+                limit,
+                sector=sector,
+                need_sector=need_sector,
+                need_answer=need_answer,
+                vectors=vectors,
             )
             if known is not None:
                 return known
         query = _neighbours_query(
-            sector is not None, need_sector, need_answer, exclude_id is not None
+            sector is not None, need_sector, need_answer, exclude_id is not None, vectors
         )
         params: dict[str, Any] = {
             "vector": QueryVector.of(vector).literal,
@@ -189,19 +217,35 @@ class RoutingRepository:
         async with self._sessions.begin() as session:
             await tune_vector_search(session, limit, by_sector=sector is not None)
             rows = (await session.execute(query, params)).all()
-        found = [Neighbour(r.id, r.sector, r.answer, r.message, float(r.similarity)) for r in rows]
+        found = [
+            Neighbour(
+                r.id,
+                r.sector,
+                r.answer,
+                r.message,
+                float(r.similarity),
+                vector=vector_from_binary(r.vector) if vectors else None,
+            )
+            for r in rows
+        ]
         # relaxed_order may return near-ties slightly out of order.
         found.sort(key=lambda n: n.similarity, reverse=True)
         return found
 
     async def nearby(
-        self, vector: Sequence[float], *, limit: int, model_id: str, exclude_id: int | None = None
+        self,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        model_id: str,
+        exclude_id: int | None = None,
+        vectors: bool = False,
     ) -> Nearby:
         """The `limit` nearest validated rows whatever their sector or answer, for Nearby."""
         found = await self.validated_neighbours(
-            vector, limit=limit, model_id=model_id, exclude_id=exclude_id
+            vector, limit=limit, model_id=model_id, exclude_id=exclude_id, vectors=vectors
         )
-        return Nearby(found, complete=len(found) < limit)
+        return Nearby(found, complete=len(found) < limit, vectors=vectors)
 
     async def rejected_near(
         self, vector: Sequence[float], *, model_id: str, limit: int, min_similarity: float
@@ -216,7 +260,15 @@ class RoutingRepository:
         }
         async with self._sessions() as session:
             rows = (await session.execute(_REJECTED_NEAR, params)).all()
-        return [Rejected(r.interaction_id, r.suggested_answer, float(r.similarity)) for r in rows]
+        return [
+            Rejected(
+                r.interaction_id,
+                r.suggested_answer,
+                float(r.similarity),
+                vector_from_binary(r.vector),
+            )
+            for r in rows
+        ]
 
     async def vector_of(self, interaction_id: int) -> tuple[ChatInteraction, list[float] | None]:
         async with self._sessions() as session:

@@ -56,3 +56,14 @@ class QueryVector(Sequence[float]):
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         return self.values if dtype is None else self.values.astype(dtype, copy=False)
+
+
+def vector_from_binary(data: bytes) -> np.ndarray:
+    """A vector from pgvector's binary form (`vector_send`): two 16-bit words, the
+    dimension and a reserved one, then the floats, big-endian float32."""
+    dim = int.from_bytes(data[:2], "big")
+    if len(data) != 4 + 4 * dim:
+        raise ValueError(
+            f"a binary vector of {dim} floats has {4 + 4 * dim} bytes, not {len(data)}"
+        )
+    return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
