@@ -215,12 +215,20 @@ async def test_calibrate_is_a_dry_run_until_applied_and_the_pipeline_reads_it(cl
     assert report["applied"] is True
     assert report["model"]["after"]["source"] == "calibrated"
     assert report["model"]["after"]["examples"] > 0
+    # Every answer was given more than once: the history teaches a projection too, which
+    # the report sums up (the matrix itself is only stored).
+    projection = report["projection"]["after"]
+    assert projection["dim"] == report["calibration"]["projection"]["dim"] > 0
+    assert projection["examples"] >= 24
+    assert "matrix" not in report["calibration"]["projection"]
     [vendas] = [s for s in report["sectors"] if s["sector"] == "vendas"]
     # Six reviews; the rejected answer is still the one that would win, so it counts.
     assert vendas["after"]["reviewed"] == report["labels"] == 6
     assert 0.0 < vendas["after"]["threshold"] <= 1.0
     [stored] = await _stored(db)
     assert stored["value"]["sector_thresholds"]["vendas"] == vendas["after"]["threshold"]
+    assert stored["value"]["projection"]["dim"] == projection["dim"]
+    assert stored["value"]["projection"]["matrix"]
 
     pipeline = client.server.app[keys.PIPELINE]
     await pipeline.refresh_calibration(force=True)
@@ -228,6 +236,13 @@ async def test_calibrate_is_a_dry_run_until_applied_and_the_pipeline_reads_it(cl
     assert maker.calibration.model.source == "calibrated"
     assert maker.min_confidence_for("vendas") == vendas["after"]["threshold"]
     assert maker.min_confidence_for("geral") == maker.min_confidence
+    assert maker.calibration.projection is not None
+    assert maker.calibration.projection.dim == projection["dim"]
+    assert pipeline._router.projection is maker.calibration.projection
+    # Under the projection, a paraphrase still finds its answer.
+    body = await _suggested(client, "qto tempo demora p chegar no nordeste?")
+    assert body["answer"] == DELIVERY_A
+    assert body["suggestion"]["similarity"] >= body["suggestion"]["threshold"]
 
 
 async def test_a_calibration_for_another_embedding_model_keeps_only_its_thresholds(client):

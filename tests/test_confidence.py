@@ -126,3 +126,15 @@ def test_too_little_history_teaches_no_model():
     assert fitted.source == "calibrated"
     assert fitted.model_id == "m"
     assert fitted.examples == 48
+
+
+def test_a_twin_of_the_same_text_is_hidden_with_the_message_asked():
+    vectors, answers = _history()
+    # The first message asked again word for word, and validated with another answer.
+    twinned = np.vstack([vectors, vectors[:1]])
+    cases = simulate_history(twinned, [*answers, "Outra resposta."], temperature=0.05)
+    # Asked, neither twin sees the other: the first still finds its own answer among the
+    # paraphrases, and the twin's answer (nobody else's) cannot be found at all.
+    assert cases[0].right
+    assert cases[0].features == simulate_history(vectors, answers, temperature=0.05)[0].features
+    assert not cases[2 * len(answers)].right

@@ -24,7 +24,12 @@ def format_report(report: EvalReport) -> str:
         f"{report.dataset}" + (f" (split {report.split})" if report.split else ""),
         f"model {report.model_id}; history {report.history}, asked {report.questions} ({asked})",
         f"confidence model: {report.calibration.get('source')}"
-        f" ({report.calibration.get('examples', 0)} simulated questions)",
+        f" ({report.calibration.get('examples', 0)} simulated questions); votes weighed "
+        + (
+            f"under a projection learnt from {projection['examples']} messages"
+            if (projection := report.calibration.get("projection"))
+            else "on plain cosine"
+        ),
         "",
     ]
     if report.sector_accuracy is not None:

@@ -33,7 +33,7 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
 from gateway.evaluation.data import Example, protocol
-from gateway.services.confidence import fit_on_history
+from gateway.services.calibration import fit_calibration
 from gateway.services.pipeline import build_triage
 from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Assessment, SuggestionMaker
@@ -133,7 +133,7 @@ def summarise(
     in_scope = [o for o in outcomes if not o.example.missing and not o.example.out_of_scope]
     missing = [o for o in outcomes if o.example.missing]
     out = [o for o in outcomes if o.example.out_of_scope]
-    model = maker.calibration.model
+    model, projection = maker.calibration.model, maker.calibration.projection
     report = EvalReport(
         history=history,
         questions=len(outcomes),
@@ -141,7 +141,11 @@ def summarise(
         min_confidence=maker.min_confidence,
         model_id=maker.model_id,
         asked={"in_scope": len(in_scope), "missing_intent": len(missing), "out_of_scope": len(out)},
-        calibration={"source": model.source, "examples": model.examples},
+        calibration={
+            "source": model.source,
+            "examples": model.examples,
+            "projection": projection.summary() if projection else None,
+        },
         embed_ms_per_message=round(embed_ms, 2),
     )
     routed = [o for o in outcomes if o.example.sector is not None]
@@ -233,7 +237,7 @@ async def evaluate(
             )
             if calibrate:
                 # What `atende calibrate --apply` would store for this history.
-                fitted = fit_on_history(
+                projection, fitted = fit_calibration(
                     vectors,
                     [e.validated_answer for _, e in sorted(by_id.items())],
                     temperature=maker.temperature,
@@ -241,6 +245,7 @@ async def evaluate(
                 )
                 if fitted is not None:
                     maker.calibration.model = fitted
+                    maker.calibration.projection = router.projection = projection
             outcomes, embed_ms = await _ask(router, maker, embedder, questions, progress)
         finally:
             await engine.dispose()

@@ -60,7 +60,9 @@ async def candidates(request: web.Request) -> web.Response:
             sector=c.neighbour.sector,
             message=c.neighbour.message,
             answer=c.neighbour.answer or "",
-            similarity=round(c.neighbour.similarity, 4),
+            # The cosine, which the threshold beside it reads (a calibrated projection
+            # may rank them otherwise: they come in its order).
+            similarity=round(c.neighbour.cosine, 4),
             same_sector=c.same_sector,
             above_threshold=c.above_threshold,
         )

@@ -21,6 +21,7 @@ operator ever judged a suggestion, and precision there is unknown.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -29,10 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import structlog
 
 from gateway.evaluation.data import DatasetError, check_sector, read_records
 from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
+from gateway.services.projection import Projection, fit_projection
 from gateway.services.suggestions import Calibration, SuggestionMaker
 from storage.repositories import MetaRepository
 from storage.reviews import ReviewedMessage, ReviewRepository, answer_key
@@ -147,8 +150,16 @@ class CalibrationReport:
                 "after": self.after.model.as_json(),
                 "note": self.model_note,
             },
+            "projection": {
+                "before": self.before.projection.summary() if self.before.projection else None,
+                "after": self.after.projection.summary() if self.after.projection else None,
+            },
             "sectors": [s.as_json() for s in self.sectors],
-            "calibration": self.after.as_json(),
+            # What would be stored, the projection's matrix summed up.
+            "calibration": {
+                **self.after.as_json(),
+                "projection": self.after.projection.summary() if self.after.projection else None,
+            },
         }
 
 
@@ -206,10 +217,38 @@ def rescore(
         right = False
     else:
         right = winner.key == answer_key(reviewed.final_answer)
-    near = winner.similarity >= maker.threshold
+    near = (assessment.winner_cosine() or 0.0) >= maker.threshold
     return [
         Label(reviewed.sector, model.confidence(winner) if near else 0.0, right) for model in models
     ]
+
+
+def fit_calibration(
+    vectors: np.ndarray, answers: Sequence[str], *, temperature: float, model_id: str | None
+) -> tuple[Projection | None, ConfidenceModel | None]:
+    """What calibrating learns from the validated history: the projection the votes are
+    weighed under (None when the history cannot teach one), and the confidence model
+    fitted under it (None when the history cannot teach one either)."""
+    projection = fit_projection(vectors, answers, model_id=model_id)
+    model = fit_on_history(
+        vectors, answers, temperature=temperature, model_id=model_id, projection=projection
+    )
+    return (projection if model is not None else None), model
+
+
+async def _relabel(
+    maker: SuggestionMaker, judge: SuggestionMaker, reviewed: ReviewedMessage
+) -> list[Label] | None:
+    """One review as a label before and after calibrating (see `rescore`); the candidates
+    are searched once when both weigh them under the same projection."""
+    search = {"exclude_id": reviewed.interaction_id}
+    ranked = await maker.candidates(reviewed.vector, reviewed.sector, **search)
+    if judge.calibration.projection is maker.calibration.projection:
+        return rescore(maker, (maker.calibration.model, judge.calibration.model), reviewed, ranked)
+    before = rescore(maker, (maker.calibration.model,), reviewed, ranked)
+    ranked = await judge.candidates(reviewed.vector, reviewed.sector, **search)
+    after = rescore(judge, (judge.calibration.model,), reviewed, ranked)
+    return None if before is None or after is None else before + after
 
 
 async def calibrate_from_database(
@@ -224,13 +263,17 @@ async def calibrate_from_database(
 ) -> CalibrationReport:
     """What calibrating on this database's history and recent reviews would store."""
     before = maker.calibration
-    after = Calibration(model=before.model, sector_thresholds=dict(before.sector_thresholds))
+    after = Calibration(
+        model=before.model,
+        sector_thresholds=dict(before.sector_thresholds),
+        projection=before.projection,
+    )
     report = CalibrationReport(before=before, after=after)
     if refit:
         vectors, answers = await reviews.validated_history(
             model_id=maker.model_id, limit=HISTORY_LIMIT
         )
-        fitted = fit_on_history(
+        projection, fitted = fit_calibration(
             vectors, answers, temperature=maker.temperature, model_id=maker.model_id
         )
         if fitted is None:
@@ -239,17 +282,20 @@ async def calibrate_from_database(
                 "(at least 20, with answers given more than once)"
             )
         else:
-            after.model = fitted
-            report.model_note = f"fitted on {len(answers)} validated messages"
+            after.model, after.projection = fitted, projection
+            report.model_note = f"fitted on {len(answers)} validated messages" + (
+                f", votes weighed under a projection learnt from {projection.examples}"
+                if projection
+                else ", votes weighed on plain cosine"
+            )
     else:
         report.model_note = "kept (--keep-model)"
     before_labels: list[Label] = []
     after_labels: list[Label] = []
+    judge = copy.copy(maker)  # the suggester as it would be after calibrating
+    judge.calibration = after
     for reviewed in await reviews.reviewed(days=days, model_id=maker.model_id):
-        ranked = await maker.candidates(
-            reviewed.vector, reviewed.sector, exclude_id=reviewed.interaction_id
-        )
-        labels = rescore(maker, (before.model, after.model), reviewed, ranked)
+        labels = await _relabel(maker, judge, reviewed)
         if labels is None:
             report.left_out += 1
             continue
@@ -318,7 +364,11 @@ def calibrate_from_labels(
 ) -> CalibrationReport:
     """Thresholds from reviews scored elsewhere (their confidences as given, so the
     confidence model that scored them is kept)."""
-    after = Calibration(model=current.model, sector_thresholds=dict(current.sector_thresholds))
+    after = Calibration(
+        model=current.model,
+        sector_thresholds=dict(current.sector_thresholds),
+        projection=current.projection,
+    )
     report = CalibrationReport(
         before=current, after=after, labels=len(labels), source="file", model_note="kept"
     )
@@ -349,8 +399,14 @@ async def load_calibration(meta: MetaRepository, model_id: str) -> Calibration:
     another = fitted_for is not None and fitted_for != model_id
     if another:
         log.warning("calibration_for_another_model", fitted_for=fitted_for, model=model_id)
+    projection = calibration.projection
+    if projection is not None and projection.model_id not in (None, model_id):
+        log.warning("projection_for_another_model", fitted_for=projection.model_id, model=model_id)
+        another = True
     if another or calibration.model.source != "calibrated":
         calibration.model = default_model(model_id)
+        # The default model reads plain cosines, and a projection is of one model's space.
+        calibration.projection = None
     return calibration
 
 

@@ -30,11 +30,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from storage.reviews import answer_key
+
+if TYPE_CHECKING:
+    from gateway.services.projection import Projection
 
 # The nearest validated messages with an answer that vote. On the pt-BR tuning split 30
 # ranked the right answer first for 0.81 of the questions, 10 for 0.74 (20: 0.78): an
@@ -42,6 +45,7 @@ from storage.reviews import answer_key
 NEIGHBOURS = 30
 SUPPORT_CAP = 5
 LONE_MARGIN = 0.05  # the margin of an answer that no other answer contests
+SAME_TEXT = 0.9999  # similarity of two messages that embed the same (the same text)
 
 
 @dataclass(frozen=True)
@@ -208,15 +212,24 @@ def simulate_history(
     *,
     temperature: float,
     neighbours: int = NEIGHBOURS,
+    projection: Projection | None = None,
 ) -> list[Simulated]:
-    """Every validated message asked of the rest of the history (leave one out), and of
-    the history without its answer (a missing intent). `vectors` are unit rows."""
+    """Every validated message asked of the rest of the history (leave one out, with its
+    twins of the same text), and of the history without its answer (a missing intent).
+    `vectors` are unit rows; with a
+    `projection` the neighbours are ranked and weighed under it, as suggestions are."""
     keys = np.array([answer_key(a) for a in answers], dtype=object)
+    if projection is not None:
+        vectors = projection.apply(vectors)
     similarity = vectors @ vectors.T
     out: list[Simulated] = []
     for i in range(len(keys)):
         row = similarity[i].copy()
+        # Itself, and any message of the very same text: a question asked again word for
+        # word tells nothing of how a new one fares, and a history with many such twins
+        # would teach the model that a right answer always has one.
         row[i] = -np.inf
+        row[row >= SAME_TEXT] = -np.inf
         for missing in (False, True):
             if missing:
                 row[keys == keys[i]] = -np.inf
@@ -239,12 +252,17 @@ def fit_on_history(
     *,
     temperature: float,
     model_id: str | None = None,
+    projection: Projection | None = None,
 ) -> ConfidenceModel | None:
     """The confidence model of this history, or None when it cannot teach one (fewer
-    than 20 messages, or no answer validated twice: nothing could ever be right)."""
+    than 20 messages, or no answer validated twice: nothing could ever be right).
+    With a `projection`, the votes are weighed as the suggestions will weigh them: on
+    similarities under it, at its temperature."""
     if len(answers) < 20:
         return None
-    cases = simulate_history(vectors, answers, temperature=temperature)
+    if projection is not None:
+        temperature = projection.temperature
+    cases = simulate_history(vectors, answers, temperature=temperature, projection=projection)
     labels = np.array([c.right for c in cases], dtype=float)
     if labels.sum() < 5 or labels.sum() > len(labels) - 5:
         return None

@@ -101,11 +101,13 @@ class PipelineWorker:
         nearby = None
         if needs_route or needs_suggestion:
             # One search whose rows usually answer routing's and the suggestion's.
+            projection = self.suggestions.calibration.projection
             nearby = await self._repository.nearby(
                 vector,
-                limit=2 * max(self._router.neighbours, self.suggestions.limit),
+                limit=2 * max(self._router.search_limit, self.suggestions.search_limit),
                 model_id=self.suggestions.model_id,
                 exclude_id=row.id,
+                vectors=projection is not None,
             )
         values: dict[str, Any] = {}
         sector = row.sector
@@ -159,6 +161,7 @@ class PipelineWorker:
             return
         self._calibration_read = now
         self.suggestions.calibration = await load_calibration(self._meta, self.suggestions.model_id)
+        self._router.projection = self.suggestions.calibration.projection
 
     async def run_once(self) -> int:
         """Process one batch; returns how many rows were claimed."""

@@ -23,6 +23,7 @@ import numpy as np
 from config.sectors import SectorCatalog
 from gateway.embeddings import Embedder
 from gateway.services.llm import LLMClassifier, LLMError
+from gateway.services.projection import POOL_FACTOR, Projection
 from gateway.services.text import fold
 from storage.routing import Nearby, RoutingRepository
 
@@ -92,6 +93,14 @@ class SectorRouter:
         self._tie_margin = tie_margin
         self._prototypes: tuple[list[Voter], np.ndarray] | None = None
         self._lock = asyncio.Lock()
+        # Set with the calibration (gateway.services.projection): every voter's similarity
+        # is then read under it, the history's and the sectors' examples' alike.
+        self.projection: Projection | None = None
+
+    @property
+    def search_limit(self) -> int:
+        """How many of the nearest validated rows one routing reads by cosine."""
+        return self.neighbours * (POOL_FACTOR if self.projection else 1)
 
     async def _prototype_matrix(self) -> tuple[list[Voter], np.ndarray]:
         """The sectors' descriptions and examples, embedded once on first use."""
@@ -114,7 +123,10 @@ class SectorRouter:
         templates, matrix = await self._prototype_matrix()
         if not templates:
             return []
-        sims = matrix @ np.asarray(vector, dtype=np.float32)
+        if self.projection is not None:
+            sims = self.projection.similarities(vector, matrix)
+        else:
+            sims = matrix @ np.asarray(vector, dtype=np.float32)
         return [
             Voter(t.sector, float(s), t.source, None, t.text)
             for t, s in zip(templates, sims, strict=True)
@@ -132,14 +144,18 @@ class SectorRouter:
         the history search when it holds the answer."""
         history: list[Voter] = []
         if self._repository is not None:
+            projection = self.projection
             found = await self._repository.validated_neighbours(
                 vector,
                 nearby=nearby,
-                limit=self.neighbours,
+                limit=self.search_limit,
                 model_id=self._embedder.model_id,
                 need_sector=True,
                 exclude_id=exclude_id,
+                vectors=projection is not None,
             )
+            if projection is not None:
+                found = projection.rescore(vector, found)[: self.neighbours]
             history = [
                 Voter(n.sector, n.similarity, "history", n.id)
                 for n in found
@@ -171,10 +187,11 @@ class SectorRouter:
         if not ranked:
             return self._by_keywords_or_fallback(hits, list(self._catalog.names), {})
         best = ranked[0].similarity
+        temperature = self.projection.temperature if self.projection else self._temperature
         scores: dict[str, float] = defaultdict(float)
         from_history: dict[str, float] = defaultdict(float)
         for voter in ranked:
-            weight = math.exp((voter.similarity - best) / self._temperature)
+            weight = math.exp((voter.similarity - best) / temperature)
             scores[voter.sector] += weight
             if voter.source == "history":
                 from_history[voter.sector] += weight

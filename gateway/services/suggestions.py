@@ -1,12 +1,14 @@
 """SuggestionMaker: the validated answer the nearest history agrees on, when sure enough.
 
 Candidates are human-validated interactions with a non-empty answer, nearest to the
-message in any sector and in its own. The nearest NEIGHBOURS of them vote for their
-answers (gateway.services.confidence): identical answers pool their votes, answers
-operators rejected for similar messages lose weight, and the winning answer gets a
+message in any sector and in its own; once `atende calibrate` learnt a projection of the
+embedding space from the validated history (gateway.services.projection), they are ranked
+by similarity under it. The nearest NEIGHBOURS of them vote for their answers
+(gateway.services.confidence): identical answers pool their votes, answers operators
+rejected for similar messages lose weight, and the winning answer gets a
 confidence in [0, 1]. It is suggested when its confidence reaches the threshold of the
 message's sector (set by `atende calibrate`, else ATENDE_SUGGESTION_MIN_CONFIDENCE) and
-its nearest supporter is at least ATENDE_SUGGESTION_THRESHOLD similar (a floor against
+its nearest supporter's cosine is at least ATENDE_SUGGESTION_THRESHOLD (a floor against
 text unlike anything validated). Otherwise the message simply waits for a human.
 """
 
@@ -29,6 +31,7 @@ from gateway.services.confidence import (
     weigh,
 )
 from gateway.services.llm import LLMDrafter, LLMError
+from gateway.services.projection import POOL_FACTOR, Projection
 from storage.routing import Nearby, Neighbour, RoutingRepository
 
 log = structlog.get_logger(__name__)
@@ -80,20 +83,30 @@ class Assessment:
         """The voters of each answer, the answers best first."""
         return [[self.candidates[i] for i in e.members] for e in self.evidence]
 
+    def winner_cosine(self) -> float | None:
+        """The cosine of the winning answer's nearest supporter: what the similarity floor
+        reads, whether or not a projection ranked the voters."""
+        if not self.evidence:
+            return None
+        return max(c.neighbour.cosine for c in self.answers()[0])
+
 
 @dataclass
 class Calibration:
-    """What `atende calibrate` stored: the confidence model and per-sector thresholds."""
+    """What `atende calibrate` stored: the confidence model, per-sector thresholds and
+    the projection the votes are weighed under (None: plain cosine)."""
 
     model: ConfidenceModel = DEFAULT_MODEL
     sector_thresholds: dict[str, float] = field(default_factory=dict)
     applied_at: str | None = None
+    projection: Projection | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "model": self.model.as_json(),
             "sector_thresholds": dict(sorted(self.sector_thresholds.items())),
             "applied_at": self.applied_at,
+            "projection": self.projection.as_json() if self.projection else None,
         }
 
     @classmethod
@@ -108,10 +121,12 @@ class Calibration:
         if any(not 0.0 <= v <= 1.0 for v in thresholds.values()):
             raise ValueError("a sector threshold is a confidence in [0, 1]")
         model = value.get("model")
+        projection = value.get("projection")
         return cls(
             model=ConfidenceModel.from_json(model) if model else DEFAULT_MODEL,
             sector_thresholds=thresholds,
             applied_at=value.get("applied_at"),
+            projection=Projection.from_json(projection) if projection else None,
         )
 
 
@@ -139,6 +154,17 @@ class SuggestionMaker:
         self.limit = limit
         self.calibration = calibration or Calibration.default_for(model_id)
 
+    @property
+    def search_limit(self) -> int:
+        """How many of the nearest validated rows one suggestion reads by cosine."""
+        return self.limit * (POOL_FACTOR if self.calibration.projection else 1)
+
+    @property
+    def vote_temperature(self) -> float:
+        """The votes' temperature in the space they are weighed in."""
+        projection = self.calibration.projection
+        return projection.temperature if projection else self.temperature
+
     def min_confidence_for(self, sector: str | None) -> float:
         """The sector's calibrated threshold, else the configured one."""
         if sector is not None and sector in self.calibration.sector_thresholds:
@@ -156,23 +182,29 @@ class SuggestionMaker:
     ) -> list[Candidate]:
         """Same-sector candidates above the threshold first, then the rest, each by similarity.
 
-        `nearby` (searched with the same `exclude_id`) saves the searches it can answer.
+        Under a projection, POOL_FACTOR x as many are searched by cosine and ranked by
+        their similarity under it. `nearby` (searched with the same `exclude_id`) saves
+        the searches it can answer.
         """
         limit = limit or self.limit
+        projection = self.calibration.projection
         search = {
             "nearby": nearby,
-            "limit": limit,
+            "limit": limit * (POOL_FACTOR if projection else 1),
             "model_id": self.model_id,
             "need_answer": True,
             "exclude_id": exclude_id,
+            "vectors": projection is not None,
         }
         searches = [self._repository.validated_neighbours(vector, **search)]
         if sector is not None:  # its own sector too, at the same time
             searches.append(self._repository.validated_neighbours(vector, sector=sector, **search))
-        found = {n.id: n for batch in await asyncio.gather(*searches) for n in batch}
+        found = list({n.id: n for batch in await asyncio.gather(*searches) for n in batch}.values())
+        if projection is not None:
+            found = projection.rescore(vector, found)
         ranked = [
-            Candidate(n, sector is not None and n.sector == sector, n.similarity >= self.threshold)
-            for n in found.values()
+            Candidate(n, sector is not None and n.sector == sector, n.cosine >= self.threshold)
+            for n in found
         ]
         ranked.sort(
             key=lambda c: (c.above_threshold and c.same_sector, c.neighbour.similarity),
@@ -185,7 +217,16 @@ class SuggestionMaker:
         found = await self._repository.rejected_near(
             vector, model_id=self.model_id, limit=2 * self.limit, min_similarity=self.threshold
         )
-        return [Vote(r.similarity, r.suggested_answer) for r in found]
+        projection = self.calibration.projection
+        if projection is None:
+            return [Vote(r.similarity, r.suggested_answer) for r in found]
+        usable = [r for r in found if r.vector is not None]
+        if not usable:
+            return []
+        similarities = projection.similarities(vector, [r.vector for r in usable])
+        return [
+            Vote(float(s), r.suggested_answer) for r, s in zip(usable, similarities, strict=True)
+        ]
 
     async def suggest(
         self,
@@ -247,7 +288,7 @@ class SuggestionMaker:
             ranked = own
         voters = sorted(ranked, key=lambda c: c.neighbour.similarity, reverse=True)[: self.limit]
         votes = [Vote(c.neighbour.similarity, c.neighbour.answer or "") for c in voters]
-        evidence = weigh(votes, temperature=self.temperature, against=against)
+        evidence = weigh(votes, temperature=self.vote_temperature, against=against)
         confidence = self.calibration.model.confidence(evidence[0]) if evidence else None
         return Assessment(voters, evidence, confidence)
 
@@ -267,12 +308,13 @@ class SuggestionMaker:
         needed = self.min_confidence_for(sector) if min_confidence is None else min_confidence
         winner = assessment.evidence[0]
         members = assessment.answers()[0]
-        if winner.similarity < floor or assessment.confidence < needed:
+        nearest = max(c.neighbour.cosine for c in members)
+        if nearest < floor or assessment.confidence < needed:
             return None
         return Suggestion(
             answer=members[0].neighbour.answer or "",
             source_ids=[c.neighbour.id for c in members],
-            similarity=winner.similarity,
+            similarity=nearest,
             same_sector=members[0].same_sector,
             threshold=floor,
             agreement=winner.share,

@@ -1,0 +1,149 @@
+"""A view of the embedding space learnt from the validated history: what tells answers apart.
+
+A general-purpose model spends most of its directions on what every support message
+shares (greeting, "meu pedido", the way a customer types), so two questions with
+different answers can sit as close as two phrasings of one. The validated history shows
+which directions merely vary within one answer's phrasings: the within-answer scatter.
+Dividing it out (whitening: x -> S^-1/2 x, with S the scatter shrunk towards its mean
+variance so that the directions the history has not seen keep their place) stretches
+what separates answers and shrinks what does not.
+
+Measured on the tuning split of eval/pt_br (e5-small, eight splits of the history):
+nearest-answer top-1 0.77 -> 0.82, sector from the neighbours 0.86 -> 0.91, and the
+coverage reachable at precision 0.95 with 0.90 of unanswerable messages silent
+0.44 -> 0.53. Shrinkage 0.4 to 0.8 all did about as well; 0.6 is kept.
+
+The pgvector search stays on the plain cosine: its nearest `POOL_FACTOR` x as many rows
+as vote are re-scored here, in Python, with their vectors.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from storage.reviews import answer_key
+from storage.routing import Neighbour
+
+SHRINKAGE = 0.6
+# Similarities under the projection spread less than cosines; the votes' temperature
+# follows (0.01 against the cosine's 0.02: top-1 0.82 against 0.79 on the tuning split).
+TEMPERATURE = 0.01
+# Rows searched by cosine for every one that votes: 2x lost nothing against all rows.
+POOL_FACTOR = 2
+# Fewer validated messages in answers given more than once teach no scatter.
+MIN_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The whitening matrix of one embedding model's space, fitted on `examples` rows."""
+
+    matrix: np.ndarray = field(repr=False)
+    examples: int
+    model_id: str | None = None
+    shrinkage: float = SHRINKAGE
+    temperature: float = TEMPERATURE
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[0])
+
+    def apply(self, vectors: Any) -> np.ndarray:
+        """Rows projected and scaled to unit length (one vector or a matrix of them)."""
+        array = np.asarray(vectors, dtype=np.float32)
+        projected = array @ self.matrix
+        norms = np.linalg.norm(projected, axis=-1, keepdims=True)
+        return projected / np.maximum(norms, 1e-12)
+
+    def rescore(self, query: Sequence[float], neighbours: Sequence[Neighbour]) -> list[Neighbour]:
+        """`neighbours` (fetched with their vectors) ranked by similarity under the
+        projection, best first; each keeps its cosine in `raw`."""
+        usable = [n for n in neighbours if n.vector is not None]
+        if not usable:
+            return []
+        similarities = self.apply([n.vector for n in usable]) @ self.apply(query)
+        rescored = [
+            replace(n, similarity=float(s), raw=n.cosine)
+            for n, s in zip(usable, similarities, strict=True)
+        ]
+        rescored.sort(key=lambda n: n.similarity, reverse=True)
+        return rescored
+
+    def similarities(self, query: Sequence[float], vectors: Any) -> np.ndarray:
+        """The similarity of `query` to each row of `vectors` under the projection."""
+        return self.apply(vectors) @ self.apply(query)
+
+    def summary(self) -> dict[str, Any]:
+        """What a person reads of it: everything but the matrix."""
+        return {
+            "dim": self.dim,
+            "examples": self.examples,
+            "model_id": self.model_id,
+            "shrinkage": self.shrinkage,
+            "temperature": self.temperature,
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        matrix = np.ascontiguousarray(self.matrix, dtype="<f4")
+        return {
+            **self.summary(),
+            "matrix": base64.b64encode(matrix.tobytes()).decode("ascii"),
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Projection:
+        dim = int(value["dim"])
+        raw = base64.b64decode(value["matrix"], validate=True)
+        if dim <= 0 or len(raw) != 4 * dim * dim:
+            raise ValueError(f"a projection of dimension {dim} needs {dim}x{dim} floats")
+        matrix = np.frombuffer(raw, dtype="<f4").reshape(dim, dim).astype(np.float32)
+        if not np.isfinite(matrix).all():
+            raise ValueError("a projection's matrix holds a number that is not finite")
+        return cls(
+            matrix=matrix,
+            examples=int(value.get("examples", 0)),
+            model_id=value.get("model_id"),
+            shrinkage=float(value.get("shrinkage", SHRINKAGE)),
+            temperature=float(value.get("temperature", TEMPERATURE)),
+        )
+
+
+def fit_projection(
+    vectors: np.ndarray,
+    answers: Sequence[str],
+    *,
+    model_id: str | None = None,
+    shrinkage: float = SHRINKAGE,
+) -> Projection | None:
+    """The projection of this history, or None when too few of its messages share an
+    answer with another (fewer than MIN_ROWS) to show how phrasings of one answer vary."""
+    keys = [answer_key(a) for a in answers]
+    groups: dict[str, list[int]] = {}
+    for row, key in enumerate(keys):
+        groups.setdefault(key, []).append(row)
+    shared = [rows for rows in groups.values() if len(rows) > 1]
+    count = sum(len(rows) for rows in shared)
+    if count < MIN_ROWS:
+        return None
+    data = np.asarray(vectors, dtype=np.float64)
+    residuals = np.vstack([data[rows] - data[rows].mean(axis=0) for rows in shared])
+    scatter = residuals.T @ residuals / count
+    dim = scatter.shape[0]
+    spread = float(np.trace(scatter)) / dim
+    if spread <= 0.0:
+        return None
+    shrunk = (1 - shrinkage) * scatter + shrinkage * spread * np.eye(dim)
+    values, basis = np.linalg.eigh(shrunk)
+    # S^-1/2, scaled so that an average direction keeps its length.
+    matrix = (basis * (values / spread) ** -0.5) @ basis.T
+    return Projection(
+        matrix=matrix.astype(np.float32),
+        examples=count,
+        model_id=model_id,
+        shrinkage=shrinkage,
+    )
