@@ -24,6 +24,7 @@ suggestion of one already-embedded message. The report is printed by pipeline_re
     python bench/pipeline_latency.py [--rate 50] [--duration 60] [--warmup 5]
         [--history 100000] [--held-out 0.4] [--drain 300] [--poll 0.025] [--profile FILE]
         [--database-url postgresql://admin@host/db] [--seed 6] [--embeddings-cache FILE]
+        [--calibrate]
 
 Without `--database-url` a throwaway embedded PostgreSQL runs in a temporary folder; with
 it, a throwaway database is created on that server (the URL needs CREATEDB) and dropped.
@@ -201,6 +202,13 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
         fleet = Fleet(
             folder, dsn, [*profiled, *ATENDE_SCRIPT], ATENDE_LOG_LEVEL=args.log_level, **settings
         )
+        if args.calibrate:
+            # What an operator's `atende calibrate --apply` stores: the gateway then ranks
+            # neighbours under the projection it learnt (more rows read, each re-scored).
+            began = time.perf_counter()
+            summary = fleet.run("calibrate", "--apply").strip().splitlines()
+            print(f"\natende calibrate --apply ({time.perf_counter() - began:.1f} s): {summary[0]}")
+            print("\n".join(f"  {line}" for line in summary[1:4]))
         process = fleet.start("atende", "serve")
         try:
             try:
@@ -307,6 +315,11 @@ def main() -> None:
         "--embeddings-cache", type=Path, help="an .npz keeping the Bitext vectors between runs"
     )
     parser.add_argument("--database-url", help="a server to create a throwaway database on")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="run `atende calibrate --apply` on the history before the gateway starts",
+    )
     parser.add_argument(
         "--setting",
         action="append",

@@ -15,10 +15,23 @@ from gateway import __version__
 log = structlog.get_logger(__name__)
 
 
+def one_blas_thread() -> None:
+    """The worker's matrix products are small (a calibrated projection of a hundred-odd
+    rows, gateway.services.projection) and many: OpenBLAS's threads, which spin between
+    jobs, burnt more CPU than they saved (bench/pipeline_latency.py --calibrate at 50 msg/s:
+    atende serve 1.49 cores and p95 0.8 s with two of them, 0.84 and 70 ms with one).
+    The e5 engine has threads of its own; use-multilingual's products run on one core."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     from aiohttp import web
 
     from gateway.app import create_app
+
+    one_blas_thread()
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -55,6 +68,7 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _worker(settings: Settings, args: argparse.Namespace) -> None:
+    one_blas_thread()
     from config.sectors import load_sectors
     from gateway.app import open_database
     from gateway.embeddings import create_embedder
