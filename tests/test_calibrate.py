@@ -7,10 +7,12 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gateway.http import keys
 from gateway.services.calibration import CALIBRATION_KEY, Label, choose_threshold
+from gateway.services.projection import Projection
 from storage.routing import RoutingRepository
 from tests.conftest import query_sql, run_atende, run_sql
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
@@ -245,22 +247,56 @@ async def test_calibrate_is_a_dry_run_until_applied_and_the_pipeline_reads_it(cl
     assert body["suggestion"]["similarity"] >= body["suggestion"]["threshold"]
 
 
-async def test_a_calibration_for_another_embedding_model_keeps_only_its_thresholds(client):
+async def _store_and_read(client, value: dict):
+    """`value` stored as the calibration, and the pipeline once it has read it."""
     db = client.server.app[keys.SETTINGS].async_database_url
-    value = {
-        "model": {"intercept": 1.0, "weights": [1, 1, 1, 1], "model_id": "another-model"},
-        "sector_thresholds": {"vendas": 0.8},
-    }
     await run_sql(
         db,
-        "INSERT INTO atende_meta (key, value) VALUES (:k, CAST(:v AS jsonb))",
+        "INSERT INTO atende_meta (key, value) VALUES (:k, CAST(:v AS jsonb))"
+        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         k=CALIBRATION_KEY,
         v=json.dumps(value),
     )
     pipeline = client.server.app[keys.PIPELINE]
     await pipeline.refresh_calibration(force=True)
+    return pipeline
+
+
+async def test_a_calibration_for_another_embedding_model_keeps_only_its_thresholds(client):
+    value = {
+        "model": {"intercept": 1.0, "weights": [1, 1, 1, 1], "model_id": "another-model"},
+        "sector_thresholds": {"vendas": 0.8},
+    }
+    pipeline = await _store_and_read(client, value)
     assert pipeline.suggestions.calibration.model.source == "default"
     assert pipeline.suggestions.min_confidence_for("vendas") == 0.8
+
+
+async def test_a_projection_of_another_model_or_damaged_is_not_used(client):
+    pipeline = client.server.app[keys.PIPELINE]
+    model_id = pipeline.suggestions.model_id
+    dim = client.server.app[keys.EMBEDDER].dim
+    projection = Projection(np.eye(dim, dtype=np.float32), examples=30, model_id="another")
+    model = {"intercept": 1.0, "weights": [1, 1, 1, 1], "model_id": model_id}
+    model["source"] = "calibrated"
+    value = {"model": model, "sector_thresholds": {"vendas": 0.8}}
+    # Fitted in another model's space: neither it nor the model fitted under it is used.
+    pipeline = await _store_and_read(client, {**value, "projection": projection.as_json()})
+    assert pipeline.suggestions.calibration.projection is None
+    assert pipeline._router.projection is None
+    assert pipeline.suggestions.calibration.model.source == "default"
+    assert pipeline.suggestions.min_confidence_for("vendas") == 0.8
+    # Cut short: the calibration cannot be read, and the defaults stand.
+    damaged = {**projection.as_json(), "model_id": model_id, "matrix": "AAAA"}
+    pipeline = await _store_and_read(client, {**value, "projection": damaged})
+    assert pipeline.suggestions.calibration.projection is None
+    assert pipeline.suggestions.min_confidence_for("vendas") == pipeline.suggestions.min_confidence
+    # The same projection for this model is used, by the suggestions and the router alike.
+    mine = {**projection.as_json(), "model_id": model_id}
+    pipeline = await _store_and_read(client, {**value, "projection": mine})
+    assert pipeline.suggestions.calibration.projection is not None
+    assert pipeline._router.projection is pipeline.suggestions.calibration.projection
+    assert pipeline.suggestions.calibration.model.source == "calibrated"
 
 
 def _labels_file(tmp_path: Path, name: str, content: str | bytes) -> Path:
