@@ -130,8 +130,8 @@ _precision = bounded(float, 0.0, 1.0, above=True)
 def add_commands(sub: Any) -> None:
     cal = sub.add_parser(
         "calibrate",
-        help="re-fit the confidence model and per-sector thresholds from operators' reviews "
-        "(dry run unless --apply)",
+        help="re-fit the projection and confidence model from the validated history and "
+        "per-sector thresholds from operators' reviews (dry run unless --apply)",
     )
     cal.add_argument(
         "--apply", action="store_true", help="store the result (default: only show it)"
@@ -154,7 +154,7 @@ def add_commands(sub: Any) -> None:
     cal.add_argument(
         "--keep-model",
         action="store_true",
-        help="keep the confidence model; only re-fit the sectors' thresholds",
+        help="keep the projection and confidence model; only re-fit the sectors' thresholds",
     )
     cal.add_argument(
         "--labels",
