@@ -104,7 +104,7 @@ class PipelineWorker:
             projection = self.suggestions.calibration.projection
             nearby = await self._repository.nearby(
                 vector,
-                limit=2 * max(self._router.search_limit, self.suggestions.search_limit),
+                limit=2 * max(self._router.search_limit, self.suggestions.limit),
                 model_id=self.suggestions.model_id,
                 exclude_id=row.id,
                 vectors=projection is not None,

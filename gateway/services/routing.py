@@ -23,7 +23,7 @@ import numpy as np
 from config.sectors import SectorCatalog
 from gateway.embeddings import Embedder
 from gateway.services.llm import LLMClassifier, LLMError
-from gateway.services.projection import POOL_FACTOR, Projection
+from gateway.services.projection import ROUTER_POOL, Projection
 from gateway.services.text import fold
 from storage.routing import Nearby, RoutingRepository
 
@@ -100,7 +100,7 @@ class SectorRouter:
     @property
     def search_limit(self) -> int:
         """How many of the nearest validated rows one routing reads by cosine."""
-        return self.neighbours * (POOL_FACTOR if self.projection else 1)
+        return self.neighbours * (ROUTER_POOL if self.projection else 1)
 
     async def _prototype_matrix(self) -> tuple[list[Voter], np.ndarray]:
         """The sectors' descriptions and examples, embedded once on first use."""

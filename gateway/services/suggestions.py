@@ -31,7 +31,7 @@ from gateway.services.confidence import (
     weigh,
 )
 from gateway.services.llm import LLMDrafter, LLMError
-from gateway.services.projection import POOL_FACTOR, Projection
+from gateway.services.projection import Projection
 from storage.routing import Nearby, Neighbour, RoutingRepository
 
 log = structlog.get_logger(__name__)
@@ -155,11 +155,6 @@ class SuggestionMaker:
         self.calibration = calibration or Calibration.default_for(model_id)
 
     @property
-    def search_limit(self) -> int:
-        """How many of the nearest validated rows one suggestion reads by cosine."""
-        return self.limit * (POOL_FACTOR if self.calibration.projection else 1)
-
-    @property
     def vote_temperature(self) -> float:
         """The votes' temperature in the space they are weighed in."""
         projection = self.calibration.projection
@@ -182,15 +177,14 @@ class SuggestionMaker:
     ) -> list[Candidate]:
         """Same-sector candidates above the threshold first, then the rest, each by similarity.
 
-        Under a projection, POOL_FACTOR x as many are searched by cosine and ranked by
-        their similarity under it. `nearby` (searched with the same `exclude_id`) saves
-        the searches it can answer.
+        Under a projection they are ranked by their similarity under it. `nearby`
+        (searched with the same `exclude_id`) saves the searches it can answer.
         """
         limit = limit or self.limit
         projection = self.calibration.projection
         search = {
             "nearby": nearby,
-            "limit": limit * (POOL_FACTOR if projection else 1),
+            "limit": limit,
             "model_id": self.model_id,
             "need_answer": True,
             "exclude_id": exclude_id,
