@@ -149,7 +149,7 @@ class Rejected:
     interaction_id: int
     suggested_answer: str
     similarity: float
-    vector: Sequence[float] | None = field(default=None, compare=False, repr=False)
+    vector: Sequence[float] = field(compare=False, repr=False)
 
 
 # Rejections are few next to the history, so they are read by a scan of their own rows

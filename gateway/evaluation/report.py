@@ -245,7 +245,7 @@ async def evaluate(
                 )
                 if fitted is not None:
                     maker.calibration.model = fitted
-                    maker.calibration.projection = router.projection = projection
+                    maker.calibration.projection = projection
             outcomes, embed_ms = await _ask(router, maker, embedder, questions, progress)
         finally:
             await engine.dispose()

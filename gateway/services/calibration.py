@@ -140,6 +140,9 @@ class CalibrationReport:
     applied: bool = False
 
     def as_json(self) -> dict[str, Any]:
+        before, after = (
+            c.projection.summary() if c.projection else None for c in (self.before, self.after)
+        )
         return {
             "applied": self.applied,
             "source": self.source,
@@ -150,16 +153,10 @@ class CalibrationReport:
                 "after": self.after.model.as_json(),
                 "note": self.model_note,
             },
-            "projection": {
-                "before": self.before.projection.summary() if self.before.projection else None,
-                "after": self.after.projection.summary() if self.after.projection else None,
-            },
+            "projection": {"before": before, "after": after},
             "sectors": [s.as_json() for s in self.sectors],
             # What would be stored, the projection's matrix summed up.
-            "calibration": {
-                **self.after.as_json(),
-                "projection": self.after.projection.summary() if self.after.projection else None,
-            },
+            "calibration": {**self.after.as_json(), "projection": after},
         }
 
 

@@ -161,7 +161,6 @@ class PipelineWorker:
             return
         self._calibration_read = now
         self.suggestions.calibration = await load_calibration(self._meta, self.suggestions.model_id)
-        self._router.projection = self.suggestions.calibration.projection
 
     async def run_once(self) -> int:
         """Process one batch; returns how many rows were claimed."""
@@ -317,6 +316,14 @@ def build_triage(
 ) -> tuple[SectorRouter, SuggestionMaker]:
     """The router and the suggestion maker as the settings describe them; the worker and
     `atende eval` share this so that what is measured is what runs."""
+    suggestions = SuggestionMaker(
+        repository,
+        model_id=embedder.model_id,
+        threshold=threshold,
+        min_confidence=settings.suggestion_min_confidence,
+        temperature=settings.router_temperature,
+        drafter=LLMDrafter(chat) if chat and settings.llm_drafting else None,
+    )
     router = SectorRouter(
         catalog,
         embedder,
@@ -325,13 +332,7 @@ def build_triage(
         temperature=settings.router_temperature,
         tie_margin=settings.router_tie_margin,
         classifier=LLMClassifier(chat, catalog) if chat and settings.llm_routing else None,
-    )
-    suggestions = SuggestionMaker(
-        repository,
-        model_id=embedder.model_id,
-        threshold=threshold,
-        min_confidence=settings.suggestion_min_confidence,
-        temperature=settings.router_temperature,
-        drafter=LLMDrafter(chat) if chat and settings.llm_drafting else None,
+        # One calibration for both: the router reads the projection the suggestions hold.
+        projection_of=lambda: suggestions.calibration.projection,
     )
     return router, suggestions

@@ -74,7 +74,7 @@ class Projection:
         usable = [n for n in neighbours if n.vector is not None]
         if not usable:
             return []
-        similarities = self.apply([n.vector for n in usable]) @ self.apply(query)
+        similarities = self.similarities(query, [n.vector for n in usable])
         rescored = [
             replace(n, similarity=float(s), raw=n.cosine)
             for n, s in zip(usable, similarities, strict=True)

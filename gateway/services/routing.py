@@ -14,7 +14,7 @@ import asyncio
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,8 +83,10 @@ class SectorRouter:
         temperature: float = 0.02,
         tie_margin: float = 0.15,
         classifier: LLMClassifier | None = None,
+        projection_of: Callable[[], Projection | None] | None = None,
     ) -> None:
         self._classifier = classifier
+        self._projection_of = projection_of
         self._catalog = catalog
         self._embedder = embedder
         self._repository = repository
@@ -93,9 +95,13 @@ class SectorRouter:
         self._tie_margin = tie_margin
         self._prototypes: tuple[list[Voter], np.ndarray] | None = None
         self._lock = asyncio.Lock()
-        # Set with the calibration (gateway.services.projection): every voter's similarity
-        # is then read under it, the history's and the sectors' examples' alike.
-        self.projection: Projection | None = None
+
+    @property
+    def projection(self) -> Projection | None:
+        """The calibration's projection (gateway.services.projection), read where the
+        suggestions keep it: every voter's similarity is then read under it, the
+        history's and the sectors' examples' alike."""
+        return self._projection_of() if self._projection_of is not None else None
 
     @property
     def search_limit(self) -> int:

@@ -212,14 +212,11 @@ class SuggestionMaker:
             vector, model_id=self.model_id, limit=2 * self.limit, min_similarity=self.threshold
         )
         projection = self.calibration.projection
-        if projection is None:
+        if projection is None or not found:
             return [Vote(r.similarity, r.suggested_answer) for r in found]
-        usable = [r for r in found if r.vector is not None]
-        if not usable:
-            return []
-        similarities = projection.similarities(vector, [r.vector for r in usable])
+        similarities = projection.similarities(vector, [r.vector for r in found])
         return [
-            Vote(float(s), r.suggested_answer) for r, s in zip(usable, similarities, strict=True)
+            Vote(float(s), r.suggested_answer) for r, s in zip(found, similarities, strict=True)
         ]
 
     async def suggest(
@@ -302,7 +299,7 @@ class SuggestionMaker:
         needed = self.min_confidence_for(sector) if min_confidence is None else min_confidence
         winner = assessment.evidence[0]
         members = assessment.answers()[0]
-        nearest = max(c.neighbour.cosine for c in members)
+        nearest = assessment.winner_cosine() or 0.0
         if nearest < floor or assessment.confidence < needed:
             return None
         return Suggestion(
