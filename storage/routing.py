@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import TextClause
 
 from storage.models import ChatInteraction
+from storage.neighbours import Nearby, Neighbour, Rejected
 from storage.repositories import Page, page_of, tune_vector_search
 from storage.vectors import QueryVector, vector_from_binary
 
@@ -32,12 +32,9 @@ KB_ACCOUNT = "kb"
 KB_CLIENT_ID = uuid.uuid5(uuid.NAMESPACE_URL, "atende:knowledge-base")
 
 
-# A row has an answer when it is more than spaces; has_answer() says the same in Python.
+# A row has an answer when it is more than spaces; storage.neighbours.has_answer says the
+# same in Python.
 _HAS_ANSWER_SQL = "length(btrim(answer)) > 0"
-
-
-def has_answer(answer: str | None) -> bool:
-    return bool(answer and answer.strip(" "))
 
 
 @functools.cache
@@ -78,78 +75,6 @@ _ROWS = ChatInteraction.__table__
 
 def _row_update(interaction_id: int) -> Update:
     return update(_ROWS).where(_ROWS.c.id == interaction_id)
-
-
-@dataclass(frozen=True)
-class Neighbour:
-    """A human-validated interaction near a query vector.
-
-    `similarity` is what ranks it: the cosine, or its similarity under a projection
-    (gateway.services.projection), which then keeps the cosine in `raw`. `vector` is its
-    embedding when it was asked for.
-    """
-
-    id: int
-    sector: str | None
-    answer: str | None
-    message: str
-    similarity: float
-    vector: Sequence[float] | None = field(default=None, compare=False, repr=False)
-    raw: float | None = None
-
-    @property
-    def cosine(self) -> float:
-        """The plain cosine similarity, whatever ranks the neighbour."""
-        return self.similarity if self.raw is None else self.raw
-
-
-@dataclass(frozen=True)
-class Nearby:
-    """The nearest validated rows of one vector, fetched once; narrower searches of the
-    same vector are answered from them when that gives what the query would.
-
-    Routing wants the nearest with a sector, suggestions the nearest with an answer, in
-    any sector and in the routed one: usually all of them are among the first few.
-    """
-
-    neighbours: list[Neighbour]  # best first
-    complete: bool  # fewer came back than were asked for: there are no others
-    vectors: bool = False  # the neighbours carry their embeddings
-
-    def first(
-        self,
-        limit: int,
-        *,
-        sector: str | None = None,
-        need_sector: bool = False,
-        need_answer: bool = False,
-        vectors: bool = False,
-    ) -> list[Neighbour] | None:
-        """What validated_neighbours would return for these filters, or None when these
-        rows cannot tell (fewer match than `limit`, and more rows may exist, or the
-        vectors are wanted and these rows lack them)."""
-        if vectors and not self.vectors:
-            return None
-        found = [
-            n
-            for n in self.neighbours
-            if (sector is None or n.sector == sector)
-            and (not need_sector or n.sector is not None)
-            and (not need_answer or has_answer(n.answer))
-        ]
-        if len(found) >= limit or self.complete:
-            return found[:limit]
-        return None
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A suggestion an operator rejected, and how near its message is to a query."""
-
-    interaction_id: int
-    suggested_answer: str
-    similarity: float
-    vector: Sequence[float] = field(compare=False, repr=False)
 
 
 # Rejections are few next to the history, so they are read by a scan of their own rows

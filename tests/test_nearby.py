@@ -10,7 +10,8 @@ from sqlalchemy import event
 
 from gateway.http import keys
 from gateway.services.pipeline import build_triage
-from storage.routing import Nearby, Neighbour, RoutingRepository
+from storage.neighbours import Nearby, Neighbour
+from storage.routing import RoutingRepository
 from storage.vectors import QueryVector
 from tests.routing_helpers import import_kb
 

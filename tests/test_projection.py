@@ -8,7 +8,7 @@ import pytest
 
 from gateway.services.calibration import fit_calibration
 from gateway.services.projection import MIN_ROWS, Projection, fit_projection
-from storage.routing import Neighbour
+from storage.neighbours import Neighbour
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

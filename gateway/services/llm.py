@@ -15,7 +15,7 @@ import openai
 
 from config.sectors import SectorCatalog
 from gateway.services.text import fold
-from storage.routing import Neighbour
+from storage.neighbours import Neighbour
 
 
 class LLMError(Exception):

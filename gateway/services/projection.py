@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from storage.neighbours import Neighbour
 from storage.reviews import answer_key
-from storage.routing import Neighbour
 
 SHRINKAGE = 0.6
 # Similarities under the projection spread less than cosines; the votes' temperature

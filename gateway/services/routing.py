@@ -25,7 +25,8 @@ from gateway.embeddings import Embedder
 from gateway.services.llm import LLMClassifier, LLMError
 from gateway.services.projection import ROUTER_POOL, Projection
 from gateway.services.text import fold
-from storage.routing import Nearby, RoutingRepository
+from storage.neighbours import Nearby
+from storage.routing import RoutingRepository
 
 
 @dataclass(frozen=True)

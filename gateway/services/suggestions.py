@@ -32,7 +32,8 @@ from gateway.services.confidence import (
 )
 from gateway.services.llm import LLMDrafter, LLMError
 from gateway.services.projection import Projection
-from storage.routing import Nearby, Neighbour, RoutingRepository
+from storage.neighbours import Nearby, Neighbour
+from storage.routing import RoutingRepository
 
 log = structlog.get_logger(__name__)
 
