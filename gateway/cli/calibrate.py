@@ -55,7 +55,7 @@ def format_calibration(report: CalibrationReport) -> str:
 
 def cmd_calibrate(settings: Settings, args: argparse.Namespace) -> None:
     from config.sectors import load_sectors
-    from gateway.services.calibration import load_labels
+    from gateway.services.review_labels import load_labels
 
     catalog = load_sectors(settings.sectors_file)
     # A file is read and checked whole before the database is touched.

@@ -27,15 +27,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import structlog
 
-from gateway.evaluation.data import DatasetError, check_sector, read_records
 from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
 from gateway.services.projection import Projection, fit_projection
+from gateway.services.review_labels import Label
 from gateway.services.suggestions import Calibration, SuggestionMaker
 from storage.repositories import MetaRepository
 from storage.reviews import ReviewedMessage, ReviewRepository, answer_key
@@ -43,20 +42,10 @@ from storage.reviews import ReviewedMessage, ReviewRepository, answer_key
 log = structlog.get_logger(__name__)
 
 CALIBRATION_KEY = "suggestion_calibration"
-OUTCOMES = ("approved", "edited", "rejected")
 # The confidence model compares every validated message with every other: the newest
 # few thousand are plenty to fit four weights and keep that square small.
 HISTORY_LIMIT = 4000
 GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 .. 0.95
-
-
-@dataclass(frozen=True)
-class Label:
-    """One reviewed suggestion: its sector, its confidence, and whether it was right."""
-
-    sector: str | None
-    confidence: float
-    right: bool
 
 
 @dataclass(frozen=True)
@@ -309,45 +298,6 @@ async def calibrate_from_database(
         min_reviews=min_reviews,
     )
     return report
-
-
-def _label_columns(path: Path, fields: set[str]) -> None:
-    missing = [name for name in ("sector", "confidence", "outcome") if name not in fields]
-    if missing:
-        raise DatasetError(
-            f"{path}: row 1: no {', '.join(f'`{m}`' for m in missing)} column; the columns "
-            f"are {', '.join(sorted(fields)) or 'none'}"
-        )
-
-
-def load_labels(path: Path, *, known_sectors: Iterable[str]) -> list[Label]:
-    """Reviewed suggestions from a CSV or JSONL file (columns sector, confidence and
-    outcome: approved, edited or rejected); raises DatasetError naming the row and field."""
-    known = set(known_sectors)
-    labels = []
-    for number, record in read_records(path, _label_columns):
-        where = f"{path}: row {number}"
-        sector = str(record.get("sector") or "").strip()
-        if not sector:
-            raise DatasetError(f"{where}, field sector: missing or empty")
-        check_sector(where, sector, known)
-        outcome = str(record.get("outcome") or "").strip().lower()
-        if outcome not in OUTCOMES:
-            raise DatasetError(
-                f"{where}, field outcome: {record.get('outcome')!r} is not one of "
-                f"{', '.join(OUTCOMES)}"
-            )
-        raw = record.get("confidence")
-        try:
-            confidence = float(raw)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise DatasetError(f"{where}, field confidence: {raw!r} is not a number") from None
-        if not 0.0 <= confidence <= 1.0:
-            raise DatasetError(f"{where}, field confidence: {confidence} is not in [0, 1]")
-        labels.append(Label(sector, confidence, right=outcome == "approved"))
-    if not labels:
-        raise DatasetError(f"{path}: no reviews in the file")
-    return labels
 
 
 def calibrate_from_labels(
