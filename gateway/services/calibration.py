@@ -249,11 +249,7 @@ async def calibrate_from_database(
 ) -> CalibrationReport:
     """What calibrating on this database's history and recent reviews would store."""
     before = maker.calibration
-    after = Calibration(
-        model=before.model,
-        sector_thresholds=dict(before.sector_thresholds),
-        projection=before.projection,
-    )
+    after = before.draft()
     report = CalibrationReport(before=before, after=after)
     if refit:
         vectors, answers = await reviews.validated_history(
@@ -311,11 +307,7 @@ def calibrate_from_labels(
 ) -> CalibrationReport:
     """Thresholds from reviews scored elsewhere (their confidences as given, so the
     confidence model that scored them is kept)."""
-    after = Calibration(
-        model=current.model,
-        sector_thresholds=dict(current.sector_thresholds),
-        projection=current.projection,
-    )
+    after = current.draft()
     report = CalibrationReport(
         before=current, after=after, labels=len(labels), source="file", model_note="kept"
     )

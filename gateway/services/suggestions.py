@@ -110,6 +110,14 @@ class Calibration:
             "projection": self.projection.as_json() if self.projection else None,
         }
 
+    def draft(self) -> Calibration:
+        """A copy to change before it is applied: the same model, projection and bars."""
+        return Calibration(
+            model=self.model,
+            sector_thresholds=dict(self.sector_thresholds),
+            projection=self.projection,
+        )
+
     @classmethod
     def default_for(cls, model_id: str | None) -> Calibration:
         """Before any calibration: the built-in model where it was fitted for this
