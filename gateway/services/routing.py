@@ -95,6 +95,7 @@ class SectorRouter:
         self._temperature = temperature
         self._tie_margin = tie_margin
         self._prototypes: tuple[list[Voter], np.ndarray] | None = None
+        self._prototypes_projected: tuple[Projection, np.ndarray] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -126,12 +127,19 @@ class SectorRouter:
                 self._prototypes = (templates, matrix)
             return self._prototypes
 
+    def _projected(self, projection: Projection, matrix: np.ndarray) -> np.ndarray:
+        """The sectors' examples under `projection`, projected once per calibration read."""
+        if self._prototypes_projected is None or self._prototypes_projected[0] is not projection:
+            self._prototypes_projected = (projection, projection.apply(matrix))
+        return self._prototypes_projected[1]
+
     async def zero_shot_voters(self, vector: Sequence[float]) -> list[Voter]:
         templates, matrix = await self._prototype_matrix()
         if not templates:
             return []
-        if self.projection is not None:
-            sims = self.projection.similarities(vector, matrix)
+        projection = self.projection
+        if projection is not None:
+            sims = self._projected(projection, matrix) @ projection.apply(vector)
         else:
             sims = matrix @ np.asarray(vector, dtype=np.float32)
         return [
