@@ -27,6 +27,11 @@ def format_report(report: EvalReport) -> str:
         f" ({report.calibration.get('examples', 0)} simulated questions); votes weighed "
         + (
             f"under a projection learnt from {projection['examples']} messages"
+            + (
+                f", answers ordered by a model of {answers['answers']}"
+                if (answers := projection.get("answer_model"))
+                else ""
+            )
             if (projection := report.calibration.get("projection"))
             else "on plain cosine"
         ),

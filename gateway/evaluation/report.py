@@ -305,7 +305,7 @@ async def _ask(
             began = time.perf_counter()
             decision = await router.route(example.text, vector)
             ranked = await maker.candidates(vector, decision.sector)
-            assessment = maker.assess(ranked, await maker.rejected_near(vector))
+            assessment = maker.assess(vector, ranked, await maker.rejected_near(vector))
             seconds = time.perf_counter() - began
             outcomes.append(Outcome(example, decision.sector, decision.method, assessment, seconds))
         progress("questions", min(start + batch, len(questions)), len(questions))

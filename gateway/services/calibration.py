@@ -1,9 +1,11 @@
 """Re-calibrating suggestions from what operators decided (`atende calibrate`).
 
-Two things are fitted, and stored together under one meta key only when asked to
+These are fitted, and stored together under one meta key only when asked to
 (`--apply`); the pipeline reads them back within a minute:
 
-- the confidence model, on the validated history itself (`fit_on_history`: every
+- the projection the votes are weighed under and the answer model that orders the
+  answers (gateway.services.projection, gateway.services.answer_model), and the
+  confidence model, on the validated history itself (`fit_on_history`: every
   validated message asked of the rest, and of the rest without its answer);
 - a confidence threshold per sector, from the suggestions operators reviewed: the lowest
   bar at which the reviewed suggestions that pass it were approved unchanged at least as
@@ -33,7 +35,7 @@ import numpy as np
 import structlog
 
 from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
-from gateway.services.projection import Projection, fit_projection
+from gateway.services.projection import Projection, fit_projection, with_answers
 from gateway.services.review_labels import Label
 from gateway.services.suggestions import Calibration, SuggestionMaker
 from storage.repositories import MetaRepository
@@ -193,7 +195,7 @@ def rescore(
 ) -> list[Label] | None:
     """The review as a label for each of `models`, from one weighing of today's
     candidates: None when it cannot judge today's winner."""
-    assessment = maker.assess(ranked)
+    assessment = maker.assess(reviewed.vector, ranked)
     if not assessment.evidence:
         return None
     winner = assessment.evidence[0]
@@ -216,6 +218,8 @@ def fit_calibration(
     weighed under (None when the history cannot teach one), and the confidence model
     fitted under it (None when the history cannot teach one either)."""
     projection = fit_projection(vectors, answers, model_id=model_id)
+    if projection is not None:
+        projection = with_answers(projection, vectors, answers)
     model = fit_on_history(
         vectors, answers, temperature=temperature, model_id=model_id, projection=projection
     )
@@ -267,6 +271,12 @@ async def calibrate_from_database(
             after.model, after.projection = fitted, projection
             report.model_note = f"fitted on {len(answers)} validated messages" + (
                 f", votes weighed under a projection learnt from {projection.examples}"
+                + (
+                    f", answers ordered by a model of {len(projection.answers.digests)}"
+                    " given more than once"
+                    if projection.answers
+                    else ""
+                )
                 if projection
                 else ", votes weighed on plain cosine"
             )

@@ -13,6 +13,10 @@ things are read (`Evidence`):
   runner-up answer's (an answer only one neighbour stands for: 0.05 below the winner);
 - `support`: how many of the neighbours stand for it (at most 5 count).
 
+Once `atende calibrate` fitted an answer model beside its projection
+(gateway.services.answer_model), that model orders the answers the neighbours speak for,
+and two more things are read: the winner's `score` and its `lead` over the runner-up.
+
 A logistic model turns them into a confidence in [0, 1], read as the probability that
 the suggestion is right; the threshold (one per sector where `atende calibrate` set one)
 reads that number.
@@ -20,7 +24,8 @@ reads that number.
 The model is fitted on the validated history itself (`simulate_history`), never on the
 messages that are measured: every validated message is asked once with the rest of the
 history (is its own answer chosen?) and once with every message of its answer taken out
-(an intent with no validated answer yet: any suggestion would be wrong). That teaches the
+(an intent with no validated answer yet: any suggestion would be wrong); the answer
+model's scores are those of its fit without the asked rows. That teaches the
 model what "right" and "nothing to suggest" look like with this database's model, its
 language and its way of writing, with no labelled data beyond what operators validated.
 """
@@ -34,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gateway.services.answer_model import AnswerFit, order_by_scores
 from storage.reviews import answer_key
 
 if TYPE_CHECKING:
@@ -66,9 +72,15 @@ class Evidence:
     margin: float
     support: int
     members: tuple[int, ...]  # positions of its votes in the list weighed, best first
+    # Set where an answer model ordered the answers (gateway.services.answer_model).
+    score: float | None = None
+    lead: float | None = None
 
     def features(self) -> list[float]:
-        return [self.similarity, self.share, self.margin, min(self.support, SUPPORT_CAP)]
+        votes = [self.similarity, self.share, self.margin, min(self.support, SUPPORT_CAP)]
+        if self.score is None or self.lead is None:
+            return votes
+        return [*votes, self.score, self.lead]
 
 
 def weigh(
@@ -121,10 +133,11 @@ def weigh(
 
 @dataclass(frozen=True)
 class ConfidenceModel:
-    """Logistic weights over Evidence.features(); `source` says where they came from."""
+    """Logistic weights over Evidence.features(): the votes' four, and the answer model's
+    two where one ordered the answers; `source` says where they came from."""
 
     intercept: float
-    weights: tuple[float, float, float, float]
+    weights: tuple[float, ...]
     source: str = "default"
     examples: int = 0
     model_id: str | None = None
@@ -142,11 +155,11 @@ class ConfidenceModel:
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> ConfidenceModel:
         weights = tuple(float(w) for w in value["weights"])
-        if len(weights) != 4:
-            raise ValueError("a confidence model has four weights")
+        if len(weights) not in (4, 6):
+            raise ValueError("a confidence model has four weights, or six with an answer model")
         return cls(
             intercept=float(value["intercept"]),
-            weights=weights,  # type: ignore[arg-type]
+            weights=weights,
             source=str(value.get("source", "calibrated")),
             examples=int(value.get("examples", 0)),
             model_id=value.get("model_id"),
@@ -216,12 +229,16 @@ def simulate_history(
 ) -> list[Simulated]:
     """Every validated message asked of the rest of the history (leave one out, with its
     twins of the same text), and of the history without its answer (a missing intent).
-    `vectors` are unit rows; with a
-    `projection` the neighbours are ranked and weighed under it, as suggestions are."""
+    `vectors` are unit rows; with a `projection` the neighbours are ranked and weighed
+    under it, and ordered by its answer model where it has one, as suggestions are."""
     keys = np.array([answer_key(a) for a in answers], dtype=object)
     if projection is not None:
         vectors = projection.apply(vectors)
     similarity = vectors @ vectors.T
+    scorer = None
+    if projection is not None and projection.answers is not None:
+        scorer = AnswerFit(vectors, list(keys), ridge=projection.answers.ridge)
+    left_out: dict[str, np.ndarray] = {}  # an answer's rows scored by the fit without them
     out: list[Simulated] = []
     for i in range(len(keys)):
         row = similarity[i].copy()
@@ -229,10 +246,12 @@ def simulate_history(
         # word tells nothing of how a new one fares, and a history with many such twins
         # would teach the model that a right answer always has one.
         row[i] = -np.inf
-        row[row >= SAME_TEXT] = -np.inf
+        twins = np.flatnonzero(row >= SAME_TEXT)
+        row[twins] = -np.inf
         for missing in (False, True):
             if missing:
-                row[keys == keys[i]] = -np.inf
+                own = keys == keys[i]
+                row[own] = -np.inf
             finite = int(np.isfinite(row).sum())
             if finite == 0:
                 continue
@@ -241,6 +260,16 @@ def simulate_history(
             nearest = nearest[np.argsort(-row[nearest])]
             votes = [Vote(float(row[j]), answers[j]) for j in nearest]
             ranked = weigh(votes, temperature=temperature)
+            if scorer is not None:
+                if missing:
+                    if keys[i] not in left_out:
+                        left_out[keys[i]] = scorer.held_out(np.flatnonzero(own))
+                    block = np.flatnonzero(own)
+                    held = left_out[keys[i]][int(np.searchsorted(block, i))]
+                else:
+                    block = np.concatenate([[i], twins])
+                    held = scorer.held_out(block)[0]
+                ranked = order_by_scores(ranked, {e.key: held[scorer.index[e.key]] for e in ranked})
             winner = ranked[0]
             out.append(Simulated(winner.features(), winner.key == keys[i] and not missing, missing))
     return out
@@ -269,7 +298,7 @@ def fit_on_history(
     intercept, weights = fit(np.array([c.features for c in cases]), labels)
     return ConfidenceModel(
         intercept=round(intercept, 4),
-        weights=tuple(round(float(w), 4) for w in weights),  # type: ignore[arg-type]
+        weights=tuple(round(float(w), 4) for w in weights),
         source="calibrated",
         examples=len(cases),
         model_id=model_id,

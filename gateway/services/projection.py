@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from gateway.services.answer_model import MIN_MESSAGES, AnswerFit, AnswerModel
 from storage.neighbours import Neighbour
 from storage.reviews import answer_key
 
@@ -56,6 +57,8 @@ class Projection:
     model_id: str | None = None
     shrinkage: float = SHRINKAGE
     temperature: float = TEMPERATURE
+    # The answers' ridge regression in this space (gateway.services.answer_model).
+    answers: AnswerModel | None = None
 
     @property
     def dim(self) -> int:
@@ -94,6 +97,7 @@ class Projection:
             "model_id": self.model_id,
             "shrinkage": self.shrinkage,
             "temperature": self.temperature,
+            "answer_model": self.answers.summary() if self.answers else None,
         }
 
     def as_json(self) -> dict[str, Any]:
@@ -101,6 +105,7 @@ class Projection:
         return {
             **self.summary(),
             "matrix": base64.b64encode(matrix.tobytes()).decode("ascii"),
+            "answer_model": self.answers.as_json() if self.answers else None,
         }
 
     @classmethod
@@ -112,12 +117,17 @@ class Projection:
         matrix = np.frombuffer(raw, dtype="<f4").reshape(dim, dim).astype(np.float32)
         if not np.isfinite(matrix).all():
             raise ValueError("a projection's matrix holds a number that is not finite")
+        stored = value.get("answer_model")
+        answers = AnswerModel.from_json(stored) if stored else None
+        if answers is not None and answers.dim != dim:
+            raise ValueError(f"an answer model of dimension {answers.dim} in a projection of {dim}")
         return cls(
             matrix=matrix,
             examples=int(value.get("examples", 0)),
             model_id=value.get("model_id"),
             shrinkage=float(value.get("shrinkage", SHRINKAGE)),
             temperature=float(value.get("temperature", TEMPERATURE)),
+            answers=answers,
         )
 
 
@@ -155,3 +165,12 @@ def fit_projection(
         model_id=model_id,
         shrinkage=shrinkage,
     )
+
+
+def with_answers(projection: Projection, vectors: np.ndarray, answers: Sequence[str]) -> Projection:
+    """`projection` with the answer model of this history fitted in its space, where the
+    history is large enough to teach one (answer_model.MIN_MESSAGES)."""
+    if len(answers) < MIN_MESSAGES:
+        return projection
+    fitted = AnswerFit(projection.apply(vectors), [answer_key(a) for a in answers])
+    return replace(projection, answers=fitted.model())

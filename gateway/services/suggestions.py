@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from gateway.services.answer_model import order_by_scores
 from gateway.services.confidence import (
     DEFAULT_MODEL,
     NEIGHBOURS,
@@ -244,7 +245,7 @@ class SuggestionMaker:
             self.candidates(vector, sector, exclude_id=exclude_id, nearby=nearby),
             self.rejected_near(vector),
         )
-        assessment = self.assess(ranked, against, sector_given=sector_given)
+        assessment = self.assess(vector, ranked, against, sector_given=sector_given)
         chosen = self.choose(assessment, sector)
         if chosen is None or self._drafter is None or text is None:
             return chosen
@@ -270,12 +271,14 @@ class SuggestionMaker:
 
     def assess(
         self,
+        query: Sequence[float],
         ranked: Sequence[Candidate],
         against: Sequence[Vote] = (),
         *,
         sector_given: bool = False,
     ) -> Assessment:
-        """Weigh the answers of the nearest `limit` candidates, whatever their sector.
+        """Weigh the answers of the nearest `limit` candidates to `query`, whatever their
+        sector; under a projection with an answer model, that model orders them.
 
         A sector that came with the message (`sector_given`: an integrator's, not the
         router's guess) is evidence too: then only its own candidates vote, when one of
@@ -289,6 +292,12 @@ class SuggestionMaker:
         voters = sorted(ranked, key=lambda c: c.neighbour.similarity, reverse=True)[: self.limit]
         votes = [Vote(c.neighbour.similarity, c.neighbour.answer or "") for c in voters]
         evidence = weigh(votes, temperature=self.vote_temperature, against=against)
+        projection = self.calibration.projection
+        if evidence and projection is not None and projection.answers is not None:
+            rows = projection.apply([c.neighbour.vector for c in voters])
+            pool = {e.key: rows[list(e.members)] for e in evidence}
+            scores = projection.answers.scores(projection.apply(query), pool)
+            evidence = order_by_scores(evidence, scores)
         confidence = self.calibration.model.confidence(evidence[0]) if evidence else None
         return Assessment(voters, evidence, confidence)
 

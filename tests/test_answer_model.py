@@ -1,0 +1,168 @@
+"""The answer model `atende calibrate` fits beside the projection: a ridge regression from a
+message to its answer, which orders the answers the voters found."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gateway.services.answer_model import AnswerFit, AnswerModel, digest, order_by_scores
+from gateway.services.calibration import fit_calibration
+from gateway.services.confidence import Vote, simulate_history, weigh
+from gateway.services.projection import Projection
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _random_history(seed: int = 5, times: int = 1) -> tuple[np.ndarray, list[str]]:
+    """Four answers on 6-d vectors, given 10, 7, 3 times `times` and once."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(4, 6))
+    counts = [10 * times, 7 * times, 3 * times, 1]
+    rows = [centres[a] + rng.normal(0, 0.4, 6) for a, n in enumerate(counts) for _ in range(n)]
+    answers = [f"answer {a}" for a, n in enumerate(counts) for _ in range(n)]
+    return _unit(np.array(rows)), answers
+
+
+def test_held_out_scores_are_those_of_the_fit_without_the_rows():
+    vectors, answers = _random_history()
+    fit = AnswerFit(vectors, answers)
+    # One message left out, and an answer's every message left out (a missing intent).
+    for rows in ([3], [i for i, a in enumerate(answers) if a == "answer 1"]):
+        kept = [i for i in range(len(answers)) if i not in rows]
+        refit = AnswerFit(vectors[kept], [answers[i] for i in kept])
+        held = fit.held_out(rows)
+        for key in refit.classes:
+            expected = fit.design[rows] @ refit.weights[:, refit.index[key]]
+            assert held[:, fit.index[key]] == pytest.approx(expected, abs=1e-9)
+    # An answer no kept row gives scores nothing for the rows that asked it.
+    assert held[:, fit.index["answer 1"]] == pytest.approx(np.zeros(7), abs=1e-9)
+
+
+def test_the_stored_model_scores_as_the_fit_did():
+    vectors, answers = _random_history()
+    fit = AnswerFit(vectors, answers)
+    model = fit.model()
+    # Only the answers given at least twice keep a column; the one given once is scored
+    # from its row among the voters, and that is exact.
+    assert set(model.digests) == {digest(f"answer {a}") for a in range(3)}
+    assert model.examples == len(answers)
+    assert model.dim == 6
+    query = _unit(np.random.default_rng(9).normal(size=(1, 6)))[0]
+    pool = {key: vectors[[i for i, a in enumerate(answers) if a == key]] for key in set(answers)}
+    pool["answer 0"] = vectors[:2]  # a stored answer is scored from its column, not the pool
+    scores = model.scores(query, pool)
+    expected = np.append(query, 1.0) @ fit.weights
+    for key, score in scores.items():
+        assert score == pytest.approx(expected[fit.index[key]], abs=1e-9)
+
+
+def test_the_whole_history_of_an_answer_outweighs_one_near_phrasing():
+    """ "Boleto" messages sit at -x, "Pix" ones at +x, but one "Boleto" message was typed
+    the way Pix questions are. A Pix question next to it: its vote goes to Boleto, the
+    model that saw every message says Pix."""
+    rng = np.random.default_rng(1)
+    rows, answers = [], []
+    for answer, sign in (("Pix.", 1.0), ("Boleto.", -1.0)):
+        for _ in range(12):
+            rows.append([sign * rng.uniform(0.2, 1.0), *rng.normal(0, 0.3, 3)])
+            answers.append(answer)
+    rows.append([0.5, 0.0, 0.0, 0.0])
+    answers.append("Boleto.")
+    vectors = _unit(np.array(rows))
+    query = _unit(np.array([[0.52, 0.02, 0.0, 0.0]]))[0]
+    similarity = vectors @ query
+    nearest = np.argsort(-similarity)[:5]
+    votes = [Vote(float(similarity[j]), answers[j]) for j in nearest]
+    evidence = weigh(votes, temperature=0.01)
+    assert evidence[0].key == "boleto."
+    model = AnswerFit(vectors, [a.lower() for a in answers]).model()
+    pool = {e.key: vectors[nearest[list(e.members)]] for e in evidence}
+    ordered = order_by_scores(evidence, model.scores(query, pool))
+    assert [e.key for e in ordered] == ["pix.", "boleto."]
+    winner, runner = ordered
+    assert winner.score is not None
+    assert runner.score is not None
+    assert winner.lead == pytest.approx(winner.score - runner.score)
+    assert winner.lead > 0
+    assert runner.lead == pytest.approx(runner.score - winner.score)
+    # The votes' own evidence goes with each answer, and the confidence reads both.
+    assert winner.support == evidence[1].support
+    assert len(winner.features()) == 6
+    assert len(evidence[0].features()) == 4
+
+
+def test_a_lone_answer_leads_by_its_score():
+    [only] = order_by_scores(weigh([Vote(0.9, "a")], temperature=0.01), {"a": 0.7})
+    assert only.score == 0.7
+    assert only.lead == 0.7
+
+
+def test_the_answer_model_is_stored_within_the_projection_and_read_back():
+    vectors, answers = _random_history(times=5)
+    projection, model = fit_calibration(vectors, answers, temperature=0.02, model_id="m")
+    assert projection is not None
+    assert projection.answers is not None
+    assert model is not None
+    assert len(model.weights) == 6
+    again = Projection.from_json(projection.as_json())
+    assert again.answers is not None
+    assert np.allclose(again.answers.columns, projection.answers.columns, atol=1e-4)
+    assert again.answers.digests == projection.answers.digests
+    assert again.summary()["answer_model"] == projection.answers.summary()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"dim": 7}, "needs 8x8 floats"),
+        ({"digests": ["x"]}, "needs 1x7 floats"),
+        ({"columns": "not base64!"}, "base64"),
+    ],
+)
+def test_a_damaged_answer_model_is_refused(change, message):
+    vectors, answers = _random_history()
+    stored = AnswerFit(vectors, answers).model().as_json()
+    with pytest.raises(ValueError, match=message):
+        AnswerModel.from_json({**stored, **change})
+
+
+def test_a_projection_holding_an_answer_model_of_another_size_is_refused():
+    vectors, answers = _random_history()
+    projection = Projection(matrix=np.eye(4, dtype=np.float32), examples=10)
+    value = projection.as_json()
+    value["answer_model"] = AnswerFit(vectors, answers).model().as_json()
+    with pytest.raises(ValueError, match="answer model of dimension 6 in a projection of 4"):
+        Projection.from_json(value)
+
+
+def test_the_confidence_learns_from_scores_for_messages_the_model_did_not_see():
+    vectors, answers = _random_history(times=5)
+    projection, _ = fit_calibration(vectors, answers, temperature=0.02, model_id="m")
+    assert projection is not None
+    assert projection.answers is not None
+    cases = simulate_history(vectors, answers, temperature=0.01, projection=projection)
+    assert all(len(c.features) == 6 for c in cases)
+    # Where its answer was left out, the best answer left scores lower than a right one.
+    missing = [c.features[4] for c in cases if c.missing]
+    right = [c.features[4] for c in cases if c.right]
+    assert missing
+    assert right
+    assert np.mean(missing) < np.mean(right)
+    # Scores in sample would put every message's own answer far ahead; held out they
+    # are lower than the fit's own.
+    fit = AnswerFit(projection.apply(vectors), answers)
+    own = [fit.design[i] @ fit.weights[:, fit.index[a]] for i, a in enumerate(answers)]
+    held = [fit.held_out([i])[0, fit.index[a]] for i, a in enumerate(answers)]
+    assert np.mean(held) < np.mean(own)
+
+
+def test_a_small_history_keeps_the_votes_alone():
+    vectors, answers = _random_history()  # 21 messages
+    projection, model = fit_calibration(vectors, answers, temperature=0.02, model_id="m")
+    assert projection is not None
+    assert projection.answers is None
+    assert model is not None
+    assert len(model.weights) == 4
