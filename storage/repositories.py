@@ -304,6 +304,12 @@ class MetaRepository:
             row = await session.get(Meta, key)
             return None if row is None else dict(row.value)
 
+    async def field(self, key: str, name: str) -> str | None:
+        """One top-level field of a value, as text, without reading the rest of it."""
+        async with self._sessions() as session:
+            stmt = select(Meta.value[name].astext).where(Meta.key == key)
+            return (await session.execute(stmt)).scalar_one_or_none()
+
     async def set(self, key: str, value: dict[str, Any]) -> None:
         async with self._sessions.begin() as session:
             stmt = insert(Meta).values(key=key, value=value)

@@ -4,6 +4,7 @@ the confidence model and per-sector thresholds from reviews, only when asked to.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from pathlib import Path
 
@@ -372,3 +373,26 @@ async def test_bad_labels_are_named_by_row_and_field_and_change_nothing(
     assert str(path) in result.stderr
     assert "Traceback" not in result.stderr
     assert await _stored(db) == []
+
+
+async def test_the_pipeline_parses_a_calibration_again_only_when_a_new_one_is_applied(client):
+    first = {"sector_thresholds": {"vendas": 0.7}, "applied_at": "2026-12-01T10:00:00+00:00"}
+    pipeline = await _store_and_read(client, first)
+    assert pipeline.suggestions.min_confidence_for("vendas") == 0.7
+
+    async def stored_then_read(value: dict) -> float:
+        db = client.server.app[keys.SETTINGS].async_database_url
+        await run_sql(
+            db,
+            "UPDATE atende_meta SET value = CAST(:v AS jsonb) WHERE key = :k",
+            k=CALIBRATION_KEY,
+            v=json.dumps(value),
+        )
+        pipeline._calibration_read = -math.inf  # as if the minute had passed
+        await pipeline.refresh_calibration()
+        return pipeline.suggestions.min_confidence_for("vendas")
+
+    # The same stamp: what is held stands, whatever else the row says.
+    assert await stored_then_read({**first, "sector_thresholds": {"vendas": 0.9}}) == 0.7
+    applied = {"sector_thresholds": {"vendas": 0.9}, "applied_at": "2026-12-02T10:00:00+00:00"}
+    assert await stored_then_read(applied) == 0.9

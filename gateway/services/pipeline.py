@@ -26,7 +26,7 @@ from config.errors import ConfigurationError
 from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
-from gateway.services.calibration import load_calibration
+from gateway.services.calibration import CALIBRATION_KEY, load_calibration
 from gateway.services.llm import ChatModel, LLMClassifier, LLMDrafter
 from gateway.services.polling import Wakeup, work_forever
 from gateway.services.routing import SectorRouter
@@ -160,6 +160,11 @@ class PipelineWorker:
         if self._meta is None or (not force and now - self._calibration_read < CALIBRATION_TTL):
             return
         self._calibration_read = now
+        # A calibration with an answer model runs to megabytes: it is parsed again only
+        # when `atende calibrate --apply` stamped a new one.
+        stamp = await self._meta.field(CALIBRATION_KEY, "applied_at")
+        if not force and stamp is not None and stamp == self.suggestions.calibration.applied_at:
+            return
         self.suggestions.calibration = await load_calibration(self._meta, self.suggestions.model_id)
 
     async def run_once(self) -> int:
