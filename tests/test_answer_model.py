@@ -166,3 +166,23 @@ def test_a_small_history_keeps_the_votes_alone():
     assert projection.answers is None
     assert model is not None
     assert len(model.weights) == 4
+
+
+def test_a_message_asked_again_word_for_word_is_scored_without_its_copies():
+    vectors, answers = _random_history(times=5)
+    twinned = np.vstack([vectors, vectors[:1]])
+    asked = [*answers, answers[0]]
+    projection, _ = fit_calibration(twinned, asked, temperature=0.02, model_id="m")
+    assert projection is not None
+    assert projection.answers is not None
+    first = simulate_history(twinned, asked, temperature=0.01, projection=projection)[0]
+    assert not first.missing
+    # The fit without both copies, as if the message had never been seen.
+    kept = list(range(1, len(answers)))
+    refit = AnswerFit(projection.apply(twinned[kept]), [asked[i] for i in kept])
+    scores = np.append(projection.apply(twinned[0]), 1.0) @ refit.weights
+    assert first.features[4] == pytest.approx(float(scores.max()), abs=1e-9)
+    # Left in, the copy would have given it another score.
+    leaky = AnswerFit(projection.apply(twinned[1:]), asked[1:])
+    leaked = np.append(projection.apply(twinned[0]), 1.0) @ leaky.weights
+    assert abs(float(leaked.max()) - float(scores.max())) > 1e-4

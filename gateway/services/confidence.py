@@ -239,6 +239,7 @@ def simulate_history(
     if projection is not None and projection.answers is not None:
         scorer = AnswerFit(vectors, list(keys), ridge=projection.answers.ridge)
     left_out: dict[str, np.ndarray] = {}  # an answer's rows scored by the fit without them
+    left_out_twins: dict[tuple[int, ...], np.ndarray] = {}  # the same for a text's copies
     out: list[Simulated] = []
     for i in range(len(keys)):
         row = similarity[i].copy()
@@ -267,8 +268,13 @@ def simulate_history(
                     block = np.flatnonzero(own)
                     held = left_out[keys[i]][int(np.searchsorted(block, i))]
                 else:
-                    block = np.concatenate([[i], twins])
-                    held = scorer.held_out(block)[0]
+                    # A text asked many times word for word makes one block for all its
+                    # copies: scored once, not once per copy.
+                    block = np.sort(np.concatenate([[i], twins]))
+                    group = tuple(block.tolist())
+                    if group not in left_out_twins:
+                        left_out_twins[group] = scorer.held_out(block)
+                    held = left_out_twins[group][int(np.searchsorted(block, i))]
                 ranked = order_by_scores(ranked, {e.key: held[scorer.index[e.key]] for e in ranked})
             winner = ranked[0]
             out.append(Simulated(winner.features(), winner.key == keys[i] and not missing, missing))
