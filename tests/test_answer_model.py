@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gateway.services.answer_model import AnswerFit, AnswerModel, digest, order_by_scores
+from gateway.services.answer_model import AnswerFit, AnswerModel, digest
 from gateway.services.calibration import fit_calibration
-from gateway.services.confidence import Vote, simulate_history, weigh
+from gateway.services.confidence import Vote, order_by_scores, simulate_history, weigh
 from gateway.services.projection import Projection
 
 

@@ -31,14 +31,11 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from gateway.services.confidence import Evidence
 
 RIDGE = 1.0
 # With fewer validated messages the confidence model's six weights are fitted on too few
@@ -168,16 +165,3 @@ class AnswerFit:
             examples=len(self.keys),
             ridge=self.ridge,
         )
-
-
-def order_by_scores(evidence: Sequence[Evidence], scores: Mapping[str, float]) -> list[Evidence]:
-    """`evidence` ordered by the model's `scores` (the voters' order breaks ties), each
-    with its score and its lead: over the runner-up for the first, else behind the first.
-    A lone answer leads by its score (a score of 0 is "not this answer")."""
-    order = sorted(range(len(evidence)), key=lambda i: (-scores[evidence[i].key], i))
-    ranked = [evidence[i] for i in order]
-    out = []
-    for position, e in enumerate(ranked):
-        rival = scores[ranked[1 if position == 0 else 0].key] if len(ranked) > 1 else 0.0
-        out.append(replace(e, score=scores[e.key], lead=scores[e.key] - rival))
-    return out

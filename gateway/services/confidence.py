@@ -33,13 +33,13 @@ language and its way of writing, with no labelled data beyond what operators val
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gateway.services.answer_model import AnswerFit, order_by_scores
+from gateway.services.answer_model import AnswerFit
 from storage.reviews import answer_key
 
 if TYPE_CHECKING:
@@ -129,6 +129,19 @@ def weigh(
             )
         )
     return evidence
+
+
+def order_by_scores(evidence: Sequence[Evidence], scores: Mapping[str, float]) -> list[Evidence]:
+    """`evidence` ordered by the model's `scores` (the voters' order breaks ties), each
+    with its score and its lead: over the runner-up for the first, else behind the first.
+    A lone answer leads by its score (a score of 0 is "not this answer")."""
+    order = sorted(range(len(evidence)), key=lambda i: (-scores[evidence[i].key], i))
+    ranked = [evidence[i] for i in order]
+    out = []
+    for position, e in enumerate(ranked):
+        rival = scores[ranked[1 if position == 0 else 0].key] if len(ranked) > 1 else 0.0
+        out.append(replace(e, score=scores[e.key], lead=scores[e.key] - rival))
+    return out
 
 
 @dataclass(frozen=True)

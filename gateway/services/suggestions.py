@@ -21,7 +21,6 @@ from typing import Any
 
 import structlog
 
-from gateway.services.answer_model import order_by_scores
 from gateway.services.confidence import (
     DEFAULT_MODEL,
     NEIGHBOURS,
@@ -29,6 +28,7 @@ from gateway.services.confidence import (
     Evidence,
     Vote,
     default_model,
+    order_by_scores,
     weigh,
 )
 from gateway.services.llm import LLMDrafter, LLMError
