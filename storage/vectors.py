@@ -1,7 +1,8 @@
-"""Query vectors as PostgreSQL receives them."""
+"""Vectors as PostgreSQL receives and returns them, and matrices as JSON keeps them."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any, overload
 
@@ -67,3 +68,20 @@ def vector_from_binary(data: bytes) -> np.ndarray:
             f"a binary vector of {dim} floats has {4 + 4 * dim} bytes, not {len(data)}"
         )
     return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
+
+
+def matrix_text(matrix: np.ndarray) -> str:
+    """A float matrix as JSON text keeps it: little-endian float32, base64."""
+    return base64.b64encode(np.ascontiguousarray(matrix, dtype="<f4").tobytes()).decode("ascii")
+
+
+def matrix_from_text(text: str, shape: tuple[int, int], what: str) -> np.ndarray:
+    """The float32 matrix of `shape` that matrix_text wrote; ValueError naming `what`
+    when the text is not that."""
+    raw = base64.b64decode(text, validate=True)
+    if len(raw) != 4 * shape[0] * shape[1]:
+        raise ValueError(f"{what} needs {shape[0]}x{shape[1]} floats")
+    matrix = np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float32)
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"{what} holds a number that is not finite")
+    return matrix

@@ -28,7 +28,6 @@ rows among the voters, which is exact when all of them are there.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+
+from storage.vectors import matrix_from_text, matrix_text
 
 RIDGE = 1.0
 # With fewer validated messages the confidence model's six weights are fitted on too few
@@ -52,20 +53,6 @@ def digest(key: str) -> str:
 def _design(projected: np.ndarray) -> np.ndarray:
     rows = np.atleast_2d(np.asarray(projected, dtype=np.float64))
     return np.hstack([rows, np.ones((len(rows), 1))])
-
-
-def _encode(matrix: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(matrix, dtype="<f4").tobytes()).decode("ascii")
-
-
-def _decode(text: str, shape: tuple[int, int], what: str) -> np.ndarray:
-    raw = base64.b64decode(text, validate=True)
-    if len(raw) != 4 * shape[0] * shape[1]:
-        raise ValueError(f"an answer model's {what} needs {shape[0]}x{shape[1]} floats")
-    matrix = np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float64)
-    if not np.isfinite(matrix).all():
-        raise ValueError(f"an answer model's {what} holds a number that is not finite")
-    return matrix
 
 
 @dataclass(frozen=True)
@@ -107,8 +94,8 @@ class AnswerModel:
             **self.summary(),
             "dim": self.dim,
             "digests": list(self.digests),
-            "inverse": _encode(self.inverse),
-            "columns": _encode(self.columns),
+            "inverse": matrix_text(self.inverse),
+            "columns": matrix_text(self.columns),
         }
 
     @classmethod
@@ -118,8 +105,10 @@ class AnswerModel:
         if size <= 1:
             raise ValueError("an answer model needs a dimension")
         return cls(
-            inverse=_decode(value["inverse"], (size, size), "inverse"),
-            columns=_decode(value["columns"], (len(digests), size), "columns"),
+            inverse=matrix_from_text(value["inverse"], (size, size), "an answer model's inverse"),
+            columns=matrix_from_text(
+                value["columns"], (len(digests), size), "an answer model's columns"
+            ),
             digests=digests,
             examples=int(value.get("examples", 0)),
             ridge=float(value.get("ridge", RIDGE)),
@@ -131,10 +120,9 @@ class AnswerFit:
 
     def __init__(self, projected: np.ndarray, keys: Sequence[str], *, ridge: float = RIDGE):
         self.design = _design(projected)
-        self.keys = list(keys)
-        self.classes = sorted(set(self.keys))
+        self.classes = sorted(set(keys))
         self.index = {key: i for i, key in enumerate(self.classes)}
-        self.labels = np.array([self.index[k] for k in self.keys], dtype=np.int64)
+        self.labels = np.array([self.index[k] for k in keys], dtype=np.int64)
         self.ridge = ridge
         size = self.design.shape[1]
         penalty = ridge * np.eye(size)
@@ -162,6 +150,6 @@ class AnswerFit:
             inverse=self.inverse,
             columns=self.weights[:, stored].T.copy(),
             digests=tuple(digest(self.classes[i]) for i in stored),
-            examples=len(self.keys),
+            examples=len(self.labels),
             ridge=self.ridge,
         )

@@ -24,7 +24,6 @@ row, and handed to a thread it cost more than it saved (bench/pipeline_latency.p
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,6 +33,7 @@ import numpy as np
 from gateway.services.answer_model import MIN_MESSAGES, AnswerFit, AnswerModel
 from storage.neighbours import Neighbour
 from storage.reviews import answer_key
+from storage.vectors import matrix_from_text, matrix_text
 
 SHRINKAGE = 0.6
 # Similarities under the projection spread less than cosines; the votes' temperature
@@ -101,22 +101,18 @@ class Projection:
         }
 
     def as_json(self) -> dict[str, Any]:
-        matrix = np.ascontiguousarray(self.matrix, dtype="<f4")
         return {
             **self.summary(),
-            "matrix": base64.b64encode(matrix.tobytes()).decode("ascii"),
+            "matrix": matrix_text(self.matrix),
             "answer_model": self.answers.as_json() if self.answers else None,
         }
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Projection:
         dim = int(value["dim"])
-        raw = base64.b64decode(value["matrix"], validate=True)
-        if dim <= 0 or len(raw) != 4 * dim * dim:
+        if dim <= 0:
             raise ValueError(f"a projection of dimension {dim} needs {dim}x{dim} floats")
-        matrix = np.frombuffer(raw, dtype="<f4").reshape(dim, dim).astype(np.float32)
-        if not np.isfinite(matrix).all():
-            raise ValueError("a projection's matrix holds a number that is not finite")
+        matrix = matrix_from_text(value["matrix"], (dim, dim), f"a projection of dimension {dim}")
         stored = value.get("answer_model")
         answers = AnswerModel.from_json(stored) if stored else None
         if answers is not None and answers.dim != dim:
