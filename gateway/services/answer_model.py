@@ -132,6 +132,7 @@ class AnswerFit:
         np.add.at(sums, self.labels, self.design)
         self.counts = np.bincount(self.labels, minlength=len(self.classes))
         self.weights = self.inverse @ sums.T  # (size, classes)
+        self._held_out: dict[tuple[int, ...], np.ndarray] = {}
 
     def held_out(self, rows: Sequence[int]) -> np.ndarray:
         """Every answer's score for each of `rows`, from the fit without all of `rows`
@@ -142,6 +143,15 @@ class AnswerFit:
         indicator = np.zeros_like(fitted)
         indicator[np.arange(len(rows)), self.labels[list(rows)]] = 1.0
         return np.linalg.solve(np.eye(len(rows)) - hat, fitted - hat @ indicator)
+
+    def held_out_row(self, row: int, block: np.ndarray) -> np.ndarray:
+        """Every answer's score for `row` from the fit without the sorted rows of `block`
+        (`row` among them). Every row of a block is asked in turn, so a block is solved
+        once: an answer's rows, or the copies of one text."""
+        key = tuple(block.tolist())
+        if key not in self._held_out:
+            self._held_out[key] = self.held_out(block)
+        return self._held_out[key][int(np.searchsorted(block, row))]
 
     def model(self) -> AnswerModel:
         """The stored form: a column for every answer given at least twice."""

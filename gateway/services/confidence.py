@@ -251,8 +251,6 @@ def simulate_history(
     scorer = None
     if projection is not None and projection.answers is not None:
         scorer = AnswerFit(vectors, list(keys), ridge=projection.answers.ridge)
-    left_out: dict[str, np.ndarray] = {}  # an answer's rows scored by the fit without them
-    left_out_twins: dict[tuple[int, ...], np.ndarray] = {}  # the same for a text's copies
     out: list[Simulated] = []
     for i in range(len(keys)):
         row = similarity[i].copy()
@@ -275,19 +273,10 @@ def simulate_history(
             votes = [Vote(float(row[j]), answers[j]) for j in nearest]
             ranked = weigh(votes, temperature=temperature)
             if scorer is not None:
-                if missing:
-                    if keys[i] not in left_out:
-                        left_out[keys[i]] = scorer.held_out(np.flatnonzero(own))
-                    block = np.flatnonzero(own)
-                    held = left_out[keys[i]][int(np.searchsorted(block, i))]
-                else:
-                    # A text asked many times word for word makes one block for all its
-                    # copies: scored once, not once per copy.
-                    block = np.sort(np.concatenate([[i], twins]))
-                    group = tuple(block.tolist())
-                    if group not in left_out_twins:
-                        left_out_twins[group] = scorer.held_out(block)
-                    held = left_out_twins[group][int(np.searchsorted(block, i))]
+                # Scored by the fit without what this question may not see: its answer's
+                # rows, or itself and its copies.
+                block = np.flatnonzero(own) if missing else np.union1d([i], twins)
+                held = scorer.held_out_row(i, block)
                 ranked = order_by_scores(ranked, {e.key: held[scorer.index[e.key]] for e in ranked})
             winner = ranked[0]
             out.append(Simulated(winner.features(), winner.key == keys[i] and not missing, missing))
