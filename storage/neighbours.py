@@ -19,8 +19,8 @@ class Neighbour:
     """A human-validated interaction near a query vector.
 
     `similarity` is what ranks it: the cosine, or its similarity under a projection
-    (gateway.services.projection), which then keeps the cosine in `raw`. `vector` is its
-    embedding when it was asked for.
+    (gateway.services.projection), which then keeps the cosine in `raw` and the vector
+    under it in `projected`. `vector` is its embedding when it was asked for.
     """
 
     id: int
@@ -30,6 +30,7 @@ class Neighbour:
     similarity: float
     vector: Sequence[float] | None = field(default=None, compare=False, repr=False)
     raw: float | None = None
+    projected: Sequence[float] | None = field(default=None, compare=False, repr=False)
 
     @property
     def cosine(self) -> float:

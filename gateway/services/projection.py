@@ -73,14 +73,16 @@ class Projection:
 
     def rescore(self, query: Sequence[float], neighbours: Sequence[Neighbour]) -> list[Neighbour]:
         """`neighbours` (fetched with their vectors) ranked by similarity under the
-        projection, best first; each keeps its cosine in `raw`."""
+        projection, best first; each keeps its cosine in `raw` and its projected vector
+        in `projected` (the answer model reads it)."""
         usable = [n for n in neighbours if n.vector is not None]
         if not usable:
             return []
-        similarities = self.similarities(query, [n.vector for n in usable])
+        rows = self.apply([n.vector for n in usable])
+        similarities = rows @ self.apply(query)
         rescored = [
-            replace(n, similarity=float(s), raw=n.cosine)
-            for n, s in zip(usable, similarities, strict=True)
+            replace(n, similarity=float(s), raw=n.cosine, projected=row)
+            for n, s, row in zip(usable, similarities, rows, strict=True)
         ]
         rescored.sort(key=lambda n: n.similarity, reverse=True)
         return rescored

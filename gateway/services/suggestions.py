@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import structlog
 
 from gateway.services.confidence import (
@@ -294,7 +295,8 @@ class SuggestionMaker:
         evidence = weigh(votes, temperature=self.vote_temperature, against=against)
         projection = self.calibration.projection
         if evidence and projection is not None and projection.answers is not None:
-            rows = projection.apply([c.neighbour.vector for c in voters])
+            # The candidates were ranked under the projection, which kept their vectors in it.
+            rows = np.asarray([c.neighbour.projected for c in voters])
             pool = {e.key: rows[list(e.members)] for e in evidence}
             scores = projection.answers.scores(projection.apply(query), pool)
             evidence = order_by_scores(evidence, scores)
