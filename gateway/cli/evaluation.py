@@ -12,6 +12,7 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.cli.arguments import bounded
 from gateway.evaluation.report import EvalReport
+from gateway.services.projection import describe
 
 
 def _f(value: float | None) -> str:
@@ -24,17 +25,8 @@ def format_report(report: EvalReport) -> str:
         f"{report.dataset}" + (f" (split {report.split})" if report.split else ""),
         f"model {report.model_id}; history {report.history}, asked {report.questions} ({asked})",
         f"confidence model: {report.calibration.get('source')}"
-        f" ({report.calibration.get('examples', 0)} simulated questions); votes weighed "
-        + (
-            f"under a projection learnt from {projection['examples']} messages"
-            + (
-                f", answers ordered by a model of {answers['answers']}"
-                if (answers := projection.get("answer_model"))
-                else ""
-            )
-            if (projection := report.calibration.get("projection"))
-            else "on plain cosine"
-        ),
+        f" ({report.calibration.get('examples', 0)} simulated questions); "
+        + describe(report.calibration.get("projection")),
         "",
     ]
     if report.sector_accuracy is not None:

@@ -35,7 +35,7 @@ import numpy as np
 import structlog
 
 from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
-from gateway.services.projection import Projection, fit_projection, with_answers
+from gateway.services.projection import Projection, describe, fit_projection, with_answers
 from gateway.services.review_labels import Label
 from gateway.services.suggestions import Calibration, SuggestionMaker
 from storage.repositories import MetaRepository
@@ -269,17 +269,8 @@ async def calibrate_from_database(
             )
         else:
             after.model, after.projection = fitted, projection
-            report.model_note = f"fitted on {len(answers)} validated messages" + (
-                f", votes weighed under a projection learnt from {projection.examples}"
-                + (
-                    f", answers ordered by a model of {len(projection.answers.digests)}"
-                    " given more than once"
-                    if projection.answers
-                    else ""
-                )
-                if projection
-                else ", votes weighed on plain cosine"
-            )
+            summary = projection.summary() if projection else None
+            report.model_note = f"fitted on {len(answers)} validated messages, {describe(summary)}"
     else:
         report.model_note = "kept (--keep-model)"
     before_labels: list[Label] = []

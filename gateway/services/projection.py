@@ -129,6 +129,16 @@ class Projection:
         )
 
 
+def describe(summary: dict[str, Any] | None) -> str:
+    """How the votes are weighed, in words, from a projection's summary (None: none)."""
+    if summary is None:
+        return "votes weighed on plain cosine"
+    said = f"votes weighed under a projection learnt from {summary['examples']} messages"
+    if answers := summary.get("answer_model"):
+        said += f", answers ordered by a model of {answers['answers']} given more than once"
+    return said
+
+
 def fit_projection(
     vectors: np.ndarray,
     answers: Sequence[str],
