@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gateway.embeddings.local import UseMultilingualEmbedder
 from gateway.services.answer_model import AnswerFit, AnswerModel, digest
-from gateway.services.calibration import fit_calibration
+from gateway.services.calibration import embed_answer_texts, fit_calibration
 from gateway.services.confidence import Vote, order_by_scores, simulate_history, weigh
 from gateway.services.projection import Projection
 
@@ -39,6 +40,79 @@ def test_held_out_scores_are_those_of_the_fit_without_the_rows():
             assert held[:, fit.index[key]] == pytest.approx(expected, abs=1e-9)
     # An answer no kept row gives scores nothing for the rows that asked it.
     assert held[:, fit.index["answer 1"]] == pytest.approx(np.zeros(7), abs=1e-9)
+
+
+def test_an_answers_own_text_is_one_more_example_of_it():
+    vectors, answers = _random_history()
+    texts = _unit(np.random.default_rng(11).normal(size=(4, 6)))
+    keys = [f"answer {a}" for a in range(4)]
+    fit = AnswerFit(vectors, answers, texts=texts, text_keys=keys)
+    # The answer given once keeps no column, so it gets no text either: its message
+    # among the voters scores it, exactly.
+    assert fit.texts == 3
+    plain = AnswerFit(np.vstack([vectors, texts[:3]]), [*answers, *keys[:3]])
+    assert np.allclose(fit.weights, plain.weights)
+    model = fit.model()
+    assert model.examples == len(answers)
+    assert model.summary()["texts"] == 3
+    assert AnswerModel.from_json(model.as_json()).texts == 3
+    # A missing intent hides its messages and its text alike.
+    hidden = fit.rows_of("answer 1")
+    assert len(hidden) == 8
+    kept = [i for i, a in enumerate(answers) if a != "answer 1"]
+    refit = AnswerFit(vectors[kept], [answers[i] for i in kept], texts=texts, text_keys=keys)
+    held = fit.held_out(hidden)
+    for key in refit.classes:
+        expected = fit.design[hidden] @ refit.weights[:, refit.index[key]]
+        assert held[:, fit.index[key]] == pytest.approx(expected, abs=1e-9)
+
+
+def test_calibrating_with_answer_texts_simulates_missing_intents_without_them():
+    vectors, answers = _random_history(times=5)
+    vectors_of_texts = _unit(np.random.default_rng(3).normal(size=(4, 6)))
+    texts = dict(zip(sorted(set(answers)), vectors_of_texts, strict=True))
+    projection, _ = fit_calibration(
+        vectors, answers, temperature=0.02, model_id="m", answer_texts=texts
+    )
+    assert projection is not None
+    assert projection.answers is not None
+    assert projection.answers.texts == 3
+    told = sorted(texts)
+    projected = projection.apply([texts[k] for k in told])
+    scorer = AnswerFit(projection.apply(vectors), answers, texts=projected, text_keys=told)
+    cases = simulate_history(
+        vectors, answers, temperature=0.01, projection=projection, scorer=scorer
+    )
+    missing = cases[1]  # the first message, asked with its answer taken out
+    assert missing.missing
+    kept = [i for i, a in enumerate(answers) if a != answers[0]]
+    refit = AnswerFit(
+        projection.apply(vectors[kept]),
+        [answers[i] for i in kept],
+        texts=projected,
+        text_keys=told,
+    )
+    scores = np.append(projection.apply(vectors[0]), 1.0) @ refit.weights
+    assert missing.features[4] == pytest.approx(float(scores.max()), abs=1e-9)
+
+
+async def test_only_answers_given_twice_are_embedded_once_each():
+    answers = [
+        "Pague com Pix.",
+        "Boleto em Pedidos.",
+        "pague  com PIX.",
+        "Uma vez só.",
+        "Boleto em Pedidos.",
+    ]
+    embedder = UseMultilingualEmbedder(threads=2)
+    try:
+        texts = await embed_answer_texts(embedder, answers, batch=1)
+        expected = await embedder.embed_answers(["Pague com Pix.", "Boleto em Pedidos."])
+    finally:
+        await embedder.aclose()
+    # Keyed as the answer model keys answers; the first spelling is the one embedded.
+    assert list(texts) == ["pague com pix.", "boleto em pedidos."]
+    np.testing.assert_allclose(list(texts.values()), expected, atol=1e-6)
 
 
 def test_the_stored_model_scores_as_the_fit_did():
@@ -143,7 +217,10 @@ def test_the_confidence_learns_from_scores_for_messages_the_model_did_not_see():
     projection, _ = fit_calibration(vectors, answers, temperature=0.02, model_id="m")
     assert projection is not None
     assert projection.answers is not None
-    cases = simulate_history(vectors, answers, temperature=0.01, projection=projection)
+    scorer = AnswerFit(projection.apply(vectors), answers)
+    cases = simulate_history(
+        vectors, answers, temperature=0.01, projection=projection, scorer=scorer
+    )
     assert all(len(c.features) == 6 for c in cases)
     # Where its answer was left out, the best answer left scores lower than a right one.
     missing = [c.features[4] for c in cases if c.missing]
@@ -175,7 +252,10 @@ def test_a_message_asked_again_word_for_word_is_scored_without_its_copies():
     projection, _ = fit_calibration(twinned, asked, temperature=0.02, model_id="m")
     assert projection is not None
     assert projection.answers is not None
-    first = simulate_history(twinned, asked, temperature=0.01, projection=projection)[0]
+    scorer = AnswerFit(projection.apply(twinned), asked)
+    first = simulate_history(
+        twinned, asked, temperature=0.01, projection=projection, scorer=scorer
+    )[0]
     assert not first.missing
     # The fit without both copies, as if the message had never been seen.
     kept = list(range(1, len(answers)))

@@ -110,6 +110,7 @@ async def _calibrate(
                 report = await calibrate_from_database(
                     maker,
                     ReviewRepository(sessions),
+                    embedder,
                     days=args.days,
                     refit=not args.keep_model,
                     **options,

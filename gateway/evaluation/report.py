@@ -33,7 +33,7 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
 from gateway.evaluation.data import Example, protocol
-from gateway.services.calibration import fit_calibration
+from gateway.services.calibration import embed_answer_texts, fit_calibration
 from gateway.services.pipeline import build_triage
 from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Assessment, SuggestionMaker
@@ -237,11 +237,13 @@ async def evaluate(
             )
             if calibrate:
                 # What `atende calibrate --apply` would store for this history.
+                answers = [e.validated_answer for _, e in sorted(by_id.items())]
                 projection, fitted = fit_calibration(
                     vectors,
-                    [e.validated_answer for _, e in sorted(by_id.items())],
+                    answers,
                     temperature=maker.temperature,
                     model_id=embedder.model_id,
+                    answer_texts=await embed_answer_texts(embedder, answers),
                 )
                 if fitted is not None:
                     maker.calibration.model = fitted

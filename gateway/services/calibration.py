@@ -23,10 +23,11 @@ operator ever judged a suggestion, and precision there is unknown.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 import structlog
 
+from gateway.embeddings.base import Embedder
 from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
 from gateway.services.projection import Projection, describe, fit_projection, with_answers
 from gateway.services.review_labels import Label
@@ -212,18 +214,57 @@ def rescore(
 
 
 def fit_calibration(
-    vectors: np.ndarray, answers: Sequence[str], *, temperature: float, model_id: str | None
+    vectors: np.ndarray,
+    answers: Sequence[str],
+    *,
+    temperature: float,
+    model_id: str | None,
+    answer_texts: Mapping[str, Sequence[float]] | None = None,
 ) -> tuple[Projection | None, ConfidenceModel | None]:
     """What calibrating learns from the validated history: the projection the votes are
     weighed under (None when the history cannot teach one), and the confidence model
-    fitted under it (None when the history cannot teach one either)."""
+    fitted under it (None when the history cannot teach one either). `answer_texts`
+    (`embed_answer_texts`) teaches the answer model each answer's own wording too."""
     projection = fit_projection(vectors, answers, model_id=model_id)
+    scorer = None
     if projection is not None:
-        projection = with_answers(projection, vectors, answers)
+        projection, scorer = with_answers(projection, vectors, answers, answer_texts)
     model = fit_on_history(
-        vectors, answers, temperature=temperature, model_id=model_id, projection=projection
+        vectors,
+        answers,
+        temperature=temperature,
+        model_id=model_id,
+        projection=projection,
+        scorer=scorer,
     )
     return (projection if model is not None else None), model
+
+
+async def embed_answer_texts(
+    embedder: Embedder, answers: Sequence[str], batch: int = 64
+) -> dict[str, list[float]]:
+    """The own vector of each answer given at least twice, by answer_key (its first
+    spelling embedded). An answer given once gets no column in the answer model, so its
+    text would teach nothing. An answer is longer than a question (about 50 ms each with
+    e5-small on one core), so batches go to every thread the embedder has."""
+    first: dict[str, str] = {}
+    given: Counter[str] = Counter()
+    for answer in answers:
+        key = answer_key(answer)
+        first.setdefault(key, answer)
+        given[key] += 1
+    keys = [key for key in first if given[key] > 1]
+    batches = [keys[start : start + batch] for start in range(0, len(keys), batch)]
+    vectors: list[list[float]] = []
+    for wave in range(0, len(batches), embedder.parallel_batches):
+        done = await asyncio.gather(
+            *(
+                embedder.embed_answers([first[k] for k in part])
+                for part in batches[wave : wave + embedder.parallel_batches]
+            )
+        )
+        vectors += [vector for part in done for vector in part]
+    return dict(zip(keys, vectors, strict=True))
 
 
 async def _relabel(
@@ -244,6 +285,7 @@ async def _relabel(
 async def calibrate_from_database(
     maker: SuggestionMaker,
     reviews: ReviewRepository,
+    embedder: Embedder,
     *,
     sectors: Sequence[str],
     days: int,
@@ -260,7 +302,11 @@ async def calibrate_from_database(
             model_id=maker.model_id, limit=HISTORY_LIMIT
         )
         projection, fitted = fit_calibration(
-            vectors, answers, temperature=maker.temperature, model_id=maker.model_id
+            vectors,
+            answers,
+            temperature=maker.temperature,
+            model_id=maker.model_id,
+            answer_texts=await embed_answer_texts(embedder, answers),
         )
         if fitted is None:
             report.model_note = (

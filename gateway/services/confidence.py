@@ -239,18 +239,17 @@ def simulate_history(
     temperature: float,
     neighbours: int = NEIGHBOURS,
     projection: Projection | None = None,
+    scorer: AnswerFit | None = None,
 ) -> list[Simulated]:
     """Every validated message asked of the rest of the history (leave one out, with its
     twins of the same text), and of the history without its answer (a missing intent).
     `vectors` are unit rows; with a `projection` the neighbours are ranked and weighed
-    under it, and ordered by its answer model where it has one, as suggestions are."""
+    under it, and with the answer model's fit (`scorer`, its first rows these messages)
+    ordered by it, as suggestions are."""
     keys = np.array([answer_key(a) for a in answers], dtype=object)
     if projection is not None:
         vectors = projection.apply(vectors)
     similarity = vectors @ vectors.T
-    scorer = None
-    if projection is not None and projection.answers is not None:
-        scorer = AnswerFit(vectors, list(keys), ridge=projection.answers.ridge)
     out: list[Simulated] = []
     for i in range(len(keys)):
         row = similarity[i].copy()
@@ -274,8 +273,8 @@ def simulate_history(
             ranked = weigh(votes, temperature=temperature)
             if scorer is not None:
                 # Scored by the fit without what this question may not see: its answer's
-                # rows, or itself and its copies.
-                block = np.flatnonzero(own) if missing else np.union1d([i], twins)
+                # rows and text, or itself and its copies.
+                block = scorer.rows_of(keys[i]) if missing else np.union1d([i], twins)
                 held = scorer.held_out_row(i, block)
                 ranked = order_by_scores(ranked, {e.key: held[scorer.index[e.key]] for e in ranked})
             winner = ranked[0]
@@ -290,16 +289,20 @@ def fit_on_history(
     temperature: float,
     model_id: str | None = None,
     projection: Projection | None = None,
+    scorer: AnswerFit | None = None,
 ) -> ConfidenceModel | None:
     """The confidence model of this history, or None when it cannot teach one (fewer
     than 20 messages, or no answer validated twice: nothing could ever be right).
     With a `projection`, the votes are weighed as the suggestions will weigh them: on
-    similarities under it, at its temperature."""
+    similarities under it, at its temperature, and ordered by the answer model's fit
+    (`scorer`) where there is one."""
     if len(answers) < 20:
         return None
     if projection is not None:
         temperature = projection.temperature
-    cases = simulate_history(vectors, answers, temperature=temperature, projection=projection)
+    cases = simulate_history(
+        vectors, answers, temperature=temperature, projection=projection, scorer=scorer
+    )
     labels = np.array([c.right for c in cases], dtype=float)
     if labels.sum() < 5 or labels.sum() > len(labels) - 5:
         return None

@@ -24,7 +24,7 @@ row, and handed to a thread it cost more than it saved (bench/pipeline_latency.p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -175,10 +175,23 @@ def fit_projection(
     )
 
 
-def with_answers(projection: Projection, vectors: np.ndarray, answers: Sequence[str]) -> Projection:
-    """`projection` with the answer model of this history fitted in its space, where the
-    history is large enough to teach one (answer_model.MIN_MESSAGES)."""
+def with_answers(
+    projection: Projection,
+    vectors: np.ndarray,
+    answers: Sequence[str],
+    texts: Mapping[str, Sequence[float]] | None = None,
+) -> tuple[Projection, AnswerFit | None]:
+    """`projection` with the answer model of this history fitted in its space, and that
+    fit, where the history is large enough to teach one (answer_model.MIN_MESSAGES).
+    `texts` holds answers' own vectors by answer_key (Embedder.embed_answers)."""
     if len(answers) < MIN_MESSAGES:
-        return projection
-    fitted = AnswerFit(projection.apply(vectors), [answer_key(a) for a in answers])
-    return replace(projection, answers=fitted.model())
+        return projection, None
+    keys = [answer_key(a) for a in answers]
+    told = sorted(texts or {})
+    fit = AnswerFit(
+        projection.apply(vectors),
+        keys,
+        texts=projection.apply([texts[k] for k in told]) if texts and told else None,
+        text_keys=told,
+    )
+    return replace(projection, answers=fit.model()), fit
