@@ -97,17 +97,14 @@ def test_calibrating_with_answer_texts_simulates_missing_intents_without_them():
 
 
 async def test_only_answers_given_twice_are_embedded_once_each():
-    answers = [
-        "Pague com Pix.",
-        "Boleto em Pedidos.",
-        "pague  com PIX.",
-        "Uma vez só.",
-        "Boleto em Pedidos.",
-    ]
+    given = ["Pague com Pix."] * 60 + ["Boleto em Pedidos."] * 40
+    answers = [*given, "pague  com PIX.", "Uma vez só."]
     embedder = UseMultilingualEmbedder(threads=2)
     try:
         texts = await embed_answer_texts(embedder, answers, batch=1)
         expected = await embedder.embed_answers(["Pague com Pix.", "Boleto em Pedidos."])
+        # A history too small for an answer model has nothing to learn them for.
+        assert await embed_answer_texts(embedder, given[:99]) == {}
     finally:
         await embedder.aclose()
     # Keyed as the answer model keys answers; the first spelling is the one embedded.

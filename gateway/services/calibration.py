@@ -36,6 +36,7 @@ import numpy as np
 import structlog
 
 from gateway.embeddings.base import Embedder
+from gateway.services.answer_model import MIN_MESSAGES
 from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
 from gateway.services.projection import Projection, describe, fit_projection, with_answers
 from gateway.services.review_labels import Label
@@ -244,9 +245,12 @@ async def embed_answer_texts(
     embedder: Embedder, answers: Sequence[str], batch: int = 64
 ) -> dict[str, list[float]]:
     """The own vector of each answer given at least twice, by answer_key (its first
-    spelling embedded). An answer given once gets no column in the answer model, so its
-    text would teach nothing. An answer is longer than a question (about 50 ms each with
-    e5-small on one core), so batches go to every thread the embedder has."""
+    spelling embedded); none when the history is too small for an answer model
+    (answer_model.MIN_MESSAGES). An answer given once gets no column in the answer model,
+    so its text would teach nothing. An answer is longer than a question (about 50 ms each
+    with e5-small on one core), so batches go to every thread the embedder has."""
+    if len(answers) < MIN_MESSAGES:
+        return {}
     first: dict[str, str] = {}
     given: Counter[str] = Counter()
     for answer in answers:
