@@ -188,11 +188,14 @@ async def wait_until_embedded(client, interaction_id: int, within: float = 20.0)
         await asyncio.sleep(0.05)
 
 
-def run_atende(*args: str, db: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`atende ARGS` as a user runs it, on the database `db`, with no other ATENDE_ setting."""
+def run_atende(
+    *args: str, db: str, timeout: float = 300, settings: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`atende ARGS` as a user runs it, on the database `db`, with no other ATENDE_ setting
+    than `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATENDE_")}
     env.pop("DATABASE_URL", None)
-    env.update(ATENDE_DATABASE_URL=db, ATENDE_LOG_LEVEL="warning")
+    env.update(ATENDE_DATABASE_URL=db, ATENDE_LOG_LEVEL="warning", **(settings or {}))
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", *args],
         env=env,

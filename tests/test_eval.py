@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -178,6 +179,24 @@ def test_bad_eval_data_is_named_by_row_and_field_and_writes_nothing(
     assert str(path) in result.stderr
     assert "Traceback" not in result.stderr
     assert not chart.exists()
+
+
+def test_an_embedding_provider_that_fails_stops_eval_with_a_clear_error(db_url):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    provider = {
+        "ATENDE_EMBEDDING_PROVIDER": "openai",
+        "ATENDE_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+        "ATENDE_EMBEDDING_MODEL": "unreachable-embed",
+        "ATENDE_EMBEDDING_DIM": "8",
+    }
+    result = run_atende(
+        "eval", str(FIXTURES / "eval_pt.jsonl"), db=db_url, timeout=300, settings=provider
+    )
+    assert result.returncode == 1
+    assert "atende: the embedding provider failed" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_eval_with_sectors_only_scores_routing_but_not_suggestions(db_url, tmp_path):

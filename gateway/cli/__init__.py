@@ -15,6 +15,7 @@ from config.errors import ConfigurationError
 from config.sectors import SectorConfigError
 from config.settings import Settings
 from gateway import __version__
+from gateway.embeddings.base import EmbeddingError
 from gateway.telemetry.logging import configure_logging
 
 
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> None:
         args.func(settings, args)
     except (ConfigurationError, SectorConfigError) as exc:
         sys.exit(f"atende: {exc}")
+    except EmbeddingError as exc:
+        # The provider failed (an OpenAI-compatible endpoint down, say): the command
+        # stops before it stores anything, and says why.
+        sys.exit(f"atende: the embedding provider failed: {exc}")
     except KeyboardInterrupt:
         pass
 
