@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gateway.embeddings.local import UseMultilingualEmbedder
-from gateway.services.answer_model import AnswerFit, AnswerModel, digest
-from gateway.services.calibration import embed_answer_texts, fit_calibration
+from gateway.services.answer_model import AnswerFit, AnswerModel, digest, embed_answer_texts
+from gateway.services.calibration import fit_calibration
 from gateway.services.confidence import Vote, order_by_scores, simulate_history, weigh
 from gateway.services.projection import Projection
 

@@ -33,7 +33,8 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
 from gateway.evaluation.data import Example, protocol
-from gateway.services.calibration import embed_answer_texts, fit_calibration
+from gateway.services.answer_model import embed_answer_texts
+from gateway.services.calibration import fit_calibration
 from gateway.services.pipeline import build_triage
 from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Assessment, SuggestionMaker

@@ -34,16 +34,21 @@ rows among the voters, which is exact when all of them are there.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from storage.reviews import answer_key
 from storage.vectors import matrix_from_text, matrix_text
+
+if TYPE_CHECKING:
+    from gateway.embeddings.base import Embedder
 
 RIDGE = 1.0
 # With fewer validated messages the confidence model's six weights are fitted on too few
@@ -55,6 +60,13 @@ MIN_MESSAGES = 100
 def digest(key: str) -> str:
     """How the model names an answer (its answer_key): short, whatever the answer's length."""
     return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def stored_keys(keys: Sequence[str]) -> set[str]:
+    """The answers that keep a column: those given at least twice. One given once is
+    scored from its message among the voters, which is exact, so it needs no column,
+    and no text (`AnswerFit`)."""
+    return {key for key, count in Counter(keys).items() if count > 1}
 
 
 def _design(projected: np.ndarray) -> np.ndarray:
@@ -145,16 +157,14 @@ class AnswerFit:
         ridge: float = RIDGE,
     ):
         self.messages = len(keys)
-        given = Counter(keys)
-        # Only an answer given at least twice keeps a column (`model`); one given once is
-        # scored from its message among the voters, which stays exact without its text.
-        told = [i for i, key in enumerate(text_keys) if given[key] > 1]
+        self.stored = stored_keys(keys)
+        told = [i for i, key in enumerate(text_keys) if key in self.stored]
         rows = np.atleast_2d(np.asarray(projected, dtype=np.float64))
         if told and texts is not None:
             rows = np.vstack([rows, np.asarray(texts, dtype=np.float64)[told]])
         self.design = _design(rows)
         self.texts = len(told)
-        self.classes = sorted(given)
+        self.classes = sorted(set(keys))
         self.index = {key: i for i, key in enumerate(self.classes)}
         every = [*keys, *(text_keys[i] for i in told)]
         self.labels = np.array([self.index[k] for k in every], dtype=np.int64)
@@ -165,8 +175,6 @@ class AnswerFit:
         self.inverse = np.linalg.inv(self.design.T @ self.design + penalty)
         sums = np.zeros((len(self.classes), size))
         np.add.at(sums, self.labels, self.design)
-        # How often each answer was given (its own text is not counted).
-        self.counts = np.bincount(self.labels[: self.messages], minlength=len(self.classes))
         self.weights = self.inverse @ sums.T  # (size, classes)
         self._held_out: dict[tuple[int, ...], np.ndarray] = {}
 
@@ -195,7 +203,7 @@ class AnswerFit:
 
     def model(self) -> AnswerModel:
         """The stored form: a column for every answer given at least twice."""
-        stored = [i for i, count in enumerate(self.counts) if count > 1]
+        stored = [i for i, key in enumerate(self.classes) if key in self.stored]
         return AnswerModel(
             inverse=self.inverse,
             columns=self.weights[:, stored].T.copy(),
@@ -204,3 +212,31 @@ class AnswerFit:
             texts=self.texts,
             ridge=self.ridge,
         )
+
+
+async def embed_answer_texts(
+    embedder: Embedder, answers: Sequence[str], batch: int = 64
+) -> dict[str, list[float]]:
+    """The own vector of each answer that keeps a column (`stored_keys`), by answer_key
+    (its first spelling embedded); none when the history is too small for an answer
+    model. An answer is longer than a question (about 50 ms each with e5-small on one
+    core), so batches go to every thread the embedder has."""
+    if len(answers) < MIN_MESSAGES:
+        return {}
+    given = [answer_key(a) for a in answers]
+    first: dict[str, str] = {}
+    for key, answer in zip(given, answers, strict=True):
+        first.setdefault(key, answer)
+    stored = stored_keys(given)
+    keys = [key for key in first if key in stored]
+    batches = [keys[start : start + batch] for start in range(0, len(keys), batch)]
+    vectors: list[list[float]] = []
+    for wave in range(0, len(batches), embedder.parallel_batches):
+        done = await asyncio.gather(
+            *(
+                embedder.embed_answers([first[k] for k in part])
+                for part in batches[wave : wave + embedder.parallel_batches]
+            )
+        )
+        vectors += [vector for part in done for vector in part]
+    return dict(zip(keys, vectors, strict=True))

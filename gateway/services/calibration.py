@@ -23,10 +23,9 @@ operator ever judged a suggestion, and precision there is unknown.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ import numpy as np
 import structlog
 
 from gateway.embeddings.base import Embedder
-from gateway.services.answer_model import MIN_MESSAGES
+from gateway.services.answer_model import embed_answer_texts
 from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
 from gateway.services.projection import Projection, describe, fit_projection, with_answers
 from gateway.services.review_labels import Label
@@ -225,7 +224,7 @@ def fit_calibration(
     """What calibrating learns from the validated history: the projection the votes are
     weighed under (None when the history cannot teach one), and the confidence model
     fitted under it (None when the history cannot teach one either). `answer_texts`
-    (`embed_answer_texts`) teaches the answer model each answer's own wording too."""
+    (answer_model.embed_answer_texts) teaches the answer model each answer's own wording too."""
     projection = fit_projection(vectors, answers, model_id=model_id)
     scorer = None
     if projection is not None:
@@ -239,36 +238,6 @@ def fit_calibration(
         scorer=scorer,
     )
     return (projection if model is not None else None), model
-
-
-async def embed_answer_texts(
-    embedder: Embedder, answers: Sequence[str], batch: int = 64
-) -> dict[str, list[float]]:
-    """The own vector of each answer given at least twice, by answer_key (its first
-    spelling embedded); none when the history is too small for an answer model
-    (answer_model.MIN_MESSAGES). An answer given once gets no column in the answer model,
-    so its text would teach nothing. An answer is longer than a question (about 50 ms each
-    with e5-small on one core), so batches go to every thread the embedder has."""
-    if len(answers) < MIN_MESSAGES:
-        return {}
-    first: dict[str, str] = {}
-    given: Counter[str] = Counter()
-    for answer in answers:
-        key = answer_key(answer)
-        first.setdefault(key, answer)
-        given[key] += 1
-    keys = [key for key in first if given[key] > 1]
-    batches = [keys[start : start + batch] for start in range(0, len(keys), batch)]
-    vectors: list[list[float]] = []
-    for wave in range(0, len(batches), embedder.parallel_batches):
-        done = await asyncio.gather(
-            *(
-                embedder.embed_answers([first[k] for k in part])
-                for part in batches[wave : wave + embedder.parallel_batches]
-            )
-        )
-        vectors += [vector for part in done for vector in part]
-    return dict(zip(keys, vectors, strict=True))
 
 
 async def _relabel(
