@@ -144,30 +144,28 @@ class AnswerModel:
 class AnswerFit:
     """The regression fitted on projected history rows, with what held-out predictions need.
 
-    `texts` are the answers' own vectors (projected, one row per answer in `text_keys`):
-    each is one more example of its answer, after the messages' rows."""
+    `texts` holds answers' own vectors (projected), by answer_key: each that keeps a column
+    is one more example of its answer, after the messages' rows."""
 
     def __init__(
         self,
         projected: np.ndarray,
         keys: Sequence[str],
         *,
-        texts: np.ndarray | None = None,
-        text_keys: Sequence[str] = (),
+        texts: Mapping[str, np.ndarray] | None = None,
         ridge: float = RIDGE,
     ):
         self.messages = len(keys)
         self.stored = stored_keys(keys)
-        told = [i for i, key in enumerate(text_keys) if key in self.stored]
+        told = [key for key in sorted(texts or {}) if key in self.stored]
         rows = np.atleast_2d(np.asarray(projected, dtype=np.float64))
-        if told and texts is not None:
-            rows = np.vstack([rows, np.asarray(texts, dtype=np.float64)[told]])
+        if texts and told:
+            rows = np.vstack([rows, np.asarray([texts[k] for k in told], dtype=np.float64)])
         self.design = _design(rows)
         self.texts = len(told)
         self.classes = sorted(set(keys))
         self.index = {key: i for i, key in enumerate(self.classes)}
-        every = [*keys, *(text_keys[i] for i in told)]
-        self.labels = np.array([self.index[k] for k in every], dtype=np.int64)
+        self.labels = np.array([self.index[k] for k in [*keys, *told]], dtype=np.int64)
         self.ridge = ridge
         size = self.design.shape[1]
         penalty = ridge * np.eye(size)

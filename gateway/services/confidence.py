@@ -261,8 +261,7 @@ def simulate_history(
         row[twins] = -np.inf
         for missing in (False, True):
             if missing:
-                own = keys == keys[i]
-                row[own] = -np.inf
+                row[keys == keys[i]] = -np.inf
             finite = int(np.isfinite(row).sum())
             if finite == 0:
                 continue

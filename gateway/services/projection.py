@@ -186,12 +186,11 @@ def with_answers(
     `texts` holds answers' own vectors by answer_key (Embedder.embed_answers)."""
     if len(answers) < MIN_MESSAGES:
         return projection, None
-    keys = [answer_key(a) for a in answers]
     told = sorted(texts or {})
+    projected = projection.apply([texts[k] for k in told]) if texts and told else []
     fit = AnswerFit(
         projection.apply(vectors),
-        keys,
-        texts=projection.apply([texts[k] for k in told]) if texts and told else None,
-        text_keys=told,
+        [answer_key(a) for a in answers],
+        texts=dict(zip(told, projected, strict=True)),
     )
     return replace(projection, answers=fit.model()), fit
