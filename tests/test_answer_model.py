@@ -9,8 +9,14 @@ import pytest
 from gateway.embeddings.local import UseMultilingualEmbedder
 from gateway.services.answer_model import AnswerFit, AnswerModel, digest, embed_answer_texts
 from gateway.services.calibration import fit_calibration
-from gateway.services.confidence import Vote, order_by_scores, simulate_history, weigh
-from gateway.services.projection import Projection
+from gateway.services.confidence import (
+    Simulated,
+    Vote,
+    order_by_scores,
+    simulate_history,
+    weigh,
+)
+from gateway.services.projection import Projection, with_answers
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -25,6 +31,24 @@ def _random_history(seed: int = 5, times: int = 1) -> tuple[np.ndarray, list[str
     rows = [centres[a] + rng.normal(0, 0.4, 6) for a, n in enumerate(counts) for _ in range(n)]
     answers = [f"answer {a}" for a, n in enumerate(counts) for _ in range(n)]
     return _unit(np.array(rows)), answers
+
+
+def _simulated(
+    vectors: np.ndarray, answers: list[str], texts: dict[str, np.ndarray] | None = None
+) -> tuple[Projection, AnswerFit, list[Simulated]]:
+    """What calibrating fits on this history (the answers' `texts` too), the answer
+    model's fit behind it, and the questions the confidence model learns from."""
+    projection, _ = fit_calibration(
+        vectors, answers, temperature=0.02, model_id="m", answer_texts=texts
+    )
+    assert projection is not None
+    assert projection.answers is not None
+    _, scorer = with_answers(projection, vectors, answers, texts)
+    assert scorer is not None
+    cases = simulate_history(
+        vectors, answers, temperature=0.01, projection=projection, scorer=scorer
+    )
+    return projection, scorer, cases
 
 
 def test_held_out_scores_are_those_of_the_fit_without_the_rows():
@@ -46,7 +70,7 @@ def test_an_answers_own_text_is_one_more_example_of_it():
     vectors, answers = _random_history()
     texts = _unit(np.random.default_rng(11).normal(size=(4, 6)))
     keys = [f"answer {a}" for a in range(4)]
-    fit = AnswerFit(vectors, answers, texts=texts, text_keys=keys)
+    fit = AnswerFit(vectors, answers, texts=dict(zip(keys, texts, strict=True)))
     # The answer given once keeps no column, so it gets no text either: its message
     # among the voters scores it, exactly.
     assert fit.texts == 3
@@ -60,7 +84,9 @@ def test_an_answers_own_text_is_one_more_example_of_it():
     hidden = fit.rows_of("answer 1")
     assert len(hidden) == 8
     kept = [i for i, a in enumerate(answers) if a != "answer 1"]
-    refit = AnswerFit(vectors[kept], [answers[i] for i in kept], texts=texts, text_keys=keys)
+    refit = AnswerFit(
+        vectors[kept], [answers[i] for i in kept], texts=dict(zip(keys, texts, strict=True))
+    )
     held = fit.held_out(hidden)
     for key in refit.classes:
         expected = fit.design[hidden] @ refit.weights[:, refit.index[key]]
@@ -71,26 +97,18 @@ def test_calibrating_with_answer_texts_simulates_missing_intents_without_them():
     vectors, answers = _random_history(times=5)
     vectors_of_texts = _unit(np.random.default_rng(3).normal(size=(4, 6)))
     texts = dict(zip(sorted(set(answers)), vectors_of_texts, strict=True))
-    projection, _ = fit_calibration(
-        vectors, answers, temperature=0.02, model_id="m", answer_texts=texts
-    )
-    assert projection is not None
+    projection, _, cases = _simulated(vectors, answers, texts)
     assert projection.answers is not None
     assert projection.answers.texts == 3
-    told = sorted(texts)
-    projected = projection.apply([texts[k] for k in told])
-    scorer = AnswerFit(projection.apply(vectors), answers, texts=projected, text_keys=told)
-    cases = simulate_history(
-        vectors, answers, temperature=0.01, projection=projection, scorer=scorer
-    )
     missing = cases[1]  # the first message, asked with its answer taken out
     assert missing.missing
     kept = [i for i, a in enumerate(answers) if a != answers[0]]
+    told = sorted(texts)
+    projected = projection.apply([texts[k] for k in told])
     refit = AnswerFit(
         projection.apply(vectors[kept]),
         [answers[i] for i in kept],
-        texts=projected,
-        text_keys=told,
+        texts=dict(zip(told, projected, strict=True)),
     )
     scores = np.append(projection.apply(vectors[0]), 1.0) @ refit.weights
     assert missing.features[4] == pytest.approx(float(scores.max()), abs=1e-9)
@@ -211,13 +229,7 @@ def test_a_projection_holding_an_answer_model_of_another_size_is_refused():
 
 def test_the_confidence_learns_from_scores_for_messages_the_model_did_not_see():
     vectors, answers = _random_history(times=5)
-    projection, _ = fit_calibration(vectors, answers, temperature=0.02, model_id="m")
-    assert projection is not None
-    assert projection.answers is not None
-    scorer = AnswerFit(projection.apply(vectors), answers)
-    cases = simulate_history(
-        vectors, answers, temperature=0.01, projection=projection, scorer=scorer
-    )
+    _, fit, cases = _simulated(vectors, answers)
     assert all(len(c.features) == 6 for c in cases)
     # Where its answer was left out, the best answer left scores lower than a right one.
     missing = [c.features[4] for c in cases if c.missing]
@@ -227,7 +239,6 @@ def test_the_confidence_learns_from_scores_for_messages_the_model_did_not_see():
     assert np.mean(missing) < np.mean(right)
     # Scores in sample would put every message's own answer far ahead; held out they
     # are lower than the fit's own.
-    fit = AnswerFit(projection.apply(vectors), answers)
     own = [fit.design[i] @ fit.weights[:, fit.index[a]] for i, a in enumerate(answers)]
     held = [fit.held_out([i])[0, fit.index[a]] for i, a in enumerate(answers)]
     assert np.mean(held) < np.mean(own)
@@ -246,13 +257,8 @@ def test_a_message_asked_again_word_for_word_is_scored_without_its_copies():
     vectors, answers = _random_history(times=5)
     twinned = np.vstack([vectors, vectors[:1]])
     asked = [*answers, answers[0]]
-    projection, _ = fit_calibration(twinned, asked, temperature=0.02, model_id="m")
-    assert projection is not None
-    assert projection.answers is not None
-    scorer = AnswerFit(projection.apply(twinned), asked)
-    first = simulate_history(
-        twinned, asked, temperature=0.01, projection=projection, scorer=scorer
-    )[0]
+    projection, _, cases = _simulated(twinned, asked)
+    first = cases[0]
     assert not first.missing
     # The fit without both copies, as if the message had never been seen.
     kept = list(range(1, len(answers)))
