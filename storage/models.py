@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     Text,
     column,
     func,
@@ -129,6 +130,18 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class AnswerVector(Base):
+    """An answer's own vector under one model, kept between calibrations
+    (storage/answer_vectors.py)."""
+
+    __tablename__ = "answer_vectors"
+
+    model_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    answer_digest: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    embedding: Mapped[Any] = mapped_column(Vector())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 ROLES = ("admin", "operator", "integrator")

@@ -80,6 +80,7 @@ async def _calibrate(
     )
     from gateway.services.embedding import check_embedding_model
     from gateway.services.pipeline import build_triage
+    from storage.answer_vectors import AnswerVectorRepository
     from storage.repositories import MetaRepository
     from storage.reviews import ReviewRepository
     from storage.routing import RoutingRepository
@@ -111,6 +112,7 @@ async def _calibrate(
                     maker,
                     ReviewRepository(sessions),
                     embedder,
+                    AnswerVectorRepository(sessions),
                     days=args.days,
                     refit=not args.keep_model,
                     **options,

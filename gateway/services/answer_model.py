@@ -49,6 +49,7 @@ from storage.vectors import matrix_from_text, matrix_text
 
 if TYPE_CHECKING:
     from gateway.embeddings.base import Embedder
+    from storage.answer_vectors import AnswerVectorRepository
 
 RIDGE = 1.0
 # With fewer validated messages the confidence model's six weights are fitted on too few
@@ -213,12 +214,16 @@ class AnswerFit:
 
 
 async def embed_answer_texts(
-    embedder: Embedder, answers: Sequence[str], batch: int = 64
+    embedder: Embedder,
+    answers: Sequence[str],
+    batch: int = 64,
+    store: AnswerVectorRepository | None = None,
 ) -> dict[str, list[float]]:
     """The own vector of each answer that keeps a column (`stored_keys`), by answer_key
     (its first spelling embedded); none when the history is too small for an answer
     model. An answer is longer than a question (about 50 ms each with e5-small on one
-    core), so batches go to every thread the embedder has."""
+    core), so batches go to every thread the embedder has, and a `store` keeps the
+    vectors so that each answer is embedded once per model."""
     if len(answers) < MIN_MESSAGES:
         return {}
     given = [answer_key(a) for a in answers]
@@ -227,7 +232,9 @@ async def embed_answer_texts(
         first.setdefault(key, answer)
     stored = stored_keys(given)
     keys = [key for key in first if key in stored]
-    batches = [keys[start : start + batch] for start in range(0, len(keys), batch)]
+    kept = await store.known(embedder.model_id, keys) if store is not None else {}
+    todo = [key for key in keys if key not in kept]
+    batches = [todo[start : start + batch] for start in range(0, len(todo), batch)]
     vectors: list[list[float]] = []
     for wave in range(0, len(batches), embedder.parallel_batches):
         done = await asyncio.gather(
@@ -237,4 +244,7 @@ async def embed_answer_texts(
             )
         )
         vectors += [vector for part in done for vector in part]
-    return dict(zip(keys, vectors, strict=True))
+    fresh = dict(zip(todo, vectors, strict=True))
+    if store is not None:
+        await store.keep(embedder.model_id, fresh)
+    return {key: kept[key] if key in kept else fresh[key] for key in keys}

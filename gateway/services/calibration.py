@@ -40,6 +40,7 @@ from gateway.services.confidence import ConfidenceModel, default_model, fit_on_h
 from gateway.services.projection import Projection, describe, fit_projection, with_answers
 from gateway.services.review_labels import Label
 from gateway.services.suggestions import Calibration, SuggestionMaker
+from storage.answer_vectors import AnswerVectorRepository
 from storage.repositories import MetaRepository
 from storage.reviews import ReviewedMessage, ReviewRepository, answer_key
 
@@ -259,6 +260,7 @@ async def calibrate_from_database(
     maker: SuggestionMaker,
     reviews: ReviewRepository,
     embedder: Embedder,
+    answer_vectors: AnswerVectorRepository,
     *,
     sectors: Sequence[str],
     days: int,
@@ -266,7 +268,9 @@ async def calibrate_from_database(
     min_reviews: int,
     refit: bool = True,
 ) -> CalibrationReport:
-    """What calibrating on this database's history and recent reviews would store."""
+    """What calibrating on this database's history and recent reviews would store. The
+    answers' own vectors are kept in `answer_vectors` even by a dry run: they are derived
+    data, like the messages' vectors, and `--apply` after a dry run reads them back."""
     before = maker.calibration
     after = before.draft()
     report = CalibrationReport(before=before, after=after)
@@ -279,7 +283,7 @@ async def calibrate_from_database(
             answers,
             temperature=maker.temperature,
             model_id=maker.model_id,
-            answer_texts=await embed_answer_texts(embedder, answers),
+            answer_texts=await embed_answer_texts(embedder, answers, store=answer_vectors),
         )
         if fitted is None:
             report.model_note = (
