@@ -32,7 +32,7 @@ async def measure_baselines(dsn: str, embedder, probes, probe_vectors: np.ndarra
     knn_times, plans = await knn_baseline(
         dsn, probe_vectors[:100], [p.sector for p in probes[:100]], embedder.model_id
     )
-    triage_times = await triage_baseline(
+    triage_times, calibrated = await triage_baseline(
         dsn, embedder, probe_vectors[:100], [p.message for p in probes[:100]]
     )
     machine = await watch.stop()
@@ -50,7 +50,8 @@ async def measure_baselines(dsn: str, embedder, probes, probe_vectors: np.ndarra
     print(f"  UPDATE one row, unindexed column      {spread(knn_times['update other'])}")
     print(
         f"  atende route + suggest, 1 message     {spread(triage_times)}  "
-        "(one nearest-rows search, more when it cannot tell)"
+        "(one nearest-rows search, more when it cannot tell; "
+        + ("under the stored calibration)" if calibrated else "uncalibrated)")
     )
     floor = pct(one, 50) + pct(triage_times, 50)
     print(f"  floor per message (embed 1 + route/suggest, p50s): {floor:.1f} ms")
@@ -144,32 +145,37 @@ async def update_baseline(conn, vectors: np.ndarray, model_id: str) -> dict[str,
 
 async def triage_baseline(dsn: str, embedder, vectors: np.ndarray, texts: list[str]):
     """atende's own SectorRouter.route + SuggestionMaker.suggest for one embedded message,
-    as PipelineWorker.process calls them (without the claim, the UPDATE and the commit)."""
+    as PipelineWorker.process calls them (without the claim, the UPDATE and the commit),
+    under the calibration `atende calibrate --apply` stored, if any, as the gateway reads it."""
     from config.sectors import load_sectors
     from config.settings import Settings
-    from gateway.services.pipeline import build_triage
+    from gateway.services.calibration import load_calibration
+    from gateway.services.pipeline import build_triage, search_nearby
     from storage.database import create_engine, session_factory
+    from storage.repositories import MetaRepository
     from storage.routing import RoutingRepository
     from storage.vectors import QueryVector
 
     settings = Settings(_env_file=None, database_url=dsn)
     engine = create_engine(settings.async_database_url)
     try:
-        repository = RoutingRepository(session_factory(engine))
+        sessions = session_factory(engine)
+        repository = RoutingRepository(sessions)
         router, suggestions = build_triage(
             settings, load_sectors(settings.sectors_file), repository, embedder,
             threshold=settings.effective_suggestion_threshold,
         )  # fmt: skip
+        meta = MetaRepository(sessions)
+        suggestions.calibration = await load_calibration(meta, embedder.model_id)
         await router.route(texts[0], vectors[0].tolist())  # embeds the sectors' examples once
         times: list[float] = []
-        wanted = 2 * max(router.neighbours, suggestions.limit)
         for text, vector in zip(texts, vectors, strict=True):
             started = time.perf_counter()
             query = QueryVector(vector)
-            nearby = await repository.nearby(query, limit=wanted, model_id=embedder.model_id)
+            nearby = await search_nearby(repository, router, suggestions, query)
             decision = await router.route(text, query, nearby=nearby)
             await suggestions.suggest(query, decision.sector, text=text, nearby=nearby)
             times.append((time.perf_counter() - started) * 1000)
-        return times
+        return times, suggestions.calibration.projection is not None
     finally:
         await engine.dispose()

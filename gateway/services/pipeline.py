@@ -32,6 +32,7 @@ from gateway.services.polling import Wakeup, work_forever
 from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Suggestion, SuggestionMaker
 from storage.models import ChatInteraction
+from storage.neighbours import Nearby
 from storage.repositories import MetaRepository
 from storage.routing import RoutingRepository
 from storage.vectors import QueryVector
@@ -46,6 +47,26 @@ MAX_ATTEMPTS = 5
 CALIBRATION_TTL = 60.0  # seconds a calibration read from the database is used
 # Rows of a batch routed and suggested at once: four rows' two searches fit the pool (10).
 PARALLEL_ROWS = 4
+
+
+async def search_nearby(
+    repository: RoutingRepository,
+    router: SectorRouter,
+    suggestions: SuggestionMaker,
+    vector: QueryVector,
+    *,
+    exclude_id: int | None = None,
+) -> Nearby:
+    """One search whose rows usually answer routing's and the suggestion's searches. Under
+    a projection they carry their vectors, which both re-score: without them every search
+    goes to the database again."""
+    return await repository.nearby(
+        vector,
+        limit=2 * max(router.search_limit, suggestions.limit),
+        model_id=suggestions.model_id,
+        exclude_id=exclude_id,
+        vectors=suggestions.calibration.projection is not None,
+    )
 
 
 class PipelineWorker:
@@ -100,14 +121,8 @@ class PipelineWorker:
         needs_suggestion = row.validated_by == "pending" and not (row.answer or "").strip()
         nearby = None
         if needs_route or needs_suggestion:
-            # One search whose rows usually answer routing's and the suggestion's.
-            projection = self.suggestions.calibration.projection
-            nearby = await self._repository.nearby(
-                vector,
-                limit=2 * max(self._router.search_limit, self.suggestions.limit),
-                model_id=self.suggestions.model_id,
-                exclude_id=row.id,
-                vectors=projection is not None,
+            nearby = await search_nearby(
+                self._repository, self._router, self.suggestions, vector, exclude_id=row.id
             )
         values: dict[str, Any] = {}
         sector = row.sector
