@@ -190,9 +190,6 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
         )
         del vectors
 
-        await measure_baselines(dsn, embedder, probes, probe_vectors)
-        await embedder.aclose()
-
         # -- the gateway --
         # cProfile sees the event loop's thread only: the model runs in C on its own thread.
         profiled = (
@@ -205,10 +202,15 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
         if args.calibrate:
             # What an operator's `atende calibrate --apply` stores: the gateway then ranks
             # neighbours under the projection it learnt (more rows read, each re-scored).
+            # Before the baselines, so that route + suggest is measured as the gateway runs.
             began = time.perf_counter()
             summary = fleet.run("calibrate", "--apply").strip().splitlines()
             print(f"\natende calibrate --apply ({time.perf_counter() - began:.1f} s): {summary[0]}")
             print("\n".join(f"  {line}" for line in summary[1:4]))
+
+        await measure_baselines(dsn, embedder, probes, probe_vectors)
+        await embedder.aclose()
+
         process = fleet.start("atende", "serve")
         try:
             try:
