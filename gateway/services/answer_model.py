@@ -43,6 +43,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import structlog
 
 from storage.reviews import answer_key
 from storage.vectors import matrix_from_text, matrix_text
@@ -50,6 +51,8 @@ from storage.vectors import matrix_from_text, matrix_text
 if TYPE_CHECKING:
     from gateway.embeddings.base import Embedder
     from storage.answer_vectors import AnswerVectorRepository
+
+log = structlog.get_logger(__name__)
 
 RIDGE = 1.0
 # With fewer validated messages the confidence model's six weights are fitted on too few
@@ -247,4 +250,5 @@ async def embed_answer_texts(
     fresh = dict(zip(todo, vectors, strict=True))
     if store is not None:
         await store.keep(embedder.model_id, fresh)
+    log.info("answer_texts_embedded", embedded=len(fresh), kept=len(kept))
     return {key: kept[key] if key in kept else fresh[key] for key in keys}
