@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -27,11 +27,19 @@ class QueryVector(Sequence[float]):
     building a query.
     """
 
-    __slots__ = ("literal", "values")
+    __slots__ = ("_mapped", "literal", "values")
 
     def __init__(self, vector: Sequence[float] | np.ndarray) -> None:
         self.values: np.ndarray = np.asarray(vector, dtype=np.float32)
         self.literal = vector_text(self.values)
+        self._mapped: tuple[object, np.ndarray] | None = None
+
+    def mapped(self, by: object, apply: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """`apply(values)`, computed once for the same `by` (a calibration's projection,
+        which routing, suggesting and the answer model each apply to the message)."""
+        if self._mapped is None or self._mapped[0] is not by:
+            self._mapped = (by, apply(self.values))
+        return self._mapped[1]
 
     def column_value(self) -> ColumnElement[Any]:
         """The vector as an UPDATE's value for the embedding column, from its text form."""

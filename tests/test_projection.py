@@ -9,6 +9,7 @@ import pytest
 from gateway.services.calibration import fit_calibration
 from gateway.services.projection import MIN_ROWS, Projection, fit_projection
 from storage.neighbours import Neighbour
+from storage.vectors import QueryVector
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -110,3 +111,27 @@ def test_calibrating_fits_the_confidence_model_under_the_projection():
         None,
         None,
     )
+
+
+def test_a_message_is_projected_once_per_projection_and_rescored_as_before():
+    rng = np.random.default_rng(4)
+    first = Projection(matrix=rng.normal(size=(6, 6)), examples=10)
+    second = Projection(matrix=rng.normal(size=(6, 6)), examples=10)
+    raw = _unit(rng.normal(size=(1, 6)))[0]
+    query = QueryVector(raw)
+    calls = []
+    once = query.mapped(first, lambda v: calls.append(1) or first.apply(v))
+    assert query.mapped(first, lambda v: calls.append(1) or first.apply(v)) is once
+    assert len(calls) == 1
+    np.testing.assert_allclose(first.apply_query(query), first.apply(raw))
+    # Another projection (a calibration read again) is applied anew.
+    np.testing.assert_allclose(second.apply_query(query), second.apply(raw))
+    rows = _unit(rng.normal(size=(5, 6)))
+    neighbours = [_neighbour(i, rows[i], raw) for i in range(5)]
+    ranked = first.rescore(query, neighbours)
+    expected = first.apply(rows) @ first.apply(raw)
+    assert [n.id for n in ranked] == list(np.argsort(-expected))
+    for n in ranked:
+        assert n.similarity == pytest.approx(expected[n.id], abs=1e-6)
+        assert n.raw == pytest.approx(float(rows[n.id] @ raw), abs=1e-6)
+        np.testing.assert_allclose(n.projected, first.apply(rows[n.id]), atol=1e-6)

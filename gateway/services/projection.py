@@ -33,7 +33,7 @@ import numpy as np
 from gateway.services.answer_model import MIN_MESSAGES, AnswerFit, AnswerModel
 from storage.neighbours import Neighbour
 from storage.reviews import answer_key
-from storage.vectors import matrix_from_text, matrix_text
+from storage.vectors import QueryVector, matrix_from_text, matrix_text
 
 SHRINKAGE = 0.6
 # Similarities under the projection spread less than cosines; the votes' temperature
@@ -71,6 +71,13 @@ class Projection:
         norms = np.linalg.norm(projected, axis=-1, keepdims=True)
         return projected / np.maximum(norms, 1e-12)
 
+    def apply_query(self, query: Sequence[float]) -> np.ndarray:
+        """One message's vector projected; a QueryVector keeps it for the message's other
+        searches and scores (a calibrated worker projected each message six times)."""
+        if isinstance(query, QueryVector):
+            return query.mapped(self, self.apply)
+        return self.apply(query)
+
     def rescore(self, query: Sequence[float], neighbours: Sequence[Neighbour]) -> list[Neighbour]:
         """`neighbours` (fetched with their vectors) ranked by similarity under the
         projection, best first; each keeps its cosine in `raw` and its projected vector
@@ -79,17 +86,18 @@ class Projection:
         if not usable:
             return []
         rows = self.apply([n.vector for n in usable])
-        similarities = rows @ self.apply(query)
+        similarities = rows @ self.apply_query(query)
+        # Built directly: dataclasses.replace costs several times more, sixty times a message.
         rescored = [
-            replace(n, similarity=float(s), raw=n.cosine, projected=row)
-            for n, s, row in zip(usable, similarities, rows, strict=True)
+            Neighbour(n.id, n.sector, n.answer, n.message, float(s), n.vector, n.cosine, row)
+            for n, s, row in zip(usable, similarities.tolist(), rows, strict=True)
         ]
         rescored.sort(key=lambda n: n.similarity, reverse=True)
         return rescored
 
     def similarities(self, query: Sequence[float], vectors: Any) -> np.ndarray:
         """The similarity of `query` to each row of `vectors` under the projection."""
-        return self.apply(vectors) @ self.apply(query)
+        return self.apply(vectors) @ self.apply_query(query)
 
     def summary(self) -> dict[str, Any]:
         """What a person reads of it: everything but the matrix."""

@@ -139,7 +139,7 @@ class SectorRouter:
             return []
         projection = self.projection
         if projection is not None:
-            sims = self._projected(projection, matrix) @ projection.apply(vector)
+            sims = self._projected(projection, matrix) @ projection.apply_query(vector)
         else:
             sims = matrix @ np.asarray(vector, dtype=np.float32)
         return [
