@@ -8,7 +8,6 @@ vectors are derived data: they change no suggestion until a calibration is appli
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select
@@ -16,14 +15,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import AnswerVector
+from storage.reviews import answer_digest
 
 # Rows per statement: asyncpg takes at most 32,767 parameters in one.
 CHUNK = 2_000
-
-
-def digest(key: str) -> bytes:
-    """An answer_key as the table keys it: answers may be longer than a btree entry."""
-    return hashlib.blake2b(key.encode(), digest_size=16).digest()
 
 
 class AnswerVectorRepository:
@@ -32,7 +27,7 @@ class AnswerVectorRepository:
 
     async def known(self, model_id: str, keys: Sequence[str]) -> dict[str, list[float]]:
         """The kept vector of each of these answer_keys that has one under `model_id`."""
-        by_digest = {digest(key): key for key in keys}
+        by_digest = {answer_digest(key): key for key in keys}
         digests = list(by_digest)
         found: dict[str, list[float]] = {}
         async with self._sessions() as session:
@@ -51,7 +46,7 @@ class AnswerVectorRepository:
         async with self._sessions.begin() as session:
             await session.execute(delete(AnswerVector).where(AnswerVector.model_id != model_id))
             rows = [
-                {"model_id": model_id, "answer_digest": digest(k), "embedding": list(v)}
+                {"model_id": model_id, "answer_digest": answer_digest(k), "embedding": list(v)}
                 for k, v in vectors.items()
             ]
             for start in range(0, len(rows), CHUNK):

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
-    LargeBinary,
     Text,
     column,
     func,
@@ -139,7 +138,7 @@ class AnswerVector(Base):
     __tablename__ = "answer_vectors"
 
     model_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    answer_digest: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    answer_digest: Mapped[str] = mapped_column(Text, primary_key=True)
     embedding: Mapped[Any] = mapped_column(Vector())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -11,6 +11,7 @@ whichever route made it (the operator's approve or reject, or a REST `PUT`):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,12 @@ from storage.models import ChatInteraction, SuggestionReview
 def answer_key(answer: str | None) -> str:
     """Answers equal but for case and spacing are one answer."""
     return " ".join((answer or "").split()).lower()
+
+
+def answer_digest(key: str) -> str:
+    """An answer (its answer_key) named short, whatever its length: in the answer model
+    and in the table of answers' vectors."""
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
 
 
 def same_answer(a: str | None, b: str | None) -> bool:

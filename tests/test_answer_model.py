@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gateway.embeddings.local import UseMultilingualEmbedder
-from gateway.services.answer_model import AnswerFit, AnswerModel, digest, embed_answer_texts
+from gateway.services.answer_model import AnswerFit, AnswerModel, embed_answer_texts
 from gateway.services.calibration import fit_calibration
 from gateway.services.confidence import (
     Simulated,
@@ -19,6 +19,7 @@ from gateway.services.confidence import (
 from gateway.services.projection import Projection, with_answers
 from storage.answer_vectors import AnswerVectorRepository
 from storage.database import create_engine, session_factory
+from storage.reviews import answer_digest
 from tests.conftest import query_sql
 
 
@@ -181,7 +182,7 @@ def test_the_stored_model_scores_as_the_fit_did():
     model = fit.model()
     # Only the answers given at least twice keep a column; the one given once is scored
     # from its row among the voters, and that is exact.
-    assert set(model.digests) == {digest(f"answer {a}") for a in range(3)}
+    assert set(model.digests) == {answer_digest(f"answer {a}") for a in range(3)}
     assert model.examples == len(answers)
     assert model.dim == 6
     query = _unit(np.random.default_rng(9).normal(size=(1, 6)))[0]

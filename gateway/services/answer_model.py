@@ -35,7 +35,6 @@ rows among the voters, which is exact when all of them are there.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
-from storage.reviews import answer_key
+from storage.reviews import answer_digest, answer_key
 from storage.vectors import matrix_from_text, matrix_text
 
 if TYPE_CHECKING:
@@ -59,11 +58,6 @@ RIDGE = 1.0
 # simulated questions and separate them outright: on 29 messages (58 questions) a right
 # paraphrase read 0.09, against 0.25 with the votes' four weights alone.
 MIN_MESSAGES = 100
-
-
-def digest(key: str) -> str:
-    """How the model names an answer (its answer_key): short, whatever the answer's length."""
-    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
 
 
 def stored_keys(keys: Sequence[str]) -> set[str]:
@@ -103,7 +97,7 @@ class AnswerModel:
         x = _design(query)[0]
         out = {}
         for key, rows in pool.items():
-            row = self._row_of.get(digest(key))
+            row = self._row_of.get(answer_digest(key))
             if row is not None:
                 out[key] = float(self.columns[row] @ x)
             else:
@@ -209,7 +203,7 @@ class AnswerFit:
         return AnswerModel(
             inverse=self.inverse,
             columns=self.weights[:, stored].T.copy(),
-            digests=tuple(digest(self.classes[i]) for i in stored),
+            digests=tuple(answer_digest(self.classes[i]) for i in stored),
             examples=self.messages,
             texts=self.texts,
             ridge=self.ridge,

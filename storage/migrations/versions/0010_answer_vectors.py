@@ -8,8 +8,9 @@ of a search a question looks for). Answers are long: embedding a thousand of the
 about two minutes on two cores, and a dry run followed by `--apply` paid it twice. The
 vectors depend only on the answer and the model, so they are kept here and embedded once.
 
-An answer is keyed by a digest of its answer_key (case and spacing folded): answers can
-be longer than a btree entry may be.
+An answer is keyed by the digest the answer model names it by (storage.reviews.
+answer_digest, of its answer_key: case and spacing folded), as answers can be longer
+than a btree entry may be.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def upgrade() -> None:
         """
         CREATE TABLE answer_vectors (
             model_id text NOT NULL,
-            answer_digest bytea NOT NULL,
+            answer_digest text NOT NULL,
             embedding vector NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (model_id, answer_digest)
