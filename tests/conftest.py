@@ -25,6 +25,8 @@ from storage import migrate
 from storage.embedded import EmbeddedPostgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# atende's own pt-BR evaluation set (eval/pt_br/README.md says what it holds).
+PT_BR = REPO_ROOT / "eval" / "pt_br" / "atende_pt_br.jsonl"
 DEFAULT_DIM = 384  # the default model's (e5-small) vector size
 
 

@@ -17,10 +17,7 @@ from gateway.services.confidence import (
     weigh,
 )
 from gateway.services.projection import Projection, with_answers
-from storage.answer_vectors import AnswerVectorRepository
-from storage.database import create_engine, session_factory
 from storage.reviews import answer_digest
-from tests.conftest import query_sql
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -132,48 +129,6 @@ async def test_only_answers_given_twice_are_embedded_once_each():
     # Keyed as the answer model keys answers; the first spelling is the one embedded.
     assert list(texts) == ["pague com pix.", "boleto em pedidos."]
     np.testing.assert_allclose(list(texts.values()), expected, atol=1e-6)
-
-
-class _Asked:
-    """A real embedder, named `model_id`, that notes which answers it was asked to embed."""
-
-    def __init__(self, embedder: UseMultilingualEmbedder, model_id: str) -> None:
-        self.inner, self.model_id, self.asked = embedder, model_id, []
-        self.parallel_batches = embedder.parallel_batches
-
-    async def embed_answers(self, texts: list[str]) -> list[list[float]]:
-        self.asked += texts
-        return await self.inner.embed_answers(texts)
-
-
-async def test_each_answer_is_embedded_once_per_model_when_a_store_keeps_them(db_url):
-    long = "Para trocar o produto, " + "siga os passos do app. " * 300  # beyond a btree entry
-    given = ["Pague com Pix."] * 60 + ["Boleto em Pedidos."] * 38 + [long] * 2
-    engine = create_engine(db_url)
-    store = AnswerVectorRepository(session_factory(engine))
-    use = UseMultilingualEmbedder(threads=2)
-    try:
-        first = _Asked(use, "model-a")
-        texts = await embed_answer_texts(first, given, store=store)
-        assert first.asked == ["Pague com Pix.", "Boleto em Pedidos.", long]
-        # Calibrating again, with one more answer now given twice: only it is embedded,
-        # and the kept vectors come back as they were computed.
-        again = _Asked(use, "model-a")
-        grown = await embed_answer_texts(again, [*given, "Rastreie no app."] * 2, store=store)
-        assert again.asked == ["Rastreie no app."]
-        for key, vector in texts.items():
-            np.testing.assert_allclose(grown[key], vector, atol=1e-7)
-        assert list(grown) == [*texts, "rastreie no app."]
-        # Another model embeds them all again, and the first model's vectors are dropped.
-        other = _Asked(use, "model-b")
-        await embed_answer_texts(other, given, store=store)
-        assert len(other.asked) == 3
-        assert await store.known("model-a", list(grown)) == {}
-    finally:
-        await use.aclose()
-        await engine.dispose()
-    rows = await query_sql(db_url, "SELECT model_id, count(*) AS n FROM answer_vectors GROUP BY 1")
-    assert rows == [{"model_id": "model-b", "n": 3}]
 
 
 def test_the_stored_model_scores_as_the_fit_did():

@@ -18,8 +18,6 @@ from storage.routing import RoutingRepository
 from tests.conftest import query_sql, run_atende, run_sql
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
 
-PT_BR = Path(__file__).resolve().parent.parent / "eval" / "pt_br" / "atende_pt_br.jsonl"
-
 DELIVERY_Q = "Qual é o prazo de entrega para o Nordeste?"
 DELIVERY_A = "Para o Nordeste a entrega leva de 5 a 8 dias úteis."
 
@@ -248,35 +246,6 @@ async def test_calibrate_is_a_dry_run_until_applied_and_the_pipeline_reads_it(cl
     body = await _suggested(client, "qto tempo demora p chegar no nordeste?")
     assert body["answer"] == DELIVERY_A
     assert body["suggestion"]["similarity"] >= body["suggestion"]["threshold"]
-
-
-async def test_each_answer_is_embedded_once_and_kept_from_the_dry_run(client):
-    """A history big enough for an answer model: twelve intents of the pt-BR set's tuning
-    split, ten messages each. The dry run embeds each answer and keeps its vector."""
-    db = client.server.app[keys.SETTINGS].async_database_url
-    rows = [json.loads(line) for line in PT_BR.read_text(encoding="utf-8").splitlines()[1:]]
-    dev = [r for r in rows if r.get("split") == "dev" and r.get("answer")]
-    intents = sorted({r["intent"] for r in dev})[:12]
-    items = [
-        {"question": r["text"], "answer": r["answer"], "sector": r["sector"]}
-        for r in dev
-        if r["intent"] in intents
-    ]
-    assert len(items) == 120
-    await import_kb(client, items)
-    count = "SELECT model_id, count(*) AS n FROM answer_vectors GROUP BY model_id"
-
-    dry = _calibrate(db=db)
-    assert dry.returncode == 0, dry.stderr
-    assert await _stored(db) == []
-    model_id = client.server.app[keys.EMBEDDER].model_id
-    assert await query_sql(db, count) == [{"model_id": model_id, "n": 12}]
-
-    applied = _calibrate("--apply", "--json", db=db)
-    assert applied.returncode == 0, applied.stderr
-    report = json.loads(applied.stdout)
-    assert report["projection"]["after"]["answer_model"]["texts"] == 12
-    assert await query_sql(db, count) == [{"model_id": model_id, "n": 12}]
 
 
 async def _store_and_read(client, value: dict):

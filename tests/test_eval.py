@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 
 from gateway.evaluation.data import Example, stratified_split
-from tests.conftest import REPO_ROOT, require_shared, run_atende
+from tests.conftest import PT_BR, require_shared, run_atende
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-PT_BR = REPO_ROOT / "eval" / "pt_br" / "atende_pt_br.jsonl"
 
 
 def _run_eval(*args: str, server_url: str) -> subprocess.CompletedProcess:
