@@ -150,7 +150,7 @@ async def triage_baseline(dsn: str, embedder, vectors: np.ndarray, texts: list[s
     from config.sectors import load_sectors
     from config.settings import Settings
     from gateway.services.calibration import load_calibration
-    from gateway.services.pipeline import build_triage, search_nearby
+    from gateway.services.pipeline import build_triage, search_nearby, triage_message
     from storage.database import create_engine, session_factory
     from storage.repositories import MetaRepository
     from storage.routing import RoutingRepository
@@ -173,8 +173,13 @@ async def triage_baseline(dsn: str, embedder, vectors: np.ndarray, texts: list[s
             started = time.perf_counter()
             query = QueryVector(vector)
             nearby = await search_nearby(repository, router, suggestions, query)
-            decision = await router.route(text, query, nearby=nearby)
-            await suggestions.suggest(query, decision.sector, text=text, nearby=nearby)
+            triage = await triage_message(
+                router, suggestions, text, query, sector=None, nearby=nearby
+            )
+            assert triage.decision is not None
+            await suggestions.suggest(
+                triage.ranked, triage.assessment, triage.decision.sector, text=text
+            )
             times.append((time.perf_counter() - started) * 1000)
         return times, suggestions.calibration.projection is not None
     finally:

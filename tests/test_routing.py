@@ -1,9 +1,17 @@
-"""Sector routing: zero-shot without history, kNN with it, keywords breaking ties."""
+"""Sector routing: zero-shot without history, kNN with it, keywords breaking ties, and
+once calibrated, the answer model's answers voting too."""
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from config.sectors import SectorCatalog, SectorDefinition
-from gateway.services.routing import SectorRouter, Voter
+from gateway.evaluation.data import load_examples, select_split
+from gateway.http import keys
+from gateway.services.routing import ANSWER_SHARE, SectorRouter, Voter
+from tests.conftest import PT_BR, run_atende
 from tests.routing_helpers import import_kb, kb_ids, post, wait_until_triaged
 
 
@@ -81,3 +89,56 @@ def test_no_evidence_and_no_keyword_falls_back():
     decision = _router().decide("Olá", [])
     assert decision.sector == "geral"
     assert decision.method == "fallback"
+
+
+def test_the_answer_models_sectors_bring_half_of_the_decision():
+    router = _router()
+    # The nearest messages lean to suporte; the answers the model scores are financeiro's.
+    voters = [Voter("suporte", 0.93, "history", 1), Voter("financeiro", 0.92, "history", 2)]
+    assert router.decide("Minha conta", voters).sector == "suporte"
+    answers = {"financeiro": 0.9, "suporte": 0.1}
+    decision = router.decide("Minha conta", voters, answers)
+    assert decision.sector == "financeiro"
+    assert decision.method == "answers"
+    assert decision.reason["answers"] == answers
+    suporte_vote = 1 / (1 + math.exp(-0.01 / 0.02))  # the vote's share at temperature 0.02
+    expected = (1 - ANSWER_SHARE) * (1 - suporte_vote) + ANSWER_SHARE * 0.9
+    assert decision.confidence == pytest.approx(expected, abs=1e-4)
+    assert sum(decision.reason["scores"].values()) == pytest.approx(1, abs=1e-3)
+    # Answers that agree with the vote leave its method; a sector not configured is no vote.
+    agreeing = router.decide("Minha conta", voters, {"suporte": 1.0})
+    assert (agreeing.sector, agreeing.method) == ("suporte", "knn")
+    assert agreeing.confidence > router.decide("Minha conta", voters).confidence
+    assert router.decide("Minha conta", voters, {"marketing": 1.0}).sector == "suporte"
+
+
+async def test_once_calibrated_the_answer_model_votes_on_the_sector(client):
+    """Twelve intents of the pt-BR set's tuning split as history (ten messages each), an
+    applied calibration with an answer model, then messages of the same intents from the
+    held-out split, sent without a sector."""
+    examples = load_examples(PT_BR)
+    dev = [e for e in select_split(examples, "dev") if e.answer]
+    intents = sorted({e.intent for e in dev if e.intent})[:12]
+    await import_kb(
+        client,
+        [
+            {"question": e.text, "answer": e.answer, "sector": e.sector}
+            for e in dev
+            if e.intent in intents
+        ],
+    )
+    db = client.server.app[keys.SETTINGS].async_database_url
+    applied = run_atende("calibrate", "--apply", db=db)
+    assert applied.returncode == 0, applied.stderr
+    await client.server.app[keys.PIPELINE].refresh_calibration(force=True)
+
+    asked = [e for e in select_split(examples, "heldout") if e.intent in intents][::10]
+    assert len(asked) == 12
+    routed = []
+    for example in asked:
+        body = await wait_until_triaged(client, (await post(client, example.text))["id"])
+        shares = body["route_reason"]["answers"]
+        assert sum(shares.values()) == pytest.approx(1, abs=1e-3)
+        assert set(shares) <= {e.sector for e in dev if e.intent in intents}
+        routed.append(body["sector"] == example.sector)
+    assert sum(routed) >= 10, routed

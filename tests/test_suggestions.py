@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from gateway.services.confidence import Evidence
+from gateway.services.suggestions import Assessment, Candidate, SuggestionMaker
+from storage.neighbours import Neighbour
 from tests.conftest import make_settings
 from tests.routing_helpers import API, import_kb, kb_ids, post, wait_until_triaged
 
@@ -64,3 +69,40 @@ class TestSameSectorPreference:
         assert [c["id"] for c in ranked["items"]] == [ids[admin_q], ids[vendas_q]]
         assert ranked["items"][0]["same_sector"] is True
         assert ranked["items"][1]["similarity"] > ranked["items"][0]["similarity"]
+
+
+def _assessment(*answers: tuple[str, str, float | None]) -> Assessment:
+    """One voter per (sector, answer, answer model's score), best first."""
+    candidates = [
+        Candidate(Neighbour(i, sector, answer, "q", 0.95 - i / 100), False, True)
+        for i, (sector, answer, _) in enumerate(answers)
+    ]
+    evidence = [
+        Evidence(answer.lower(), 0.95 - i / 100, 1 / len(answers), 0.0, 1, (i,), score, 0.0)
+        for i, (_, answer, score) in enumerate(answers)
+    ]
+    return Assessment(candidates, evidence, 0.9)
+
+
+def test_the_answer_models_scores_share_out_among_the_answers_sectors():
+    assessment = _assessment(
+        ("financeiro", "Segunda via", 0.8), ("suporte", "Senha", 0.7), ("financeiro", "Pix", 0.7)
+    )
+    shares = assessment.sector_shares(0.1)
+    runner_up = math.exp(-1)  # 0.1 below the best, at temperature 0.1
+    assert shares == pytest.approx(
+        {
+            "financeiro": (1 + runner_up) / (1 + 2 * runner_up),
+            "suporte": runner_up / (1 + 2 * runner_up),
+        }
+    )
+    # Without an answer model nothing scored the answers: the router keeps its own vote.
+    assert _assessment(("financeiro", "Segunda via", None)).sector_shares(0.1) is None
+
+
+def test_a_suggestion_is_of_the_same_sector_as_the_routed_message_or_not():
+    maker = SuggestionMaker(None, model_id="m", threshold=0.5, min_confidence=0.5)  # type: ignore[arg-type]
+    assessment = _assessment(("financeiro", "Segunda via", 0.8), ("suporte", "Senha", 0.7))
+    assert maker.choose(assessment, "financeiro").same_sector is True
+    assert maker.choose(assessment, "suporte").same_sector is False
+    assert maker.choose(assessment, None).same_sector is False

@@ -35,7 +35,7 @@ from gateway.embeddings import Embedder
 from gateway.evaluation.data import Example, protocol
 from gateway.services.answer_model import embed_answer_texts
 from gateway.services.calibration import fit_calibration
-from gateway.services.pipeline import build_triage
+from gateway.services.pipeline import build_triage, search_nearby, triage_message
 from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Assessment, SuggestionMaker
 from storage import migrate
@@ -44,6 +44,7 @@ from storage.embedded import EmbeddedPostgres
 from storage.repositories import SectorRepository
 from storage.reviews import answer_key
 from storage.routing import RoutingRepository
+from storage.vectors import QueryVector
 
 # The confidence bars the curve is drawn at.
 CURVE = tuple(round(0.05 * i, 2) for i in range(20))
@@ -249,7 +250,9 @@ async def evaluate(
                 if fitted is not None:
                     maker.calibration.model = fitted
                     maker.calibration.projection = projection
-            outcomes, embed_ms = await _ask(router, maker, embedder, questions, progress)
+            outcomes, embed_ms = await _ask(
+                repository, router, maker, embedder, questions, progress
+            )
         finally:
             await engine.dispose()
     return summarise(outcomes, maker, by_id, history=len(history), embed_ms=embed_ms)
@@ -290,6 +293,7 @@ async def _load_history(
 
 
 async def _ask(
+    repository: RoutingRepository,
     router: SectorRouter,
     maker: SuggestionMaker,
     embedder: Embedder,
@@ -304,12 +308,19 @@ async def _ask(
         began = time.perf_counter()
         vectors = await embedder.embed([e.text for e in part])
         embed_seconds += time.perf_counter() - began
-        for example, vector in zip(part, vectors, strict=True):
+        for example, plain in zip(part, vectors, strict=True):
             began = time.perf_counter()
-            decision = await router.route(example.text, vector)
-            ranked = await maker.candidates(vector, decision.sector)
-            assessment = maker.assess(vector, ranked, await maker.rejected_near(vector))
+            # As the worker does: one shared search, then weighed and routed.
+            vector = QueryVector(plain)
+            nearby = await search_nearby(repository, router, maker, vector)
+            triage = await triage_message(
+                router, maker, example.text, vector, sector=None, nearby=nearby
+            )
+            decision = triage.decision
+            assert decision is not None  # asked without a sector, so always routed
             seconds = time.perf_counter() - began
-            outcomes.append(Outcome(example, decision.sector, decision.method, assessment, seconds))
+            outcomes.append(
+                Outcome(example, decision.sector, decision.method, triage.assessment, seconds)
+            )
         progress("questions", min(start + batch, len(questions)), len(questions))
     return outcomes, embed_seconds * 1000 / max(1, len(questions))

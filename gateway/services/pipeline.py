@@ -17,6 +17,7 @@ import asyncio
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -29,8 +30,8 @@ from gateway.embeddings import Embedder
 from gateway.services.calibration import CALIBRATION_KEY, load_calibration
 from gateway.services.llm import ChatModel, LLMClassifier, LLMDrafter
 from gateway.services.polling import Wakeup, work_forever
-from gateway.services.routing import SectorRouter
-from gateway.services.suggestions import Suggestion, SuggestionMaker
+from gateway.services.routing import ANSWER_TEMPERATURE, RouteDecision, SectorRouter
+from gateway.services.suggestions import Assessment, Candidate, Suggestion, SuggestionMaker
 from storage.models import ChatInteraction
 from storage.neighbours import Nearby
 from storage.repositories import MetaRepository
@@ -57,16 +58,54 @@ async def search_nearby(
     *,
     exclude_id: int | None = None,
 ) -> Nearby:
-    """One search whose rows usually answer routing's and the suggestion's searches. Under
-    a projection they carry their vectors, which both re-score: without them every search
-    goes to the database again."""
+    """One search whose rows usually answer routing's and the suggestion's searches (the
+    suggestion's whole pool, routing's twice over). Under a projection they carry their
+    vectors, which both re-score: without them every search goes to the database again."""
     return await repository.nearby(
         vector,
-        limit=2 * max(router.search_limit, suggestions.limit),
+        limit=max(2 * router.search_limit, suggestions.pool),
         model_id=suggestions.model_id,
         exclude_id=exclude_id,
         vectors=suggestions.calibration.projection is not None,
     )
+
+
+@dataclass(frozen=True)
+class Triage:
+    """One message weighed and, if it came without a sector, routed."""
+
+    decision: RouteDecision | None  # None: the sector came with the message
+    ranked: list[Candidate]
+    assessment: Assessment
+
+
+async def triage_message(
+    router: SectorRouter,
+    suggestions: SuggestionMaker,
+    text: str,
+    vector: QueryVector,
+    *,
+    sector: str | None,
+    exclude_id: int | None = None,
+    nearby: Nearby | None = None,
+) -> Triage:
+    """Weigh the validated answers for a message, then route it when it came without a
+    `sector`: the router reads what the answer model made of it. The worker, `atende
+    eval` and the bench's baseline all triage through here, so what is measured is what
+    runs."""
+    ranked, assessment = await suggestions.weigh(
+        vector, sector, exclude_id=exclude_id, nearby=nearby
+    )
+    decision = None
+    if sector is None:
+        decision = await router.route(
+            text,
+            vector,
+            exclude_id=exclude_id,
+            nearby=nearby,
+            answers=assessment.sector_shares(ANSWER_TEMPERATURE),
+        )
+    return Triage(decision, ranked, assessment)
 
 
 class PipelineWorker:
@@ -119,17 +158,24 @@ class PipelineWorker:
         """The columns to write for one claimed row, whose vector is `vector`."""
         needs_route = row.sector is None
         needs_suggestion = row.validated_by == "pending" and not (row.answer or "").strip()
-        nearby = None
-        if needs_route or needs_suggestion:
-            nearby = await search_nearby(
-                self._repository, self._router, self.suggestions, vector, exclude_id=row.id
-            )
+        if not (needs_route or needs_suggestion):
+            return {}
+        nearby = await search_nearby(
+            self._repository, self._router, self.suggestions, vector, exclude_id=row.id
+        )
+        triage = await triage_message(
+            self._router,
+            self.suggestions,
+            row.message,
+            vector,
+            sector=row.sector,
+            exclude_id=row.id,
+            nearby=nearby,
+        )
         values: dict[str, Any] = {}
         sector = row.sector
-        if needs_route:
-            decision = await self._router.route(
-                row.message, vector, exclude_id=row.id, nearby=nearby
-            )
+        if triage.decision is not None:
+            decision = triage.decision
             sector = decision.sector
             values.update(
                 sector=sector,
@@ -138,12 +184,7 @@ class PipelineWorker:
             )
         if needs_suggestion:
             suggestion = await self.suggestions.suggest(
-                vector,
-                sector,
-                exclude_id=row.id,
-                text=row.message,
-                nearby=nearby,
-                sector_given=not needs_route,
+                triage.ranked, triage.assessment, sector, text=row.message
             )
             if suggestion is not None:
                 values.update(
