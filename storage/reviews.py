@@ -91,6 +91,9 @@ class ReviewedMessage:
     final_answer: str | None
     confidence: float | None
     vector: np.ndarray
+    # The sector came with the message (the router placed none): the suggestion was
+    # weighed within it (gateway.services.suggestions, `assess`).
+    sector_given: bool = False
 
 
 class ReviewRepository:
@@ -110,6 +113,7 @@ class ReviewRepository:
                 SuggestionReview.final_answer,
                 SuggestionReview.confidence,
                 ChatInteraction.embedding,
+                ChatInteraction.route_reason.is_(None).label("sector_given"),
             )
             .join(ChatInteraction, ChatInteraction.id == SuggestionReview.interaction_id)
             .where(
@@ -130,6 +134,7 @@ class ReviewRepository:
                 r.final_answer,
                 r.confidence,
                 np.asarray(r.embedding, dtype=np.float64),
+                bool(r.sector_given),
             )
             for r in rows
         ]

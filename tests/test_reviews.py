@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.http import keys
+from storage.reviews import ReviewRepository
 from tests.conftest import query_sql
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
 
@@ -78,3 +80,24 @@ async def test_answering_a_message_without_a_suggestion_is_no_review(client, set
     )
     assert response.status == 200
     assert await _reviews(settings) == []
+
+
+async def test_calibration_reads_whether_the_sector_came_with_the_message(client, settings):
+    """A suggestion for a message sent with its sector was weighed within it; one the
+    router placed was weighed in every sector. `atende calibrate` judges each the same way."""
+    await import_kb(client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
+    given = await _suggested(client, ASKED[0])
+    routed = await wait_until_triaged(client, (await post(client, ASKED[1]))["id"])
+    assert routed["validated_by"] == "ai"
+    assert routed["route_reason"] is not None
+    for body in (given, routed):
+        await client.post(f"{API}/operator/messages/{body['id']}/approve", json={})
+
+    app = client.server.app
+    reviews = await ReviewRepository(app[keys.SESSIONS]).reviewed(
+        days=1, model_id=app[keys.EMBEDDER].model_id
+    )
+    assert {r.interaction_id: r.sector_given for r in reviews} == {
+        given["id"]: True,
+        routed["id"]: False,
+    }

@@ -198,7 +198,7 @@ def rescore(
 ) -> list[Label] | None:
     """The review as a label for each of `models`, from one weighing of today's
     candidates: None when it cannot judge today's winner."""
-    assessment = maker.assess(reviewed.vector, ranked)
+    assessment = maker.assess(reviewed.vector, ranked, sector_given=reviewed.sector_given)
     if not assessment.evidence:
         return None
     winner = assessment.evidence[0]
@@ -245,13 +245,15 @@ async def _relabel(
     maker: SuggestionMaker, judge: SuggestionMaker, reviewed: ReviewedMessage
 ) -> list[Label] | None:
     """One review as a label before and after calibrating (see `rescore`); the candidates
-    are searched once when both weigh them under the same projection."""
-    search = {"exclude_id": reviewed.interaction_id}
-    ranked = await maker.candidates(reviewed.vector, reviewed.sector, **search)
+    are searched as the worker searches them (`SuggestionMaker.weigh`), once when both
+    weigh them under the same projection."""
+    sector = reviewed.sector if reviewed.sector_given else None
+    search = {"exclude_id": reviewed.interaction_id, "limit": maker.pool}
+    ranked = await maker.candidates(reviewed.vector, sector, **search)
     if judge.calibration.projection is maker.calibration.projection:
         return rescore(maker, (maker.calibration.model, judge.calibration.model), reviewed, ranked)
     before = rescore(maker, (maker.calibration.model,), reviewed, ranked)
-    ranked = await judge.candidates(reviewed.vector, reviewed.sector, **search)
+    ranked = await judge.candidates(reviewed.vector, sector, **search)
     after = rescore(judge, (judge.calibration.model,), reviewed, ranked)
     return None if before is None or after is None else before + after
 
