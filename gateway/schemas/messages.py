@@ -97,7 +97,12 @@ class MessageOut(BaseModel):
         default=None, description="The router's confidence in the sector (0-1), when it chose."
     )
     route_reason: dict[str, Any] | None = Field(
-        default=None, description="How the router chose: method and nearest examples."
+        default=None,
+        description=(
+            "How the router chose: `method` (knn, zero-shot, answers, keywords or fallback),"
+            " the `nearest` voters, each sector's share of the decision (`scores`) and, once"
+            " `atende calibrate` fitted an answer model, its sector shares (`answers`)."
+        ),
     )
     suggestion: dict[str, Any] | None = Field(
         default=None,
