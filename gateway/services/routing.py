@@ -232,7 +232,8 @@ class SectorRouter:
             if voter.source == "history":
                 from_history[voter.sector] += weight
         total = sum(scores.values())
-        votes, voted = dict(scores), max(scores, key=lambda s: scores[s])
+        votes = scores  # the nearest messages' own vote, before any answers join it
+        voted = max(votes, key=lambda s: votes[s])
         reason: dict[str, Any] = {"nearest": [v.as_json() for v in ranked[:5]]}
         if answers:
             reason["answers"] = {s: round(share, 4) for s, share in answers.items()}

@@ -109,7 +109,6 @@ class Assessment:
         sector: its nearest supporter's), each answer weighing exp((score - best) /
         temperature); None when no answer model scored the answers. The router reads it
         (gateway.services.routing)."""
-        weights: dict[str, float] = defaultdict(float)
         scored = [
             (e.score, members[0].neighbour.sector)
             for e, members in zip(self.evidence, self.answers(), strict=True)
@@ -118,6 +117,7 @@ class Assessment:
         if not scored:
             return None
         best = max(score for score, _ in scored)
+        weights: dict[str, float] = defaultdict(float)
         for score, sector in scored:
             weights[sector] += math.exp((score - best) / temperature)
         total = sum(weights.values())
