@@ -215,11 +215,12 @@ class Settings(BaseSettings):
         "its answer to be suggested. Empty: the embedding provider's default (e5-small 0.88, "
         "use-multilingual 0.55, openai 0.60), as similarities mean different things per model.",
     )
-    suggestion_min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        default=0.6,
+    suggestion_min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        default=None,
         description="Least confidence (0-1, the estimated chance that the suggested answer is "
         "right) for a suggestion to be made, in every sector `atende calibrate` set no "
-        "threshold for.",
+        "threshold for. Empty: the bar the confidence model was chosen with (0.55 for one "
+        "`atende calibrate` fitted with an answer model), else 0.6.",
     )
     router_neighbours: Annotated[int, Field(ge=1, le=100)] = Field(
         default=10, description="Nearest validated messages and sector examples that vote."

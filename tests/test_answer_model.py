@@ -196,11 +196,13 @@ def test_the_answer_model_is_stored_within_the_projection_and_read_back():
     assert projection is not None
     assert projection.answers is not None
     assert model is not None
-    assert len(model.weights) == 6
+    assert len(model.weights) == 7
     again = Projection.from_json(projection.as_json())
     assert again.answers is not None
     assert np.allclose(again.answers.columns, projection.answers.columns, atol=1e-4)
     assert again.answers.digests == projection.answers.digests
+    assert again.answers.typicals == projection.answers.typicals
+    assert again.answers.history_typical == projection.answers.history_typical
     assert again.summary()["answer_model"] == projection.answers.summary()
 
 
@@ -210,6 +212,8 @@ def test_the_answer_model_is_stored_within_the_projection_and_read_back():
         ({"dim": 7}, "needs 8x8 floats"),
         ({"digests": ["x"]}, "needs 1x7 floats"),
         ({"columns": "not base64!"}, "base64"),
+        ({"typicals": [0.5]}, "one per answer"),
+        ({"history_typical": None}, "and the history's"),
     ],
 )
 def test_a_damaged_answer_model_is_refused(change, message):
@@ -231,7 +235,7 @@ def test_a_projection_holding_an_answer_model_of_another_size_is_refused():
 def test_the_confidence_learns_from_scores_for_messages_the_model_did_not_see():
     vectors, answers = _random_history(times=5)
     _, fit, cases = _simulated(vectors, answers)
-    assert all(len(c.features) == 6 for c in cases)
+    assert all(len(c.features) == 7 for c in cases)
     # Where its answer was left out, the best answer left scores lower than a right one.
     missing = [c.features[4] for c in cases if c.missing]
     right = [c.features[4] for c in cases if c.right]
@@ -270,3 +274,77 @@ def test_a_message_asked_again_word_for_word_is_scored_without_its_copies():
     leaky = AnswerFit(projection.apply(twinned[1:]), asked[1:])
     leaked = np.append(projection.apply(twinned[0]), 1.0) @ leaky.weights
     assert abs(float(leaked.max()) - float(scores.max())) > 1e-4
+
+
+def _nearest_sibling(vectors: np.ndarray, answers: list[str], row: int, rows: list[int]) -> float:
+    """Brute force: the similarity of `row` to the nearest other of `rows` of its answer
+    that is not a copy of its text."""
+    near = [
+        float(vectors[row] @ vectors[j])
+        for j in rows
+        if j != row and answers[j] == answers[row] and vectors[row] @ vectors[j] < 0.9999
+    ]
+    return max(near, default=-np.inf)
+
+
+def test_how_near_an_answers_messages_are_to_one_another():
+    vectors, answers = _random_history(times=2)
+    vectors = np.vstack([vectors, vectors[:1]])  # a copy of a message's text
+    answers = [*answers, answers[0]]
+    fit = AnswerFit(vectors, answers)
+    everyone = list(range(len(answers)))
+    for key in ("answer 0", "answer 1", "answer 2"):
+        rows = [i for i, a in enumerate(answers) if a == key]
+        expected = np.mean([_nearest_sibling(vectors, answers, i, everyone) for i in rows])
+        assert fit.typical(key) == pytest.approx(expected, abs=1e-9)
+        # Without one of its messages: as a fit that never saw it.
+        for left_out in rows[:3]:
+            kept = [i for i in everyone if i != left_out]
+            refit = AnswerFit(vectors[kept], [answers[i] for i in kept])
+            assert fit.typical(key, without=left_out) == pytest.approx(refit.typical(key), abs=1e-9)
+    # The copy did not count as a phrasing near its original.
+    assert fit._nearest[0] < 0.9999
+    # An answer given once shows no nearness of its own: it reads the history's.
+    found = [_nearest_sibling(vectors, answers, i, everyone) for i in everyone]
+    history = np.mean([f for f in found if np.isfinite(f)])
+    assert fit.typical("answer 3") == pytest.approx(history, abs=1e-9)
+    model = fit.model()
+    assert model.typical_of("answer 1") == pytest.approx(fit.typical("answer 1"), abs=1e-6)
+    assert model.typical_of("answer 3") == pytest.approx(history, abs=1e-6)
+    assert model.typical_of("validated after the fit") == pytest.approx(history, abs=1e-6)
+
+
+def test_the_winner_is_measured_against_how_near_its_messages_are():
+    vectors, answers = _random_history(times=5)
+    projection, _, cases = _simulated(vectors, answers)
+    model = projection.answers
+    assert model is not None
+    query = projection.apply(vectors[4])
+    similarity = projection.apply(vectors) @ query
+    nearest = [j for j in np.argsort(-similarity) if j != 4][:10]
+    evidence = weigh([Vote(float(similarity[j]), answers[j]) for j in nearest], temperature=0.01)
+    pool = {e.key: projection.apply(vectors[[nearest[m] for m in e.members]]) for e in evidence}
+    ordered = order_by_scores(evidence, model.scores(query, pool), model.typical_of)
+    for e in ordered:
+        assert e.closeness == pytest.approx(e.similarity - model.typical_of(e.key), abs=1e-9)
+    assert len(ordered[0].features()) == 7
+    # The simulated question is measured against its answer's messages without itself.
+    first = cases[0]
+    assert first.right
+    kept = list(range(1, len(answers)))
+    refit = AnswerFit(projection.apply(vectors[kept]), [answers[i] for i in kept])
+    assert first.features[6] == pytest.approx(
+        first.features[0] - refit.typical(answers[0]), abs=1e-6
+    )
+
+
+def test_an_answer_model_stored_before_it_knew_nearness_keeps_six_features():
+    vectors, answers = _random_history(times=5)
+    stored = AnswerFit(vectors, answers).model().as_json()
+    del stored["typicals"], stored["history_typical"]
+    model = AnswerModel.from_json(stored)
+    assert model.typical_of("answer 0") is None
+    evidence = weigh([Vote(0.9, "answer 0"), Vote(0.8, "answer 1")], temperature=0.01)
+    ordered = order_by_scores(evidence, {"answer 0": 0.6, "answer 1": 0.2}, model.typical_of)
+    assert ordered[0].closeness is None
+    assert len(ordered[0].features()) == 6

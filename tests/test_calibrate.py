@@ -12,8 +12,15 @@ import numpy as np
 import pytest
 
 from gateway.http import keys
-from gateway.services.calibration import CALIBRATION_KEY, Label, choose_threshold
+from gateway.services.calibration import (
+    CALIBRATION_KEY,
+    CalibrationReport,
+    Label,
+    calibrate_thresholds,
+    choose_threshold,
+)
 from gateway.services.projection import Projection
+from gateway.services.suggestions import Calibration
 from storage.routing import RoutingRepository
 from tests.conftest import query_sql, run_atende, run_sql
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
@@ -165,6 +172,26 @@ def test_when_no_bar_reaches_the_target_the_most_precise_one_is_taken():
     bar, note = choose_threshold(labels, target=0.95, min_reviews=5, current=0.5)
     assert bar == 0.65  # from 0.65 up: 2 of 3 right, better than 3 of 5
     assert "no bar reaches" in note
+
+
+def test_a_new_model_with_its_own_bar_reports_the_bar_it_will_run_at():
+    """A sector with too few reviews keeps no threshold of its own: before it ran at the
+    old model's bar, after it runs at the new model's, and the report says both."""
+    labels = _labels([(0.9, True)] * 3)
+    report = CalibrationReport(before=Calibration(), after=Calibration())
+    calibrate_thresholds(
+        report,
+        labels,
+        labels,
+        sectors=[labels[0].sector],
+        default_bar=0.6,
+        default_bar_after=0.55,
+        target=0.95,
+        min_reviews=5,
+    )
+    [sector] = report.sectors
+    assert (sector.before.threshold, sector.after.threshold) == (0.6, 0.55)
+    assert report.after.sector_thresholds == {}
 
 
 # --- the command ------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from gateway.services.confidence import (
+    CLOSENESS_BAR,
     DEFAULT_MODEL,
     LONE_MARGIN,
     SHARE_MODEL,
+    ConfidenceModel,
     Vote,
     default_model,
     fit,
@@ -126,6 +128,26 @@ def test_too_little_history_teaches_no_model():
     assert fitted.source == "calibrated"
     assert fitted.model_id == "m"
     assert fitted.examples == 48
+    # Without an answer model it reads the votes alone, and has no bar of its own.
+    assert len(fitted.weights) == 4
+    assert fitted.bar is None
+
+
+def test_a_model_that_reads_closeness_brings_its_own_bar_and_keeps_it_stored():
+    weights = (1.0, 2.0, 3.0, 0.1, 4.0, 5.0, 6.0)
+    model = ConfidenceModel(intercept=-1.0, weights=weights, source="calibrated", bar=0.55)
+    assert ConfidenceModel.from_json(model.as_json()) == model
+    # One stored before models had bars reads as having none.
+    stored = model.as_json()
+    del stored["bar"]
+    assert ConfidenceModel.from_json(stored).bar is None
+    with pytest.raises(ValueError, match="bar is a confidence"):
+        ConfidenceModel.from_json({**model.as_json(), "bar": 1.5})
+    with pytest.raises(ValueError, match="six or seven"):
+        ConfidenceModel.from_json({**model.as_json(), "weights": [1.0] * 5})
+    assert DEFAULT_MODEL.bar is None
+    assert SHARE_MODEL.bar is None
+    assert 0.0 < CLOSENESS_BAR < 1.0
 
 
 def test_a_twin_of_the_same_text_is_hidden_with_the_message_asked():

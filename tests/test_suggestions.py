@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from gateway.services.confidence import Evidence
-from gateway.services.suggestions import Assessment, Candidate, SuggestionMaker
+from gateway.services.confidence import MIN_CONFIDENCE, ConfidenceModel, Evidence
+from gateway.services.suggestions import Assessment, Calibration, Candidate, SuggestionMaker
 from storage.neighbours import Neighbour
 from tests.conftest import make_settings
 from tests.routing_helpers import API, import_kb, kb_ids, post, wait_until_triaged
@@ -106,3 +106,18 @@ def test_a_suggestion_is_of_the_same_sector_as_the_routed_message_or_not():
     assert maker.choose(assessment, "financeiro").same_sector is True
     assert maker.choose(assessment, "suporte").same_sector is False
     assert maker.choose(assessment, None).same_sector is False
+
+
+def test_the_bar_is_the_operators_else_the_confidence_models_else_the_default():
+    bare = SuggestionMaker(None, model_id="m", threshold=0.5)  # type: ignore[arg-type]
+    assert bare.min_confidence == MIN_CONFIDENCE
+    calibrated = ConfidenceModel(intercept=0.0, weights=(0.0,) * 7, bar=0.55)
+    bare.calibration = Calibration(model=calibrated, sector_thresholds={"vendas": 0.8})
+    assert bare.min_confidence == 0.55
+    assert bare.min_confidence_for("suporte") == 0.55
+    assert bare.min_confidence_for("vendas") == 0.8
+    # ATENDE_SUGGESTION_MIN_CONFIDENCE, when set, is the operator's word over the model's.
+    told = SuggestionMaker(None, model_id="m", threshold=0.5, min_confidence=0.7)  # type: ignore[arg-type]
+    told.calibration = bare.calibration
+    assert told.min_confidence == 0.7
+    assert told.min_confidence_for("vendas") == 0.8

@@ -163,8 +163,12 @@ def calibrate_thresholds(
     default_bar: float,
     target: float,
     min_reviews: int,
+    default_bar_after: float | None = None,
 ) -> None:
-    """Fill `report.sectors` and `report.after.sector_thresholds`, sector by sector."""
+    """Fill `report.sectors` and `report.after.sector_thresholds`, sector by sector.
+    `default_bar` is the bar of a sector without a threshold of its own, before; after,
+    `default_bar_after` when the new confidence model brings another one."""
+    after_bar = default_bar if default_bar_after is None else default_bar_after
     by_sector_before: dict[str | None, list[Label]] = defaultdict(list)
     by_sector_after: dict[str | None, list[Label]] = defaultdict(list)
     for label in before_labels:
@@ -174,10 +178,11 @@ def calibrate_thresholds(
     thresholds = dict(report.before.sector_thresholds)
     for sector in sectors:
         current = thresholds.get(sector, default_bar)
+        kept = thresholds.get(sector, after_bar)
         bar, note = choose_threshold(
-            by_sector_after[sector], target=target, min_reviews=min_reviews, current=current
+            by_sector_after[sector], target=target, min_reviews=min_reviews, current=kept
         )
-        if bar != current or sector in thresholds:
+        if bar != kept or sector in thresholds:
             thresholds[sector] = bar
         report.sectors.append(
             SectorResult(
@@ -316,6 +321,7 @@ async def calibrate_from_database(
         after_labels,
         sectors=sectors,
         default_bar=maker.min_confidence,
+        default_bar_after=judge.min_confidence,
         target=target,
         min_reviews=min_reviews,
     )

@@ -9,7 +9,8 @@ identical answers pool their votes, answers operators rejected for similar messa
 weight, and the winning answer gets a confidence in [0, 1]. A message without a sector is
 weighed before it is routed: the router reads the answers (`Assessment.sector_shares`).
 The winner is suggested when its confidence reaches the threshold of the message's
-(given or routed) sector (set by `atende calibrate`, else ATENDE_SUGGESTION_MIN_CONFIDENCE)
+(given or routed) sector (set by `atende calibrate`, else ATENDE_SUGGESTION_MIN_CONFIDENCE,
+else the confidence model's own bar)
 and its nearest supporter's cosine is at least ATENDE_SUGGESTION_THRESHOLD (a floor
 against text unlike anything validated). Otherwise the message simply waits for a human.
 """
@@ -28,6 +29,7 @@ import structlog
 
 from gateway.services.confidence import (
     DEFAULT_MODEL,
+    MIN_CONFIDENCE,
     NEIGHBOURS,
     ConfidenceModel,
     Evidence,
@@ -180,7 +182,7 @@ class SuggestionMaker:
         *,
         model_id: str,
         threshold: float,
-        min_confidence: float = 0.6,
+        min_confidence: float | None = None,
         limit: int = NEIGHBOURS,
         temperature: float = 0.02,
         drafter: LLMDrafter | None = None,
@@ -191,7 +193,7 @@ class SuggestionMaker:
         self.temperature = temperature
         self.model_id = model_id
         self.threshold = threshold
-        self.min_confidence = min_confidence
+        self.configured_min_confidence = min_confidence
         self.limit = limit
         self.calibration = calibration or Calibration.default_for(model_id)
 
@@ -207,6 +209,15 @@ class SuggestionMaker:
         """The votes' temperature in the space they are weighed in."""
         projection = self.calibration.projection
         return projection.temperature if projection else self.temperature
+
+    @property
+    def min_confidence(self) -> float:
+        """The bar where no sector has one: the configured one (None: not configured),
+        else the one the confidence model was chosen with, else MIN_CONFIDENCE."""
+        if self.configured_min_confidence is not None:
+            return self.configured_min_confidence
+        bar = self.calibration.model.bar
+        return MIN_CONFIDENCE if bar is None else bar
 
     def min_confidence_for(self, sector: str | None) -> float:
         """The sector's calibrated threshold, else the configured one."""
@@ -351,7 +362,7 @@ class SuggestionMaker:
             rows = np.asarray([c.neighbour.projected for c in voters])
             pool = {e.key: rows[list(e.members)] for e in evidence}
             scores = projection.answers.scores(projection.apply_query(query), pool)
-            evidence = order_by_scores(evidence, scores)
+            evidence = order_by_scores(evidence, scores, projection.answers.typical_of)
         confidence = self.calibration.model.confidence(evidence[0]) if evidence else None
         return Assessment(voters, evidence, confidence)
 
