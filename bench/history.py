@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +46,15 @@ class Text:
     sector: str
 
 
-def bitext_split(held_out: float, seed: int) -> tuple[list[Text], list[Text]]:
-    """(sources, held out): each intent split in the same proportion, fixed seed."""
+def bitext_split(
+    held_out: float, seed: int, *, per_intent: bool = False
+) -> tuple[list[Text], list[Text]]:
+    """(sources, held out): each intent split in the same proportion, fixed seed.
+
+    Bitext writes every response anew, so its sources carry as many answers as texts, and
+    an intent's answers split its vote. `per_intent`: each source carries its intent's
+    first answer instead, as a knowledge base holds one validated answer per question
+    (what `atende eval --answers per-intent` does)."""
     sectors = json.loads((BITEXT / "intent_to_sector.json").read_text())
     by_intent: dict[str, list[Text]] = defaultdict(list)
     with open(BITEXT / "Bitext_Sample_Customer_Support_Training_Dataset.csv", newline="") as f:
@@ -56,6 +63,9 @@ def bitext_split(held_out: float, seed: int) -> tuple[list[Text], list[Text]]:
                 Text(row["instruction"].strip(), row["response"].strip(), row["intent"],
                      sectors[row["intent"]])
             )  # fmt: skip
+    if per_intent:
+        for texts in by_intent.values():
+            texts[:] = [replace(t, answer=texts[0].answer) for t in texts]
     rng = random.Random(seed)
     sources, held = [], []
     for intent in sorted(by_intent):

@@ -24,11 +24,21 @@ suggestion of one already-embedded message. The report is printed by pipeline_re
     python bench/pipeline_latency.py [--rate 50] [--duration 60] [--warmup 5]
         [--history 100000] [--held-out 0.4] [--drain 300] [--poll 0.025] [--profile FILE]
         [--database-url postgresql://admin@host/db] [--seed 6] [--embeddings-cache FILE]
-        [--calibrate]
+        [--calibrate] [--answers per-source|per-intent] [--worker-process]
 
 With `--calibrate`, `atende calibrate` runs on the history before the baselines, as an
 operator would run it: a dry run, then `--apply`; both times are printed, and the gateway
 and the route + suggest baseline then work under what was applied.
+
+`--worker-process` runs the gateway as README's "Commands" allows for more load: `atende
+serve` with `ATENDE_RUN_WORKER=false` takes the webhooks, and an `atende worker` beside it
+embeds, routes and suggests, each process with its own interpreter lock.
+
+`--answers per-intent` gives every history row of an intent one answer (its first text's),
+as a knowledge base holds one validated answer per question. By default each row keeps its
+own Bitext text's response, so an intent's hundred-odd answers, all meaning the same, split
+its vote: the calibrated confidence, which reads the lead of the best answer over the
+runner-up, then rarely clears the bar.
 
 Without `--database-url` a throwaway embedded PostgreSQL runs in a temporary folder; with
 it, a throwaway database is created on that server (the URL needs CREATEDB) and dropped.
@@ -152,13 +162,13 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
     settings = Settings(_env_file=None)
     embedder = create_embedder(settings)
     threshold = settings.effective_suggestion_threshold
-    sources, held = bitext_split(args.held_out, args.seed)
+    sources, held = bitext_split(args.held_out, args.seed, per_intent=args.answers == "per-intent")
     if args.max_sources:
         sources = sources[: args.max_sources]
     print(
         f"pipeline latency: default embedding provider {settings.embedding_provider.value} "
         f"({embedder.model_id}, {embedder.dim}-d), suggestion threshold {threshold}; "
-        f"Bitext: {len(sources)} source texts, {len(held)} held out\n"
+        f"Bitext: {len(sources)} source texts ({args.answers} answers), {len(held)} held out\n"
         f"machine: {os.cpu_count()} cores, load average (1 min) now "
         f"{load_average()}; database: "
         + ("given server" if args.database_url else "embedded PostgreSQL 18 in a temp folder")
@@ -200,6 +210,8 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
             [sys.executable, "-m", "cProfile", "-o", str(args.profile)] if args.profile else []
         )
         settings = dict(setting.split("=", 1) for setting in args.setting)
+        if args.worker_process:
+            settings["ATENDE_RUN_WORKER"] = "false"
         fleet = Fleet(
             folder, dsn, [*profiled, *ATENDE_SCRIPT], ATENDE_LOG_LEVEL=args.log_level, **settings
         )
@@ -224,6 +236,8 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
         await embedder.aclose()
 
         process = fleet.start("atende", "serve")
+        # The README's split: the gateway takes webhooks, a process of its own triages.
+        worker = fleet.start("worker", "worker") if args.worker_process else None
         try:
             try:
                 ready_s = await fleet.wait_live(within=120.0)
@@ -239,7 +253,7 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
                 f"messages (model load, sectors' examples) were done {warm_s:.1f} s after sending"
                 f"; settings: {' '.join(args.setting) or 'the defaults'}"
             )
-            await run_load(args, dsn, url, held, process, folder, history_intents)
+            await run_load(args, dsn, url, held, process, worker, folder, history_intents)
         finally:
             fleet.stop(signal.SIGINT)
         if args.profile is not None:
@@ -256,7 +270,7 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
                 print("  " + line[:300])
 
 
-async def run_load(args, dsn, url, held, process, folder: Path, history_intents) -> None:
+async def run_load(args, dsn, url, held, process, worker, folder: Path, history_intents) -> None:
     rate = args.rate
     total = round(rate * (args.warmup + args.duration))
     first = 1_000_000
@@ -266,8 +280,11 @@ async def run_load(args, dsn, url, held, process, folder: Path, history_intents)
     seen = Seen()
     stop = asyncio.Event()
     poller = asyncio.create_task(poll_visible(dsn, seen, args.poll, stop))
+    groups = {"atende serve": lambda: [process.pid]}
+    if worker is not None:
+        groups["atende worker"] = lambda: [worker.pid]
     watch = MachineWatch({
-        "atende serve": lambda: [process.pid],
+        **groups,
         "postgres": postgres_pids(folder, bool(args.database_url)),
         "bench (sender, poller)": lambda: [os.getpid()],
     })  # fmt: skip
@@ -333,6 +350,17 @@ def main() -> None:
         "--calibrate",
         action="store_true",
         help="run `atende calibrate`, then with --apply, on the history before the baselines",
+    )
+    parser.add_argument(
+        "--answers",
+        choices=["per-source", "per-intent"],
+        default="per-source",
+        help="the history's answers: each text's own Bitext response, or one per intent",
+    )
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="the gateway with ATENDE_RUN_WORKER=false and an `atende worker` beside it",
     )
     parser.add_argument(
         "--setting",
