@@ -262,12 +262,13 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
             print(f"\natende serve, profiled (its figures above are slowed by it): {args.profile}")
             pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(30)
             pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(40)
-        lines = fleet.read_log("atende").splitlines()
-        levels = count_of(event.get("level", "?") for event in fleet.events("atende"))
-        print(f"\natende's log: {len(lines)} lines, by level {levels}")
-        for line in lines:
-            if '"level": "error"' in line or '"level": "warning"' in line:
-                print("  " + line[:300])
+        for name in fleet.processes:  # the gateway's, and the worker's when it ran apart
+            lines = fleet.read_log(name).splitlines()
+            levels = count_of(event.get("level", "?") for event in fleet.events(name))
+            print(f"\n{name}'s log: {len(lines)} lines, by level {levels}")
+            for line in lines:
+                if '"level": "error"' in line or '"level": "warning"' in line:
+                    print("  " + line[:300])
 
 
 async def run_load(args, dsn, url, held, process, worker, folder: Path, history_intents) -> None:
