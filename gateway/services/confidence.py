@@ -287,6 +287,7 @@ def simulate_history(
     under it, and with the answer model's fit (`scorer`, its first rows these messages)
     ordered by it, as suggestions are."""
     keys = np.array([answer_key(a) for a in answers], dtype=object)
+    raw = np.asarray(vectors)
     if projection is not None:
         vectors = projection.apply(vectors)
     similarity = vectors @ vectors.T
@@ -315,6 +316,9 @@ def simulate_history(
                 # rows and text, or itself and its copies.
                 block = scorer.rows_of(keys[i]) if missing else np.union1d([i], twins)
                 held = scorer.held_out_row(i, block)
+                texts = scorer.text_scores(raw[i])
+                if texts is not None:
+                    held = held + texts
                 scores = {e.key: held[scorer.index[e.key]] for e in ranked}
                 # How near its answer's messages are to one another, without this one.
                 without = None if missing else i

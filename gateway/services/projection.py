@@ -200,5 +200,6 @@ def with_answers(
         projection.apply(vectors),
         [answer_key(a) for a in answers],
         texts=dict(zip(told, projected, strict=True)),
+        raw_texts={k: texts[k] for k in told} if texts else None,
     )
     return replace(projection, answers=fit.model()), fit

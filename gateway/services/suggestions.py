@@ -361,7 +361,9 @@ class SuggestionMaker:
             # The candidates were ranked under the projection, which kept their vectors in it.
             rows = np.asarray([c.neighbour.projected for c in voters])
             pool = {e.key: rows[list(e.members)] for e in evidence}
-            scores = projection.answers.scores(projection.apply_query(query), pool)
+            scores = projection.answers.scores(
+                projection.apply_query(query), pool, np.asarray(query)
+            )
             evidence = order_by_scores(evidence, scores, projection.answers.typical_of)
         confidence = self.calibration.model.confidence(evidence[0]) if evidence else None
         return Assessment(voters, evidence, confidence)
