@@ -136,16 +136,15 @@ class AnswerModel:
         column). With the unprojected query (`raw`), each answer's own text adds its part
         (`text_rows`; none for an answer that keeps no column, as for an average one)."""
         x = _design(query)[0]
-        texts = None
-        if raw is not None and self.text_rows is not None and self.text_weight:
-            texts = self.text_weight * (self.text_rows @ np.asarray(raw, dtype=np.float64))
+        texts = self.text_rows if raw is not None and self.text_weight else None
         out = {}
         for key, rows in pool.items():
             row = self._row_of.get(answer_digest(key))
             if row is not None:
                 out[key] = float(self.columns[row] @ x)
                 if texts is not None:
-                    out[key] += float(texts[row])
+                    # Only the candidates' rows: a knowledge base may hold thousands.
+                    out[key] += self.text_weight * float(texts[row] @ raw)
             else:
                 out[key] = float(x @ self.inverse @ _design(rows).sum(axis=0))
         return out
