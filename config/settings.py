@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         description="Run the background worker (embedding and later pipeline steps) inside "
         "`atende serve`.",
     )
+    worker_idle_poll_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=1.0,
+        description="How often an idle worker looks for work nobody told it of: retries "
+        "coming due, or work stored while its notices were down (a gateway without its own "
+        "worker notifies the `atende worker` processes through PostgreSQL).",
+    )
     sectors_file: Path = Field(
         default=CONFIG_DIR / "sectors.yaml",
         description="YAML file that defines the sectors.",

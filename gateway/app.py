@@ -129,6 +129,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         repository,
         app[keys.EMBEDDER],
         batch_size=settings.embedding_batch_size,
+        idle_poll_seconds=settings.worker_idle_poll_seconds,
         pipeline=pipeline,
     )
     app[keys.EMBEDDING_WORKER] = worker
@@ -137,7 +138,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.SECTORS],
         app[keys.EMBEDDER],
         max_message_chars=settings.max_message_chars,
-        on_stored=worker.wake,
+        on_stored=app[keys.ON_STORED],
         outbox=app[keys.OUTBOX],
     )
     app[keys.PIPELINE] = pipeline

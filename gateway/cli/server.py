@@ -75,11 +75,13 @@ async def _worker(settings: Settings, args: argparse.Namespace) -> None:
     from gateway.http.channels import running_delivery_worker
     from gateway.services.embedding import EmbeddingWorker, check_embedding_model
     from gateway.services.pipeline import build_pipeline
+    from storage import notices
+    from storage.database import driver_dsn
     from storage.repositories import MessageRepository, MetaRepository, SectorRepository
 
     embedder = create_embedder(settings)
     try:
-        async with open_database(settings, embedder.dim) as (_, sessions):
+        async with open_database(settings, embedder.dim) as (engine, sessions):
             await check_embedding_model(MetaRepository(sessions), embedder)
             catalog = load_sectors(settings.sectors_file)
             await SectorRepository(sessions).sync(
@@ -92,13 +94,20 @@ async def _worker(settings: Settings, args: argparse.Namespace) -> None:
                     MessageRepository(sessions),
                     embedder,
                     batch_size=settings.embedding_batch_size,
+                    idle_poll_seconds=settings.worker_idle_poll_seconds,
                     pipeline=pipeline,
                 )
                 log.info("worker_started")
                 # Embedding with routing and suggestion, and the retries of those; any may
-                # run in other processes too.
+                # run in other processes too. A gateway without its own worker sends
+                # notices when it stores work, so this one need not wait for its poll.
+                woken = {notices.STORED: worker.wake, notices.OUTBOX: outbox.wake}
                 try:
-                    await asyncio.gather(worker.run(), pipeline.run())
+                    await asyncio.gather(
+                        worker.run(),
+                        pipeline.run(),
+                        notices.listen(driver_dsn(engine.url), woken),
+                    )
                 finally:
                     await pipeline.aclose()
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 
 import structlog
 from aiohttp import web
@@ -19,9 +20,11 @@ from gateway import __version__
 from gateway.http import keys
 from gateway.services.delivery import DeliveryWorker, Outbox
 from gateway.services.inbound import InboundService
+from storage import notices
 from storage.database import driver_dsn
 from storage.deliveries import DeliveryRepository
 from storage.ingest import IngestWriter
+from storage.notices import Notifier
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +44,11 @@ def build_delivery_worker(
 ) -> tuple[Outbox, DeliveryWorker]:
     outbox = Outbox(registry, rest_callback_url=settings.rest_callback_url)
     worker = DeliveryWorker(
-        DeliveryRepository(sessions), registry, outbox, max_attempts=settings.delivery_max_attempts
+        DeliveryRepository(sessions),
+        registry,
+        outbox,
+        max_attempts=settings.delivery_max_attempts,
+        idle_poll_seconds=settings.worker_idle_poll_seconds,
     )
     return outbox, worker
 
@@ -56,12 +63,21 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.OUTBOX] = outbox
     app[keys.DELIVERY_WORKER] = worker
 
+    # Without a worker of its own, the gateway tells the `atende worker` processes.
+    notifier = None if settings.run_worker else Notifier(driver_dsn(app[keys.ENGINE].url))
+    if notifier is not None:
+        outbox.on_wake = partial(notifier.notify, notices.OUTBOX)
+
     def stored() -> None:
+        if notifier is not None:
+            notifier.notify(notices.STORED)
+            return
         # The embedding worker is built after this context; find it when a message lands.
         embedding = app.get(keys.EMBEDDING_WORKER)
         if embedding is not None:
             embedding.wake()
 
+    app[keys.ON_STORED] = stored
     writer = IngestWriter(driver_dsn(app[keys.ENGINE].url))
     await writer.start()
     app[keys.INBOUND] = InboundService(writer, on_stored=stored)
@@ -79,6 +95,8 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await writer.close()
+        if notifier is not None:
+            await notifier.close()
         await registry.aclose()
 
 

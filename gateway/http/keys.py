@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -30,6 +31,8 @@ CONNECTORS = web.AppKey("connectors", "ConnectorRegistry")
 INBOUND = web.AppKey("inbound", "InboundService")
 OUTBOX = web.AppKey("outbox", "Outbox")
 DELIVERY_WORKER = web.AppKey("delivery_worker", "DeliveryWorker")
+# Called once a new message is durable: wakes whichever worker will embed it.
+ON_STORED = web.AppKey("on_stored", Callable[[], None])
 API_KEYS = web.AppKey("api_keys", "ApiKeyService")
 METRICS = web.AppKey("metrics", Metrics)
 ANALYTICS = web.AppKey("analytics", "AnalyticsService")

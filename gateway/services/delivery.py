@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -77,6 +78,8 @@ class Outbox:
         self._registry = registry
         self._rest_callback_url = rest_callback_url
         self._wake = Wakeup()
+        # Set where the delivery worker runs in other processes (storage.notices).
+        self.on_wake: Callable[[], None] | None = None
 
     def _destination(self, row: ChatInteraction) -> tuple[str, int | None] | None:
         """(recipient, longest part) for the row's channel, or None when it has nowhere to go."""
@@ -132,8 +135,10 @@ class Outbox:
         return new
 
     def wake(self) -> None:
-        """Tell the local worker (once the transaction committed) there is work."""
+        """Tell the worker (once the transaction committed) there is work."""
         self._wake.set()
+        if self.on_wake is not None:
+            self.on_wake()
 
     @property
     def wakeup(self) -> Wakeup:

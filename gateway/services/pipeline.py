@@ -358,6 +358,7 @@ def build_pipeline(
         router,
         suggestions,
         batch_size=settings.embedding_batch_size,
+        idle_poll_seconds=settings.worker_idle_poll_seconds,
         chat=chat,
         catalog=catalog,
         outbox=outbox,
