@@ -207,3 +207,13 @@ def run_atende(
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture
+async def stack(db_url: str, tmp_path: Path, aiohttp_server, aiohttp_client):
+    """A gateway without its own worker, loopback fakes and `atende worker` subprocesses
+    (tests/worker_stack.py)."""
+    from tests.worker_stack import open_stack
+
+    async with open_stack(db_url, tmp_path, aiohttp_server, aiohttp_client) as opened:
+        yield opened

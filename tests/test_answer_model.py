@@ -6,62 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gateway.embeddings.local import UseMultilingualEmbedder
 from gateway.services.answer_model import (
-    TEXT_WEIGHT,
     AnswerFit,
     AnswerModel,
-    embed_answer_texts,
 )
 from gateway.services.calibration import fit_calibration
 from gateway.services.confidence import (
-    Simulated,
     Vote,
     order_by_scores,
-    simulate_history,
     weigh,
 )
-from gateway.services.projection import Projection, with_answers
-from gateway.services.suggestions import Calibration, Candidate, SuggestionMaker
-from storage.neighbours import Neighbour
+from gateway.services.projection import Projection
 from storage.reviews import answer_digest
-from storage.vectors import matrix_text
-
-
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
-def _random_history(seed: int = 5, times: int = 1) -> tuple[np.ndarray, list[str]]:
-    """Four answers on 6-d vectors, given 10, 7, 3 times `times` and once."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(4, 6))
-    counts = [10 * times, 7 * times, 3 * times, 1]
-    rows = [centres[a] + rng.normal(0, 0.4, 6) for a, n in enumerate(counts) for _ in range(n)]
-    answers = [f"answer {a}" for a, n in enumerate(counts) for _ in range(n)]
-    return _unit(np.array(rows)), answers
-
-
-def _simulated(
-    vectors: np.ndarray, answers: list[str], texts: dict[str, np.ndarray] | None = None
-) -> tuple[Projection, AnswerFit, list[Simulated]]:
-    """What calibrating fits on this history (the answers' `texts` too), the answer
-    model's fit behind it, and the questions the confidence model learns from."""
-    projection, _ = fit_calibration(
-        vectors, answers, temperature=0.02, model_id="m", answer_texts=texts
-    )
-    assert projection is not None
-    assert projection.answers is not None
-    _, scorer = with_answers(projection, vectors, answers, texts)
-    assert scorer is not None
-    cases = simulate_history(
-        vectors, answers, temperature=0.01, projection=projection, scorer=scorer
-    )
-    return projection, scorer, cases
+from tests.answer_helpers import random_history, simulated, unit
 
 
 def test_held_out_scores_are_those_of_the_fit_without_the_rows():
-    vectors, answers = _random_history()
+    vectors, answers = random_history()
     fit = AnswerFit(vectors, answers)
     # One message left out, and an answer's every message left out (a missing intent).
     for rows in ([3], [i for i, a in enumerate(answers) if a == "answer 1"]):
@@ -75,154 +36,8 @@ def test_held_out_scores_are_those_of_the_fit_without_the_rows():
     assert held[:, fit.index["answer 1"]] == pytest.approx(np.zeros(7), abs=1e-9)
 
 
-def test_an_answers_own_text_is_one_more_example_of_it():
-    vectors, answers = _random_history()
-    texts = _unit(np.random.default_rng(11).normal(size=(4, 6)))
-    keys = [f"answer {a}" for a in range(4)]
-    fit = AnswerFit(vectors, answers, texts=dict(zip(keys, texts, strict=True)))
-    # The answer given once keeps no column, so it gets no text either: its message
-    # among the voters scores it, exactly.
-    assert fit.texts == 3
-    plain = AnswerFit(np.vstack([vectors, texts[:3]]), [*answers, *keys[:3]])
-    assert np.allclose(fit.weights, plain.weights)
-    model = fit.model()
-    assert model.examples == len(answers)
-    assert model.summary()["texts"] == 3
-    assert AnswerModel.from_json(model.as_json()).texts == 3
-    # A missing intent hides its messages and its text alike.
-    hidden = fit.rows_of("answer 1")
-    assert len(hidden) == 8
-    kept = [i for i, a in enumerate(answers) if a != "answer 1"]
-    refit = AnswerFit(
-        vectors[kept], [answers[i] for i in kept], texts=dict(zip(keys, texts, strict=True))
-    )
-    held = fit.held_out(hidden)
-    for key in refit.classes:
-        expected = fit.design[hidden] @ refit.weights[:, refit.index[key]]
-        assert held[:, fit.index[key]] == pytest.approx(expected, abs=1e-9)
-
-
-def test_calibrating_with_answer_texts_simulates_missing_intents_without_them():
-    vectors, answers = _random_history(times=5)
-    vectors_of_texts = _unit(np.random.default_rng(3).normal(size=(4, 6)))
-    texts = dict(zip(sorted(set(answers)), vectors_of_texts, strict=True))
-    projection, _, cases = _simulated(vectors, answers, texts)
-    assert projection.answers is not None
-    assert projection.answers.texts == 3
-    missing = cases[1]  # the first message, asked with its answer taken out
-    assert missing.missing
-    kept = [i for i, a in enumerate(answers) if a != answers[0]]
-    told = sorted(texts)
-    projected = projection.apply([texts[k] for k in told])
-    refit = AnswerFit(
-        projection.apply(vectors[kept]),
-        [answers[i] for i in kept],
-        texts=dict(zip(told, projected, strict=True)),
-    )
-    # Each answer left scores as the fit without the missing one's messages and text
-    # says, plus the part its own text adds (the stored model's, as at suggestion time).
-    texts_part = projection.answers.text_rows
-    assert texts_part is not None
-    row_of = {d: i for i, d in enumerate(projection.answers.digests)}
-    scores = np.append(projection.apply(vectors[0]), 1.0) @ refit.weights
-    scores += [
-        TEXT_WEIGHT * texts_part[row_of[answer_digest(key)]] @ vectors[0]
-        if answer_digest(key) in row_of
-        else 0.0
-        for key in refit.classes
-    ]
-    assert missing.features[4] == pytest.approx(float(scores.max()), abs=1e-6)
-
-
-async def test_only_answers_given_twice_are_embedded_once_each():
-    given = ["Pague com Pix."] * 60 + ["Boleto em Pedidos."] * 40
-    answers = [*given, "pague  com PIX.", "Uma vez só."]
-    embedder = UseMultilingualEmbedder(threads=2)
-    try:
-        texts = await embed_answer_texts(embedder, answers, batch=1)
-        expected = await embedder.embed_answers(["Pague com Pix.", "Boleto em Pedidos."])
-        # A history too small for an answer model has nothing to learn them for.
-        assert await embed_answer_texts(embedder, given[:99]) == {}
-    finally:
-        await embedder.aclose()
-    # Keyed as the answer model keys answers; the first spelling is the one embedded.
-    assert list(texts) == ["pague com pix.", "boleto em pedidos."]
-    np.testing.assert_allclose(list(texts.values()), expected, atol=1e-6)
-
-
-def _with_texts() -> tuple[np.ndarray, list[str], dict[str, np.ndarray], AnswerFit]:
-    """A history, its answers' own (unprojected) vectors, and the fit that has both."""
-    vectors, answers = _random_history()
-    keys = [f"answer {a}" for a in range(4)]
-    texts = dict(zip(keys, _unit(np.random.default_rng(11).normal(size=(4, 6))), strict=True))
-    return vectors, answers, texts, AnswerFit(vectors, answers, texts=texts, raw_texts=texts)
-
-
-def test_a_questions_closeness_to_an_answers_own_text_adds_to_its_score():
-    vectors, answers, texts, fit = _with_texts()
-    model = fit.model()
-    query = _unit(np.random.default_rng(9).normal(size=(1, 6)))[0]
-    pool = {key: vectors[[i for i, a in enumerate(answers) if a == key]] for key in set(answers)}
-    plain = model.scores(query, pool)
-    scores = model.scores(query, pool, query)
-    # Measured against the mean of the texts of the answers that keep a column, so a
-    # question near all of them gains nothing from it.
-    mean = np.mean([texts[f"answer {a}"] for a in range(3)], axis=0)
-    for a in range(3):
-        key = f"answer {a}"
-        added = TEXT_WEIGHT * (texts[key] - mean) @ query
-        assert scores[key] == pytest.approx(plain[key] + added, abs=1e-9)
-        assert fit.text_scores(query)[fit.index[key]] == pytest.approx(added, abs=1e-9)
-    # The answer given once keeps no column and no text: it counts as an average one.
-    assert scores["answer 3"] == plain["answer 3"]
-    assert fit.text_scores(query)[fit.index["answer 3"]] == 0.0
-    # Stored and read back, it adds the same.
-    again = AnswerModel.from_json(model.as_json())
-    assert again.summary()["text_weight"] == TEXT_WEIGHT
-    assert again.scores(query, pool, query) == pytest.approx(scores, abs=1e-6)
-    # A model stored before the texts were read so scores as it did.
-    older = model.as_json()
-    del older["text_rows"]
-    assert AnswerModel.from_json(older).scores(query, pool, query) == pytest.approx(plain, abs=1e-6)
-    with pytest.raises(ValueError, match="needs 3x6 floats"):
-        AnswerModel.from_json({**model.as_json(), "text_rows": matrix_text(np.ones((2, 6)))})
-
-
-def test_a_suggestion_orders_answers_with_the_closeness_to_their_texts():
-    vectors, answers = _random_history(times=5)
-    keys = sorted(set(answers))
-    texts = dict(zip(keys, _unit(np.random.default_rng(3).normal(size=(4, 6))), strict=True))
-    projection, model = fit_calibration(
-        vectors, answers, temperature=0.02, model_id="m", answer_texts=texts
-    )
-    assert projection is not None
-    assert projection.answers is not None
-    assert projection.answers.text_weight == TEXT_WEIGHT
-    maker = SuggestionMaker(
-        None,  # type: ignore[arg-type]
-        model_id="m",
-        threshold=0.0,
-        calibration=Calibration(model=model, projection=projection),
-    )
-    query = _unit(vectors[4:5] + vectors[30:31])[0]
-    neighbours = [
-        Neighbour(i, None, answers[i], "q", float(vectors[i] @ query), vectors[i])
-        for i in range(len(answers))
-    ]
-    ranked = [Candidate(n, False, True) for n in projection.rescore(query, neighbours)]
-    assessment = maker.assess(query, ranked)
-    pool = {
-        e.key: np.asarray([assessment.candidates[m].neighbour.projected for m in e.members])
-        for e in assessment.evidence
-    }
-    projected = projection.apply(query)
-    expected = projection.answers.scores(projected, pool, query)
-    assert {e.key: e.score for e in assessment.evidence} == pytest.approx(expected)
-    assert expected != pytest.approx(projection.answers.scores(projected, pool))
-
-
 def test_the_stored_model_scores_as_the_fit_did():
-    vectors, answers = _random_history()
+    vectors, answers = random_history()
     fit = AnswerFit(vectors, answers)
     model = fit.model()
     # Only the answers given at least twice keep a column; the one given once is scored
@@ -230,7 +45,7 @@ def test_the_stored_model_scores_as_the_fit_did():
     assert set(model.digests) == {answer_digest(f"answer {a}") for a in range(3)}
     assert model.examples == len(answers)
     assert model.dim == 6
-    query = _unit(np.random.default_rng(9).normal(size=(1, 6)))[0]
+    query = unit(np.random.default_rng(9).normal(size=(1, 6)))[0]
     pool = {key: vectors[[i for i, a in enumerate(answers) if a == key]] for key in set(answers)}
     pool["answer 0"] = vectors[:2]  # a stored answer is scored from its column, not the pool
     scores = model.scores(query, pool)
@@ -251,8 +66,8 @@ def test_the_whole_history_of_an_answer_outweighs_one_near_phrasing():
             answers.append(answer)
     rows.append([0.5, 0.0, 0.0, 0.0])
     answers.append("Boleto.")
-    vectors = _unit(np.array(rows))
-    query = _unit(np.array([[0.52, 0.02, 0.0, 0.0]]))[0]
+    vectors = unit(np.array(rows))
+    query = unit(np.array([[0.52, 0.02, 0.0, 0.0]]))[0]
     similarity = vectors @ query
     nearest = np.argsort(-similarity)[:5]
     votes = [Vote(float(similarity[j]), answers[j]) for j in nearest]
@@ -281,7 +96,7 @@ def test_a_lone_answer_leads_by_its_score():
 
 
 def test_the_answer_model_is_stored_within_the_projection_and_read_back():
-    vectors, answers = _random_history(times=5)
+    vectors, answers = random_history(times=5)
     projection, model = fit_calibration(vectors, answers, temperature=0.02, model_id="m")
     assert projection is not None
     assert projection.answers is not None
@@ -307,14 +122,14 @@ def test_the_answer_model_is_stored_within_the_projection_and_read_back():
     ],
 )
 def test_a_damaged_answer_model_is_refused(change, message):
-    vectors, answers = _random_history()
+    vectors, answers = random_history()
     stored = AnswerFit(vectors, answers).model().as_json()
     with pytest.raises(ValueError, match=message):
         AnswerModel.from_json({**stored, **change})
 
 
 def test_a_projection_holding_an_answer_model_of_another_size_is_refused():
-    vectors, answers = _random_history()
+    vectors, answers = random_history()
     projection = Projection(matrix=np.eye(4, dtype=np.float32), examples=10)
     value = projection.as_json()
     value["answer_model"] = AnswerFit(vectors, answers).model().as_json()
@@ -323,8 +138,8 @@ def test_a_projection_holding_an_answer_model_of_another_size_is_refused():
 
 
 def test_the_confidence_learns_from_scores_for_messages_the_model_did_not_see():
-    vectors, answers = _random_history(times=5)
-    _, fit, cases = _simulated(vectors, answers)
+    vectors, answers = random_history(times=5)
+    _, fit, cases = simulated(vectors, answers)
     assert all(len(c.features) == 7 for c in cases)
     # Where its answer was left out, the best answer left scores lower than a right one.
     missing = [c.features[4] for c in cases if c.missing]
@@ -340,7 +155,7 @@ def test_the_confidence_learns_from_scores_for_messages_the_model_did_not_see():
 
 
 def test_a_small_history_keeps_the_votes_alone():
-    vectors, answers = _random_history()  # 21 messages
+    vectors, answers = random_history()  # 21 messages
     projection, model = fit_calibration(vectors, answers, temperature=0.02, model_id="m")
     assert projection is not None
     assert projection.answers is None
@@ -349,10 +164,10 @@ def test_a_small_history_keeps_the_votes_alone():
 
 
 def test_a_message_asked_again_word_for_word_is_scored_without_its_copies():
-    vectors, answers = _random_history(times=5)
+    vectors, answers = random_history(times=5)
     twinned = np.vstack([vectors, vectors[:1]])
     asked = [*answers, answers[0]]
-    projection, _, cases = _simulated(twinned, asked)
+    projection, _, cases = simulated(twinned, asked)
     first = cases[0]
     assert not first.missing
     # The fit without both copies, as if the message had never been seen.
@@ -378,7 +193,7 @@ def _nearest_sibling(vectors: np.ndarray, answers: list[str], row: int, rows: li
 
 
 def test_how_near_an_answers_messages_are_to_one_another():
-    vectors, answers = _random_history(times=2)
+    vectors, answers = random_history(times=2)
     vectors = np.vstack([vectors, vectors[:1]])  # a copy of a message's text
     answers = [*answers, answers[0]]
     fit = AnswerFit(vectors, answers)
@@ -405,8 +220,8 @@ def test_how_near_an_answers_messages_are_to_one_another():
 
 
 def test_the_winner_is_measured_against_how_near_its_messages_are():
-    vectors, answers = _random_history(times=5)
-    projection, _, cases = _simulated(vectors, answers)
+    vectors, answers = random_history(times=5)
+    projection, _, cases = simulated(vectors, answers)
     model = projection.answers
     assert model is not None
     query = projection.apply(vectors[4])
@@ -429,7 +244,7 @@ def test_the_winner_is_measured_against_how_near_its_messages_are():
 
 
 def test_an_answer_model_stored_before_it_knew_nearness_keeps_six_features():
-    vectors, answers = _random_history(times=5)
+    vectors, answers = random_history(times=5)
     stored = AnswerFit(vectors, answers).model().as_json()
     del stored["typicals"], stored["history_typical"]
     model = AnswerModel.from_json(stored)

@@ -24,7 +24,6 @@ from storage import notices
 from storage.database import driver_dsn
 from storage.deliveries import DeliveryRepository
 from storage.ingest import IngestWriter
-from storage.notices import Notifier
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +63,7 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.DELIVERY_WORKER] = worker
 
     # Without a worker of its own, the gateway tells the `atende worker` processes.
-    notifier = None if settings.run_worker else Notifier(driver_dsn(app[keys.ENGINE].url))
+    notifier = None if settings.run_worker else notices.Notifier(driver_dsn(app[keys.ENGINE].url))
     if notifier is not None:
         outbox.on_wake = partial(notifier.notify, notices.OUTBOX)
 

@@ -163,7 +163,7 @@ class AnswerModel:
             "examples": self.examples,
             "texts": self.texts,
             "ridge": self.ridge,
-            "text_weight": self.text_weight if self.text_rows is not None else 0.0,
+            "text_weight": self.text_weight,
         }
 
     def as_json(self) -> dict[str, Any]:
