@@ -197,16 +197,18 @@ async def prepare_schema(dsn: str) -> None:
     from config.sectors import load_sectors
     from config.settings import Settings
     from gateway.app import open_database
-    from gateway.embeddings.local import NORMALISED_SUFFIX, E5SmallEmbedder
+    from gateway.embeddings import create_embedder
     from gateway.services.embedding import EMBEDDING_META_KEY
     from storage.repositories import MetaRepository, SectorRepository
 
     settings = Settings(_env_file=None, database_url=dsn)
-    async with open_database(settings, E5SmallEmbedder.dim) as (_, sessions):
+    embedder = create_embedder(settings)  # its model is loaded on first use only: not here
+    async with open_database(settings, embedder.dim) as (_, sessions):
         catalog = load_sectors(settings.sectors_file)
         await SectorRepository(sessions).sync([(s.name, s.description) for s in catalog.sectors])
         # What check_embedding_model records on a first start, without loading the model.
         await MetaRepository(sessions).set(
             EMBEDDING_META_KEY,
-            {"model_id": E5SmallEmbedder.model_id + NORMALISED_SUFFIX, "dim": E5SmallEmbedder.dim},
+            {"model_id": embedder.model_id, "dim": embedder.dim},
         )
+    await embedder.aclose()

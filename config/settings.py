@@ -172,6 +172,12 @@ class Settings(BaseSettings):
         "with long letter repeats shortened (measured to find more paraphrases as customers "
         "type them). Changing it needs `atende reembed`.",
     )
+    embedding_abbreviations: bool = Field(
+        default=True,
+        description="With ATENDE_EMBEDDING_NORMALISE, local models also read common pt-BR "
+        "chat abbreviations (vc, pq, hj, msg, ...) as the words they stand for. Changing it "
+        "needs `atende reembed`; left unset, a database embedded without them keeps them off.",
+    )
     e5_engine: E5Engine = Field(
         default=E5Engine.AUTO,
         description="The C engine that runs e5-small: atende's build (about twice as fast), "

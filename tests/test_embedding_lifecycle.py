@@ -15,6 +15,8 @@ from config.errors import ConfigurationError
 from config.sectors import load_sectors
 from gateway.app import create_app
 from gateway.embeddings import create_embedder
+from gateway.embeddings.local import ABBREVIATIONS_SUFFIX, NORMALISED_SUFFIX
+from gateway.http import keys
 from gateway.services.embedding import reembed_all
 from storage import sector_indexes
 from storage.database import create_engine, session_factory
@@ -157,3 +159,42 @@ async def test_model_change_is_refused_then_rebuilt_by_reembed(db_url):
         assert index == 1
     finally:
         await engine.dispose()
+
+
+async def test_a_database_embedded_before_abbreviations_keeps_its_kind_of_vectors(db_url):
+    # A new database spells pt-BR abbreviations out by default.
+    assert create_embedder(make_settings(db_url)).model_id.endswith(ABBREVIATIONS_SUFFIX)
+    client = await _started(make_settings(db_url, embedding_abbreviations=False))
+    try:
+        old = await post_message(client, "vc pode cancelar minha assinatura?")
+        await wait_until_embedded(client, old["id"])
+    finally:
+        await client.close()
+
+    # The new default, left unset, must not stop a database embedded before it: new
+    # messages are embedded as the stored ones were, so one search still finds them all.
+    client = await _started(make_settings(db_url))
+    try:
+        kept = client.server.app[keys.EMBEDDER].model_id
+        assert kept.endswith(NORMALISED_SUFFIX)
+        new = await post_message(client, "vc pode cancelar meu pedido?")
+        await wait_until_embedded(client, new["id"])
+        response = await client.post(
+            f"{API}/messages/search", json={"query": "vc cancela", "similarity_threshold": 0.0}
+        )
+        assert {hit["id"] for hit in (await response.json())["items"]} == {old["id"], new["id"]}
+    finally:
+        await client.close()
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            models = set(await conn.scalars(text("SELECT embedding_model FROM chat_interactions")))
+    finally:
+        await engine.dispose()
+    assert models == {kept}
+
+    # Asked for by name, the abbreviations need the vectors rebuilt first.
+    with pytest.raises(ConfigurationError) as refused:
+        await _started(make_settings(db_url, embedding_abbreviations=True))
+    assert ABBREVIATIONS_SUFFIX in str(refused.value)
+    assert "atende reembed" in str(refused.value)

@@ -53,10 +53,13 @@ def create_embedder(settings: Settings) -> Embedder:
             f"ATENDE_EMBEDDING_DIM is {settings.embedding_dim} but the {provider.value} "
             f"model makes {local.dim}-dimensional vectors; unset it or set it to {local.dim}"
         )
+    text = {
+        "normalise": settings.embedding_normalise,
+        "abbreviations": settings.embedding_abbreviations,
+        "keep_stored": "embedding_abbreviations" not in settings.model_fields_set,
+    }
     if local is E5SmallEmbedder:
         return E5SmallEmbedder(
-            threads=settings.embedding_threads,
-            engine=settings.e5_engine,
-            normalise=settings.embedding_normalise,
+            threads=settings.embedding_threads, engine=settings.e5_engine, **text
         )
-    return local(threads=settings.embedding_threads, normalise=settings.embedding_normalise)
+    return local(threads=settings.embedding_threads, **text)

@@ -40,6 +40,12 @@ class Embedder(ABC):
         as the passages a question looks for; the others as any text."""
         return await self.embed(texts)
 
+    def adopt(self, stored_model_id: str) -> bool:
+        """Embed as the vectors already stored were made, where they differ from this
+        embedder's only by a default the settings did not choose (a new default must not
+        stop a database that was embedded before it); True when it switched."""
+        return False
+
     async def aclose(self) -> None:  # noqa: B027 - optional for providers with no resources
         """Release what the provider holds (HTTP sessions, threads)."""
 

