@@ -198,3 +198,34 @@ async def test_a_database_embedded_before_abbreviations_keeps_its_kind_of_vector
         await _started(make_settings(db_url, embedding_abbreviations=True))
     assert ABBREVIATIONS_SUFFIX in str(refused.value)
     assert "atende reembed" in str(refused.value)
+
+    # Filling missing vectors keeps to the stored kind; a full rebuild adopts the default.
+    engine = create_engine(db_url)
+    try:
+        for missing_only, done in ((True, 0), (False, 2)):
+            embedder = create_embedder(make_settings(db_url))
+            try:
+                assert (
+                    await reembed_all(
+                        engine,
+                        session_factory(engine),
+                        embedder,
+                        missing_only=missing_only,
+                        batch_size=8,
+                    )
+                    == done
+                )
+            finally:
+                await embedder.aclose()
+            assert embedder.model_id.endswith(ABBREVIATIONS_SUFFIX) is not missing_only
+    finally:
+        await engine.dispose()
+    client = await _started(make_settings(db_url))
+    try:
+        assert client.server.app[keys.EMBEDDER].model_id.endswith(ABBREVIATIONS_SUFFIX)
+        response = await client.post(
+            f"{API}/messages/search", json={"query": "vc cancela", "similarity_threshold": 0.0}
+        )
+        assert {hit["id"] for hit in (await response.json())["items"]} == {old["id"], new["id"]}
+    finally:
+        await client.close()

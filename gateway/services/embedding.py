@@ -53,7 +53,7 @@ async def check_embedding_model(meta: MetaRepository, embedder: Embedder) -> Non
             model_id=embedder.model_id,
             detail="the stored vectors were made before a newer default of the text's "
             "evening-out (ATENDE_EMBEDDING_ABBREVIATIONS); new ones are made the same way. "
-            "Run `atende reembed` to adopt it, or set the setting to silence this.",
+            "Run `atende reembed` to adopt it, or set it to false to keep to the stored kind.",
         )
         return
     if stored.get("model_id") != embedder.model_id or stored.get("dim") != embedder.dim:
@@ -170,7 +170,11 @@ async def reembed_all(
     """
     repository = MessageRepository(sessions)
     meta = MetaRepository(sessions)
-    if not missing_only:
+    if missing_only:
+        # The missing vectors join the stored ones, so they are made the same way (or the
+        # settings that cannot are refused) rather than with whatever is configured.
+        await check_embedding_model(meta, embedder)
+    else:
         async with engine.begin() as conn:
             await conn.execute(text("DROP INDEX IF EXISTS ix_chat_interactions_embedding"))
             await sector_indexes.drop_all(conn)
