@@ -206,7 +206,7 @@ async def test_calibrate_is_a_dry_run_until_applied_and_the_pipeline_reads_it(cl
     assert maker.calibration.projection.dim == projection["dim"]
     assert pipeline._router.projection is maker.calibration.projection
     # Under the projection, a paraphrase still finds its answer.
-    body = await _suggested(client, "qto tempo demora p chegar no nordeste?")
+    body = await _suggested(client, "qto tempo demora p/ chegar no nordeste?")
     assert body["answer"] == DELIVERY_A
     assert body["suggestion"]["similarity"] >= body["suggestion"]["threshold"]
 

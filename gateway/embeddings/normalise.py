@@ -77,7 +77,8 @@ PT_BR_ABBREVIATIONS = {
     "vlw": "valeu",
 }
 _WORD = re.compile(r"\b[a-z]+\b")
-# "p/ voce", "p/voce": "para" ("p/" is the only abbreviation with a mark in it).
+# "p/ voce", "p/voce": "para" ("p/" is the only abbreviation with a mark in it). A bare
+# "p" is left alone: a store's customers also write it for the size ("troco o P pelo M?").
 _P_SLASH = re.compile(r"\bp/\s*")
 
 
