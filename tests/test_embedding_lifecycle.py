@@ -161,6 +161,13 @@ async def test_model_change_is_refused_then_rebuilt_by_reembed(db_url):
         await engine.dispose()
 
 
+async def _found_by_search(client: TestClient, query: str) -> set[int]:
+    response = await client.post(
+        f"{API}/messages/search", json={"query": query, "similarity_threshold": 0.0}
+    )
+    return {hit["id"] for hit in (await response.json())["items"]}
+
+
 async def test_a_database_embedded_before_abbreviations_keeps_its_kind_of_vectors(db_url):
     # A new database spells pt-BR abbreviations out by default.
     assert create_embedder(make_settings(db_url)).model_id.endswith(ABBREVIATIONS_SUFFIX)
@@ -179,29 +186,22 @@ async def test_a_database_embedded_before_abbreviations_keeps_its_kind_of_vector
         assert kept.endswith(NORMALISED_SUFFIX)
         new = await post_message(client, "vc pode cancelar meu pedido?")
         await wait_until_embedded(client, new["id"])
-        response = await client.post(
-            f"{API}/messages/search", json={"query": "vc cancela", "similarity_threshold": 0.0}
-        )
-        assert {hit["id"] for hit in (await response.json())["items"]} == {old["id"], new["id"]}
+        assert await _found_by_search(client, "vc cancela") == {old["id"], new["id"]}
     finally:
         await client.close()
     engine = create_engine(db_url)
     try:
         async with engine.connect() as conn:
             models = set(await conn.scalars(text("SELECT embedding_model FROM chat_interactions")))
-    finally:
-        await engine.dispose()
-    assert models == {kept}
+        assert models == {kept}
 
-    # Asked for by name, the abbreviations need the vectors rebuilt first.
-    with pytest.raises(ConfigurationError) as refused:
-        await _started(make_settings(db_url, embedding_abbreviations=True))
-    assert ABBREVIATIONS_SUFFIX in str(refused.value)
-    assert "atende reembed" in str(refused.value)
+        # Asked for by name, the abbreviations need the vectors rebuilt first.
+        with pytest.raises(ConfigurationError) as refused:
+            await _started(make_settings(db_url, embedding_abbreviations=True))
+        assert ABBREVIATIONS_SUFFIX in str(refused.value)
+        assert "atende reembed" in str(refused.value)
 
-    # Filling missing vectors keeps to the stored kind; a full rebuild adopts the default.
-    engine = create_engine(db_url)
-    try:
+        # Filling missing vectors keeps to the stored kind; a full rebuild adopts the default.
         for missing_only, done in ((True, 0), (False, 2)):
             embedder = create_embedder(make_settings(db_url))
             try:
@@ -223,9 +223,6 @@ async def test_a_database_embedded_before_abbreviations_keeps_its_kind_of_vector
     client = await _started(make_settings(db_url))
     try:
         assert client.server.app[keys.EMBEDDER].model_id.endswith(ABBREVIATIONS_SUFFIX)
-        response = await client.post(
-            f"{API}/messages/search", json={"query": "vc cancela", "similarity_threshold": 0.0}
-        )
-        assert {hit["id"] for hit in (await response.json())["items"]} == {old["id"], new["id"]}
+        assert await _found_by_search(client, "vc cancela") == {old["id"], new["id"]}
     finally:
         await client.close()

@@ -76,7 +76,7 @@ PT_BR_ABBREVIATIONS = {
     "vlr": "valor",
     "vlw": "valeu",
 }
-_WORD = re.compile(r"\b[a-z]+\b")
+_ABBREVIATION = re.compile(r"\b(?:" + "|".join(PT_BR_ABBREVIATIONS) + r")\b")
 # "p/ voce", "p/voce": "para" ("p/" is the only abbreviation with a mark in it). A bare
 # "p" is left alone: a store's customers also write it for the size ("troco o P pelo M?").
 _P_SLASH = re.compile(r"\bp/\s*")
@@ -102,4 +102,4 @@ def expand_abbreviations(text: str) -> str:
     """`text` (already lower case, without accents) with every whole word that is a pt-BR
     chat abbreviation spelt out: "vc pode ver p/ mim?" -> "voce pode ver para mim?"."""
     text = _P_SLASH.sub("para ", text)
-    return _WORD.sub(lambda word: PT_BR_ABBREVIATIONS.get(word[0], word[0]), text)
+    return _ABBREVIATION.sub(lambda word: PT_BR_ABBREVIATIONS[word[0]], text)
