@@ -44,39 +44,56 @@ def test_the_pt_br_set_holds_what_the_issue_asks_of_it():
     assert sum(t.isascii() for t in texts) >= len(texts) // 2
 
 
-def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
-    """The held-out half of the pt-BR set, which no parameter was chosen on.
+HELD_OUT_SEEDS = [13, 1, 2, 3]
 
-    The floors are the figures measured when the decision was last changed (README,
-    "Measuring it"), less a little: a change that makes suggestions worse on customers'
-    Portuguese fails here. Some are below atende's targets (top-1 0.85, coverage 0.60 at
-    precision 0.95): those are not reached yet, and this test does not pretend so.
+
+def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
+    """The held-out half of the pt-BR set, which no parameter was chosen on, over the four
+    splits whose mean README's "Measuring it" gives (about 40 s).
+
+    atende's targets that the mean reaches are asserted as they are (sector accuracy 0.90,
+    precision 0.95, no suggestion for 0.90 of out-of-scope and missing-intent messages;
+    the silences a little under what was measured). Top-1 (target 0.85) and coverage
+    (0.60) are not reached yet: their floors are the figures measured when the decision
+    was last changed, less a little, and this test does not pretend otherwise.
     """
     chart = tmp_path / "curve.svg"
-    report = _eval(str(PT_BR), "--split", "heldout", "--svg", str(chart), server_url=db_url)
+    seeds = ",".join(str(seed) for seed in HELD_OUT_SEEDS)
+    report = _eval(
+        str(PT_BR), "--split", "heldout", "--seeds", seeds, "--svg", str(chart), server_url=db_url
+    )
     assert report["split"] == "heldout"
-    assert report["asked"] == {"in_scope": 123, "missing_intent": 70, "out_of_scope": 90}
-    assert report["sector_accuracy_by_scope"]["in_scope"] >= 0.88
-    assert report["top1"] >= 0.81
-    assert report["hit3"] >= 0.93
-    assert report["precision"] >= 0.90
-    assert report["coverage"] >= 0.45
-    assert report["no_suggestion"]["out_of_scope"] >= 0.95
-    assert report["no_suggestion"]["missing_intent"] >= 0.93
-    # The history taught a projection and an answer model (from every answer's own
-    # text too), and the votes were weighed and ordered by them.
-    projection = report["calibration"]["projection"]
-    assert projection["examples"] == report["history"]
-    assert projection["answer_model"]["examples"] == report["history"]
-    assert projection["answer_model"]["answers"] == 41
-    assert projection["answer_model"]["texts"] == 41
-    # The curve reads the same decision: coverage falls as the bar rises, and the row at
-    # the configured bar is the headline.
-    coverages = [row["coverage"] for row in report["curve"]]
-    assert coverages == sorted(coverages, reverse=True)
-    [at_bar] = [r for r in report["curve"] if r["min_confidence"] == report["min_confidence"]]
-    assert at_bar["coverage"] == report["coverage"]
-    assert at_bar["precision"] == report["precision"]
+    assert report["seeds"] == HELD_OUT_SEEDS
+    assert report["sector_accuracy_by_scope"]["in_scope"] >= 0.90
+    assert report["precision"] >= 0.95
+    assert report["no_suggestion"]["out_of_scope"] >= 0.96
+    assert report["no_suggestion"]["missing_intent"] >= 0.92
+    assert report["top1"] >= 0.83
+    assert report["hit3"] >= 0.95
+    assert report["coverage"] >= 0.50
+    splits = report["splits"]
+    assert [split["seeds"] for split in splits] == [[seed] for seed in HELD_OUT_SEEDS]
+    for split in splits:
+        assert split["asked"] == {"in_scope": 123, "missing_intent": 70, "out_of_scope": 90}
+        # The history taught a projection and an answer model (from every answer's own
+        # text too), and the votes were weighed and ordered by them.
+        projection = split["calibration"]["projection"]
+        assert projection["examples"] == split["history"]
+        assert projection["answer_model"]["examples"] == split["history"]
+        assert projection["answer_model"]["answers"] == 41
+        assert projection["answer_model"]["texts"] == 41
+        # The curve reads the same decision: coverage falls as the bar rises, and the row
+        # at the configured bar is the headline.
+        coverages = [row["coverage"] for row in split["curve"]]
+        assert coverages == sorted(coverages, reverse=True)
+        [at_bar] = [r for r in split["curve"] if r["min_confidence"] == split["min_confidence"]]
+        assert (at_bar["coverage"], at_bar["precision"]) == (split["coverage"], split["precision"])
+    # The splits differ (which intents are left out differs), and the headline is their
+    # mean, between the least and the most of them.
+    top1s = [split["top1"] for split in splits]
+    assert len(set(top1s)) > 1
+    assert report["top1"] == pytest.approx(sum(top1s) / len(top1s), abs=1e-4)
+    assert report["ranges"]["top1"] == [min(top1s), max(top1s)]
     assert chart.read_text(encoding="utf-8").startswith("<svg")
 
 
@@ -92,6 +109,7 @@ def test_the_split_is_stratified_and_fixed_by_the_seed():
 def test_eval_on_a_portuguese_file(db_url):
     report = _eval(str(FIXTURES / "eval_pt.jsonl"), server_url=db_url)
     assert report["history"] + report["questions"] == 72
+    assert (report["seeds"], report["splits"]) == ([13], [])
     # 2 of the 12 intents are left out of the history and asked whole (6 rows each); of
     # the other 10, 30% of each is asked.
     assert report["asked"] == {"in_scope": 20, "missing_intent": 12, "out_of_scope": 0}
@@ -176,6 +194,20 @@ def test_bad_eval_data_is_named_by_row_and_field_and_writes_nothing(
     assert str(path) in result.stderr
     assert "Traceback" not in result.stderr
     assert not chart.exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["--seeds", "13,x"], "seeds are whole numbers separated by commas"),
+        (["--seeds", "13,1,13"], "a seed is named twice"),
+        (["--seeds", "13,1", "--seed", "2"], "not allowed with argument --seed"),
+    ],
+)
+def test_bad_seeds_are_refused_before_anything_runs(db_url, given, message):
+    result = _run_eval(str(FIXTURES / "eval_pt.jsonl"), *given, server_url=db_url)
+    assert result.returncode == 2
+    assert message in result.stderr, result.stderr
 
 
 def test_an_embedding_provider_that_fails_stops_eval_with_a_clear_error(db_url):

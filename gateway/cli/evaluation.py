@@ -12,6 +12,7 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.cli.arguments import bounded
 from gateway.evaluation.report import EvalReport
+from gateway.evaluation.splits import combine
 from gateway.services.projection import describe
 
 
@@ -19,10 +20,46 @@ def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+SPLIT_COLUMNS = (
+    ("sector_in_scope", "sector"),
+    ("top1", "top-1"),
+    ("hit3", "hit@3"),
+    ("coverage", "coverage"),
+    ("precision", "precision"),
+    ("out_of_scope_silent", "out silent"),
+    ("missing_intent_silent", "missing silent"),
+)
+
+
+def _format_splits(report: EvalReport) -> list[str]:
+    """Each split's headline figures, their mean (the figures above) and range."""
+    head = "split".ljust(10) + "".join(title.rjust(15) for _, title in SPLIT_COLUMNS)
+    lines = [f"the figures above are the mean of {len(report.splits)} splits:", head]
+    for split in report.splits:
+        figures = EvalReport(**split).headline()
+        lines.append(
+            f"seed {split['seeds'][0]}".ljust(10)
+            + "".join(_f(figures[name]).rjust(15) for name, _ in SPLIT_COLUMNS)
+        )
+    mean = report.headline()
+    lines.append("mean".ljust(10) + "".join(_f(mean[n]).rjust(15) for n, _ in SPLIT_COLUMNS))
+    spread = "".join(
+        (f"{_f(report.ranges[n][0])}-{_f(report.ranges[n][1])}" if n in report.ranges else "-")
+        .replace("0.", ".")
+        .rjust(15)
+        for n, _ in SPLIT_COLUMNS
+    )
+    lines.append("range".ljust(10) + spread)
+    return lines
+
+
 def format_report(report: EvalReport) -> str:
     asked = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.asked.items())
+    seeds = ", ".join(str(seed) for seed in report.seeds)
     lines = [
-        f"{report.dataset}" + (f" (split {report.split})" if report.split else ""),
+        f"{report.dataset}"
+        + (f" (split {report.split})" if report.split else "")
+        + (f", seeds {seeds}" if len(report.seeds) > 1 else ""),
         f"model {report.model_id}; history {report.history}, asked {report.questions} ({asked})",
         f"confidence model: {report.calibration.get('source')}"
         f" ({report.calibration.get('examples', 0)} simulated questions); "
@@ -48,6 +85,8 @@ def format_report(report: EvalReport) -> str:
             f"no suggestion for    out-of-scope {_f(silent.get('out_of_scope'))}, "
             f"missing-intent {_f(silent.get('missing_intent'))}"
         )
+    if report.splits:
+        lines += ["", *_format_splits(report)]
     lines.append(
         f"latency per message  route+suggest p50 {report.latency_ms['p50']:.1f} ms, "
         f"p95 {report.latency_ms['p95']:.1f} ms; embedding {report.embed_ms_per_message:.1f} ms"
@@ -104,7 +143,8 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
     if args.min_confidence is not None:
         updates["suggestion_min_confidence"] = args.min_confidence
     settings = settings.model_copy(update=updates)
-    report = asyncio.run(_eval(settings, args, catalog, examples))
+    reports = asyncio.run(_eval(settings, args, catalog, examples, args.seeds or [args.seed]))
+    report = reports[0] if len(reports) == 1 else combine(reports)
     report.dataset, report.split = path.name, args.split
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
@@ -117,39 +157,63 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _eval(
-    settings: Settings, args: argparse.Namespace, catalog: SectorCatalog, examples: list
-) -> EvalReport:
+    settings: Settings,
+    args: argparse.Namespace,
+    catalog: SectorCatalog,
+    examples: list,
+    seeds: list[int],
+) -> list[EvalReport]:
+    """One report a split, with one embedder loaded for them all."""
     from tqdm import tqdm
 
     from gateway.embeddings import create_embedder
     from gateway.evaluation.report import evaluate
 
     embedder = create_embedder(settings)
-    bars: dict[str, Any] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            bars[stage] = tqdm(total=total, desc=stage, unit="msg", disable=args.quiet or args.json)
-        bars[stage].n = done
-        bars[stage].refresh()
-
+    bars: dict[tuple[int, str], Any] = {}
+    reports = []
     try:
-        report = await evaluate(
-            settings,
-            catalog,
-            embedder,
-            examples,
-            test_fraction=args.test_fraction,
-            missing_fraction=args.missing_intents,
-            seed=args.seed,
-            calibrate=not args.no_calibrate,
-            progress=progress,
-        )
+        for seed in seeds:
+
+            def progress(stage: str, done: int, total: int, seed: int = seed) -> None:
+                if (seed, stage) not in bars:
+                    desc = f"{stage} (seed {seed})" if len(seeds) > 1 else stage
+                    bars[seed, stage] = tqdm(
+                        total=total, desc=desc, unit="msg", disable=args.quiet or args.json
+                    )
+                bars[seed, stage].n = done
+                bars[seed, stage].refresh()
+
+            reports.append(
+                await evaluate(
+                    settings,
+                    catalog,
+                    embedder,
+                    examples,
+                    test_fraction=args.test_fraction,
+                    missing_fraction=args.missing_intents,
+                    seed=seed,
+                    calibrate=not args.no_calibrate,
+                    progress=progress,
+                )
+            )
     finally:
         for bar in bars.values():
             bar.close()
         await embedder.aclose()
-    return report
+    return reports
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: seeds are whole numbers separated by commas, as in 13,1,2,3"
+        ) from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is named twice")
+    return seeds
 
 
 _fraction = bounded(float, 0.0, 1.0, below=True)
@@ -177,7 +241,14 @@ def add_commands(sub: Any) -> None:
         help="per-intent: every row of an intent gets its first answer (one validated "
         "answer per intent, for data that writes each response anew)",
     )
-    ev.add_argument("--seed", type=int, default=13, help="seed of the split")
+    which = ev.add_mutually_exclusive_group()
+    which.add_argument("--seed", type=int, default=13, help="seed of the split")
+    which.add_argument(
+        "--seeds",
+        type=_seed_list,
+        help="several splits, comma-separated (13,1,2,3): the report gives their mean, "
+        "each split's figures and the range of each",
+    )
     ev.add_argument("--threshold", type=float, help="override ATENDE_SUGGESTION_THRESHOLD")
     ev.add_argument(
         "--min-confidence", type=_confidence, help="override ATENDE_SUGGESTION_MIN_CONFIDENCE"

@@ -106,9 +106,27 @@ class EvalReport:
     curve: list[dict[str, float | None]] = field(default_factory=list)
     latency_ms: dict[str, float] = field(default_factory=dict)
     embed_ms_per_message: float = 0.0
+    # The seeds of the splits measured; with more than one, every figure above is their
+    # mean (`combine`), `splits` holds each split's report and `ranges` the least and the
+    # most each headline figure was.
+    seeds: list[int] = field(default_factory=list)
+    splits: list[dict[str, Any]] = field(default_factory=list)
+    ranges: dict[str, list[float]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def headline(self) -> dict[str, float | None]:
+        """The figures atende's targets read, by name (as `ranges` names them)."""
+        return {
+            "sector_in_scope": self.sector_accuracy_by_scope.get("in_scope"),
+            "top1": self.top1,
+            "hit3": self.hit3,
+            "coverage": self.coverage,
+            "precision": self.precision,
+            "out_of_scope_silent": self.no_suggestion.get("out_of_scope"),
+            "missing_intent_silent": self.no_suggestion.get("missing_intent"),
+        }
 
 
 def _correct(asked: Example, source: Example) -> bool:
@@ -255,7 +273,9 @@ async def evaluate(
             )
         finally:
             await engine.dispose()
-    return summarise(outcomes, maker, by_id, history=len(history), embed_ms=embed_ms)
+    report = summarise(outcomes, maker, by_id, history=len(history), embed_ms=embed_ms)
+    report.seeds = [seed]
+    return report
 
 
 async def _load_history(
