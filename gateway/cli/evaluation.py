@@ -33,23 +33,23 @@ SPLIT_COLUMNS = (
 
 def _format_splits(report: EvalReport) -> list[str]:
     """Each split's headline figures, their mean (the figures above) and range."""
-    head = "split".ljust(10) + "".join(title.rjust(15) for _, title in SPLIT_COLUMNS)
-    lines = [f"the figures above are the mean of {len(report.splits)} splits:", head]
+
+    def row(label: str, cells: list[str]) -> str:
+        return label.ljust(10) + "".join(cell.rjust(15) for cell in cells)
+
+    def figures(headline: dict[str, float | None]) -> list[str]:
+        return [_f(headline[name]) for name, _ in SPLIT_COLUMNS]
+
+    lines = [
+        f"the figures above are the mean of {len(report.splits)} splits:",
+        row("split", [title for _, title in SPLIT_COLUMNS]),
+    ]
     for split in report.splits:
-        figures = EvalReport(**split).headline()
-        lines.append(
-            f"seed {split['seeds'][0]}".ljust(10)
-            + "".join(_f(figures[name]).rjust(15) for name, _ in SPLIT_COLUMNS)
-        )
-    mean = report.headline()
-    lines.append("mean".ljust(10) + "".join(_f(mean[n]).rjust(15) for n, _ in SPLIT_COLUMNS))
-    spread = "".join(
-        (f"{_f(report.ranges[n][0])}-{_f(report.ranges[n][1])}" if n in report.ranges else "-")
-        .replace("0.", ".")
-        .rjust(15)
-        for n, _ in SPLIT_COLUMNS
-    )
-    lines.append("range".ljust(10) + spread)
+        lines.append(row(f"seed {split['seeds'][0]}", figures(EvalReport(**split).headline())))
+    lines.append(row("mean", figures(report.headline())))
+    ranges = [report.ranges.get(name) for name, _ in SPLIT_COLUMNS]
+    spread = [f"{_f(r[0])}-{_f(r[1])}".replace("0.", ".") if r else "-" for r in ranges]
+    lines.append(row("range", spread))
     return lines
 
 

@@ -47,6 +47,8 @@ async def check_embedding_model(meta: MetaRepository, embedder: Embedder) -> Non
     if stored is None:
         await meta.set(EMBEDDING_META_KEY, current)
         return
+    if stored.get("model_id") == embedder.model_id and stored.get("dim") == embedder.dim:
+        return
     if stored.get("dim") == embedder.dim and embedder.adopt(str(stored.get("model_id"))):
         log.warning(
             "embedding_kept_as_stored",
@@ -56,14 +58,13 @@ async def check_embedding_model(meta: MetaRepository, embedder: Embedder) -> Non
             "Run `atende reembed` to adopt it, or set it to false to keep to the stored kind.",
         )
         return
-    if stored.get("model_id") != embedder.model_id or stored.get("dim") != embedder.dim:
-        raise ConfigurationError(
-            f"the stored vectors were made by {stored.get('model_id')} ({stored.get('dim')} "
-            f"dimensions) but the settings name {embedder.model_id} ({embedder.dim} dimensions). "
-            "Run `atende reembed` to rebuild every vector with the configured model, or set "
-            "ATENDE_EMBEDDING_PROVIDER (and ATENDE_EMBEDDING_MODEL, ATENDE_EMBEDDING_NORMALISE, "
-            "ATENDE_EMBEDDING_ABBREVIATIONS) back to what made the stored vectors."
-        )
+    raise ConfigurationError(
+        f"the stored vectors were made by {stored.get('model_id')} ({stored.get('dim')} "
+        f"dimensions) but the settings name {embedder.model_id} ({embedder.dim} dimensions). "
+        "Run `atende reembed` to rebuild every vector with the configured model, or set "
+        "ATENDE_EMBEDDING_PROVIDER (and ATENDE_EMBEDDING_MODEL, ATENDE_EMBEDDING_NORMALISE, "
+        "ATENDE_EMBEDDING_ABBREVIATIONS) back to what made the stored vectors."
+    )
 
 
 class EmbeddingWorker:
