@@ -178,6 +178,13 @@ class Settings(BaseSettings):
         "chat abbreviations (vc, pq, hj, msg, ...) as the words they stand for. Changing it "
         "needs `atende reembed`; left unset, a database embedded without them keeps them off.",
     )
+    embedding_accents: bool = Field(
+        default=True,
+        description="With ATENDE_EMBEDDING_NORMALISE, local models read Portuguese words with "
+        "their accents put back (nao -> não, cobranca -> cobrança), from the Portuguese word "
+        "counts pyspellchecker installs. Changing it needs `atende reembed`; left unset, a "
+        "database embedded without them keeps them off.",
+    )
     e5_engine: E5Engine = Field(
         default=E5Engine.AUTO,
         description="The C engine that runs e5-small: atende's build (about twice as fast), "

@@ -15,7 +15,7 @@ from config.errors import ConfigurationError
 from config.sectors import load_sectors
 from gateway.app import create_app
 from gateway.embeddings import create_embedder
-from gateway.embeddings.local import ABBREVIATIONS_SUFFIX, NORMALISED_SUFFIX
+from gateway.embeddings.local import ABBREVIATIONS_SUFFIX, ACCENTS_SUFFIX, NORMALISED_SUFFIX
 from gateway.http import keys
 from gateway.services.embedding import reembed_all
 from storage import sector_indexes
@@ -168,12 +168,18 @@ async def _found_by_search(client: TestClient, query: str) -> set[int]:
     return {hit["id"] for hit in (await response.json())["items"]}
 
 
-async def test_a_database_embedded_before_abbreviations_keeps_its_kind_of_vectors(db_url):
-    # A new database spells pt-BR abbreviations out by default.
-    assert create_embedder(make_settings(db_url)).model_id.endswith(ABBREVIATIONS_SUFFIX)
-    client = await _started(make_settings(db_url, embedding_abbreviations=False))
+@pytest.mark.parametrize(
+    ("setting", "suffix"),
+    [("embedding_abbreviations", ABBREVIATIONS_SUFFIX), ("embedding_accents", ACCENTS_SUFFIX)],
+)
+async def test_a_database_embedded_before_a_text_option_keeps_its_kind_of_vectors(
+    db_url, setting, suffix
+):
+    # A new database spells pt-BR abbreviations out and puts accents back by default.
+    assert suffix in create_embedder(make_settings(db_url)).model_id
+    client = await _started(make_settings(db_url, **{setting: False}))
     try:
-        old = await post_message(client, "vc pode cancelar minha assinatura?")
+        old = await post_message(client, "vc pode cancelar minha assinatura? nao uso mais")
         await wait_until_embedded(client, old["id"])
     finally:
         await client.close()
@@ -183,8 +189,9 @@ async def test_a_database_embedded_before_abbreviations_keeps_its_kind_of_vector
     client = await _started(make_settings(db_url))
     try:
         kept = client.server.app[keys.EMBEDDER].model_id
-        assert kept.endswith(NORMALISED_SUFFIX)
-        new = await post_message(client, "vc pode cancelar meu pedido?")
+        assert NORMALISED_SUFFIX in kept
+        assert suffix not in kept
+        new = await post_message(client, "vc pode cancelar meu pedido? nao chegou")
         await wait_until_embedded(client, new["id"])
         assert await _found_by_search(client, "vc cancela") == {old["id"], new["id"]}
     finally:
@@ -195,10 +202,10 @@ async def test_a_database_embedded_before_abbreviations_keeps_its_kind_of_vector
             models = set(await conn.scalars(text("SELECT embedding_model FROM chat_interactions")))
         assert models == {kept}
 
-        # Asked for by name, the abbreviations need the vectors rebuilt first.
+        # Asked for by name, the option needs the vectors rebuilt first.
         with pytest.raises(ConfigurationError) as refused:
-            await _started(make_settings(db_url, embedding_abbreviations=True))
-        assert ABBREVIATIONS_SUFFIX in str(refused.value)
+            await _started(make_settings(db_url, **{setting: True}))
+        assert suffix in str(refused.value)
         assert "atende reembed" in str(refused.value)
 
         # Filling missing vectors keeps to the stored kind; a full rebuild adopts the default.
@@ -217,12 +224,15 @@ async def test_a_database_embedded_before_abbreviations_keeps_its_kind_of_vector
                 )
             finally:
                 await embedder.aclose()
-            assert embedder.model_id.endswith(ABBREVIATIONS_SUFFIX) is not missing_only
+            assert (suffix in embedder.model_id) is not missing_only
     finally:
         await engine.dispose()
     client = await _started(make_settings(db_url))
     try:
-        assert client.server.app[keys.EMBEDDER].model_id.endswith(ABBREVIATIONS_SUFFIX)
+        assert (
+            client.server.app[keys.EMBEDDER].model_id
+            == create_embedder(make_settings(db_url)).model_id
+        )
         assert await _found_by_search(client, "vc cancela") == {old["id"], new["id"]}
     finally:
         await client.close()

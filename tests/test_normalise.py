@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gateway.embeddings.accents import accent_spellings, restore_accents
 from gateway.embeddings.local import (
     ABBREVIATIONS_SUFFIX,
+    ACCENTS_SUFFIX,
     NORMALISED_SUFFIX,
     UseMultilingualEmbedder,
 )
@@ -62,17 +64,97 @@ def test_abbreviations_are_spelt_out_when_asked(typed: str, spelt: str) -> None:
     assert normalise_text(typed) == normalise_text(typed, abbreviations=False)
 
 
-async def test_an_abbreviation_and_its_word_get_one_vector() -> None:
-    spelt = UseMultilingualEmbedder(abbreviations=True)
-    typed = UseMultilingualEmbedder()
+@pytest.mark.parametrize(
+    ("option", "suffix", "typed", "spelt"),
+    [
+        (
+            "abbreviations",
+            ABBREVIATIONS_SUFFIX,
+            "vc pode ver pq n chegou",
+            "voce pode ver porque nao chegou",
+        ),
+        ("accents", ACCENTS_SUFFIX, "nao achei a cobranca", "não achei a cobrança"),
+    ],
+)
+async def test_an_option_gives_a_text_typed_two_ways_one_vector(
+    option: str, suffix: str, typed: str, spelt: str
+) -> None:
+    on = UseMultilingualEmbedder(**{option: True})
+    off = UseMultilingualEmbedder()
     try:
-        assert spelt.model_id == typed.model_id + ABBREVIATIONS_SUFFIX
-        a, b = await spelt.embed(["vc pode ver pq n chegou", "voce pode ver porque nao chegou"])
+        assert on.model_id == off.model_id + suffix
+        a, b = await on.embed([typed, spelt])
         np.testing.assert_allclose(a, b, atol=1e-6)
-        c, d = await typed.embed(["vc pode ver pq n chegou", "voce pode ver porque nao chegou"])
-        assert float(np.dot(c, d)) < 0.999
+        (c,) = await off.embed([typed])
+        assert float(np.dot(a, c)) < 0.999  # without the option the model reads other words
     finally:
-        await spelt.aclose()
-        await typed.aclose()
-    # Abbreviations are read in evened-out text only.
-    assert UseMultilingualEmbedder(normalise=False, abbreviations=True).abbreviations is False
+        await on.aclose()
+        await off.aclose()
+    # The options read evened-out text only.
+    assert getattr(UseMultilingualEmbedder(normalise=False, **{option: True}), option) is False
+
+
+@pytest.mark.parametrize(
+    ("typed", "spelt"),
+    [
+        ("nao recebi a cobranca, voce ja viu?", "não recebi a cobrança, você já viu?"),
+        ("o produto esta esgotado? ta caro", "o produto está esgotado? tá caro"),
+        # Words more common as typed keep their spelling: "e" (and), not "é" (is).
+        ("e o seguro? nos estamos sem acesso mas o pais", None),
+        # Only whole words of letters: "2fa" is not "2fá"; unknown words stay.
+        ("meu 2fa e o covid19 no app do pix", None),
+        ("i want to track my order", None),
+        ("", None),
+    ],
+)
+def test_accents_are_put_back_on_portuguese_words(typed: str, spelt: str | None) -> None:
+    assert restore_accents(typed) == (spelt or typed)
+
+
+def test_the_accents_table_holds_only_words_spelt_better_with_accents() -> None:
+    spellings = accent_spellings()
+    assert spellings["nao"] == "não"
+    assert spellings["cobranca"] == "cobrança"
+    assert "e" not in spellings
+    assert "mas" not in spellings
+    assert all(word.isascii() and word.isalpha() for word in spellings)
+    assert all(not spelt.isascii() for spelt in spellings.values())
+
+
+def test_accents_come_back_after_the_evening_out() -> None:
+    typed = "NAO recebi a COBRANÇA!!!, vc ja viu?"
+    assert normalise_text(typed, accents=True) == "não recebi a cobrança!!, vc já viu?"
+    assert (
+        normalise_text(typed, abbreviations=True, accents=True)
+        == "não recebi a cobrança!!, você já viu?"
+    )
+    assert normalise_text(typed) == "nao recebi a cobranca!!, vc ja viu?"
+
+
+@pytest.mark.parametrize(
+    ("keep", "stored_options", "adopted"),
+    [
+        # Left at their defaults, both may be turned off to match the stored vectors.
+        (("abbreviations", "accents"), (), True),
+        (("abbreviations", "accents"), ("abbreviations",), True),
+        (("abbreviations", "accents"), ("accents",), True),
+        # Set by name, an option is never dropped to match.
+        (("accents",), ("abbreviations",), True),
+        (("abbreviations",), ("abbreviations",), False),
+        ((), ("abbreviations",), False),
+    ],
+)
+def test_an_embedder_adopts_a_stored_kind_only_by_dropping_options_left_at_default(
+    keep: tuple[str, ...], stored_options: tuple[str, ...], adopted: bool
+) -> None:
+    suffixes = {"abbreviations": ABBREVIATIONS_SUFFIX, "accents": ACCENTS_SUFFIX}
+    stored = UseMultilingualEmbedder.model_id + NORMALISED_SUFFIX
+    stored += "".join(
+        suffixes[option] for option in ("abbreviations", "accents") if option in stored_options
+    )
+    embedder = UseMultilingualEmbedder(abbreviations=True, accents=True, keep_stored=keep)
+    wanted = embedder.model_id
+    assert embedder.adopt(stored) is adopted
+    assert embedder.model_id == (stored if adopted else wanted)
+    assert embedder.abbreviations is ("abbreviations" in stored_options or not adopted)
+    assert embedder.accents is ("accents" in stored_options or not adopted)

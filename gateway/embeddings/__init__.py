@@ -37,7 +37,7 @@ def create_embedder(settings: Settings) -> Embedder:
             api_key=key.get_secret_value() if key is not None else None,
         )
 
-    from gateway.embeddings.local import E5SmallEmbedder, UseMultilingualEmbedder
+    from gateway.embeddings.local import TEXT_OPTIONS, E5SmallEmbedder, UseMultilingualEmbedder
 
     local: type[E5SmallEmbedder | UseMultilingualEmbedder]
     if provider is EmbeddingProvider.E5_SMALL:
@@ -56,7 +56,12 @@ def create_embedder(settings: Settings) -> Embedder:
     text = {
         "normalise": settings.embedding_normalise,
         "abbreviations": settings.embedding_abbreviations,
-        "keep_stored": "embedding_abbreviations" not in settings.model_fields_set,
+        "accents": settings.embedding_accents,
+        "keep_stored": [
+            option
+            for option in TEXT_OPTIONS
+            if f"embedding_{option}" not in settings.model_fields_set
+        ],
     }
     if local is E5SmallEmbedder:
         return E5SmallEmbedder(

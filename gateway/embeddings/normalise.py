@@ -16,6 +16,10 @@ precision at the bar 0.976 -> 0.983 at about the same coverage (0.599 -> 0.597).
 The list holds only what customers type for a word; "to" and "ta" (tô, tá) are left
 out because English uses both. Bitext's figures did not move.
 
+Portuguese accents may then be put back (`accents`, gateway.embeddings.accents): every
+text loses its accents first, so that "Não" and "nao" become one text, then gets the
+common spelling back, "não", which is what the models learnt Portuguese from.
+
 Only Latin letters lose their accents: a combining mark that belongs to another script
 (a Japanese voicing mark, say) is part of the letter, not an accent.
 """
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+from gateway.embeddings.accents import restore_accents
 
 # Three or more of one letter or mark become two ("naaao" -> "naao", "???" -> "??"):
 # two keeps "cc", "rr", "ss", which Portuguese spells with, apart from one.
@@ -82,9 +88,11 @@ _ABBREVIATION = re.compile(r"\b(?:" + "|".join(PT_BR_ABBREVIATIONS) + r")\b")
 _P_SLASH = re.compile(r"\bp/\s*")
 
 
-def normalise_text(text: str, *, abbreviations: bool = False) -> str:
+def normalise_text(text: str, *, abbreviations: bool = False, accents: bool = False) -> str:
     """Lower case, Latin letters without accents, long repeats shortened, spaces single;
-    with `abbreviations`, pt-BR chat abbreviations spelt out (PT_BR_ABBREVIATIONS)."""
+    with `abbreviations`, pt-BR chat abbreviations spelt out (PT_BR_ABBREVIATIONS); with
+    `accents`, Portuguese words then spelt with their accents (gateway.embeddings.accents),
+    so that "Nao", "NÃO" and "naaao" all read "não"."""
     decomposed = unicodedata.normalize("NFD", text.lower())
     kept: list[str] = []
     for char in decomposed:
@@ -95,6 +103,8 @@ def normalise_text(text: str, *, abbreviations: bool = False) -> str:
     text = _REPEATS.sub(r"\1\1", text)
     if abbreviations:
         text = expand_abbreviations(text)
+    if accents:
+        text = restore_accents(text)
     return " ".join(text.split())
 
 

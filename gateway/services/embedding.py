@@ -54,8 +54,9 @@ async def check_embedding_model(meta: MetaRepository, embedder: Embedder) -> Non
             "embedding_kept_as_stored",
             model_id=embedder.model_id,
             detail="the stored vectors were made before a newer default of the text's "
-            "evening-out (ATENDE_EMBEDDING_ABBREVIATIONS); new ones are made the same way. "
-            "Run `atende reembed` to adopt it, or set it to false to keep to the stored kind.",
+            "evening-out (ATENDE_EMBEDDING_ABBREVIATIONS, ATENDE_EMBEDDING_ACCENTS); new ones "
+            "are made the same way. Run `atende reembed` to adopt it, or set it to false to "
+            "keep to the stored kind.",
         )
         return
     raise ConfigurationError(
@@ -63,7 +64,8 @@ async def check_embedding_model(meta: MetaRepository, embedder: Embedder) -> Non
         f"dimensions) but the settings name {embedder.model_id} ({embedder.dim} dimensions). "
         "Run `atende reembed` to rebuild every vector with the configured model, or set "
         "ATENDE_EMBEDDING_PROVIDER (and ATENDE_EMBEDDING_MODEL, ATENDE_EMBEDDING_NORMALISE, "
-        "ATENDE_EMBEDDING_ABBREVIATIONS) back to what made the stored vectors."
+        "ATENDE_EMBEDDING_ABBREVIATIONS, ATENDE_EMBEDDING_ACCENTS) back to what made the "
+        "stored vectors."
     )
 
 
