@@ -51,11 +51,11 @@ def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
     """The held-out half of the pt-BR set, which no parameter was chosen on, over the four
     splits whose mean README's "Measuring it" gives (about 40 s).
 
-    atende's targets that the mean reaches are asserted as they are (sector accuracy 0.90,
-    precision 0.95, no suggestion for 0.90 of out-of-scope and missing-intent messages;
-    the silences a little under what was measured). Top-1 (target 0.85) and coverage
-    (0.60) are not reached yet: their floors are the figures measured when the decision
-    was last changed, less a little, and this test does not pretend otherwise.
+    atende's targets that the mean reaches are asserted as they are (top-1 0.85, sector
+    accuracy 0.90, precision 0.95, no suggestion for 0.90 of out-of-scope and
+    missing-intent messages; the silences a little under what was measured). Coverage
+    (target 0.60) is not reached yet: its floor is the figure measured when the decision
+    was last changed (0.526), less a little, and this test does not pretend otherwise.
     """
     chart = tmp_path / "curve.svg"
     seeds = ",".join(str(seed) for seed in HELD_OUT_SEEDS)
@@ -68,7 +68,7 @@ def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
     assert report["precision"] >= 0.95
     assert report["no_suggestion"]["out_of_scope"] >= 0.96
     assert report["no_suggestion"]["missing_intent"] >= 0.92
-    assert report["top1"] >= 0.83
+    assert report["top1"] >= 0.85
     assert report["hit3"] >= 0.95
     assert report["coverage"] >= 0.50
     splits = report["splits"]
