@@ -99,6 +99,9 @@ async def test_an_option_gives_a_text_typed_two_ways_one_vector(
     [
         ("nao recebi a cobranca, voce ja viu?", "não recebi a cobrança, você já viu?"),
         ("o produto esta esgotado? ta caro", "o produto está esgotado? tá caro"),
+        # As Brazil spells them, where Portugal opens the vowel ("eletrónico"); "-ém" alike.
+        ("kd o premio eletronico? tambem", "kd o prêmio eletrônico? também"),
+        ("cade meu pedido", "cadê meu pedido"),
         # Words more common as typed keep their spelling: "e" (and), not "é" (is).
         ("e o seguro? nos estamos sem acesso mas o pais", None),
         # Only whole words of letters: "2fa" is not "2fá"; unknown words stay.
