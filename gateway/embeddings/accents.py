@@ -3,9 +3,9 @@
 Customers on WhatsApp write "nao", "voce", "cobranca", "ja"; the models learnt Portuguese
 from text that spells them "não", "você", "cobrança", "já". e5-small knows "cobrança" and
 "não" as single tokens of its vocabulary but cuts "cobranca" and "nao" into two pieces
-each, so a question loses meaning before it is embedded. Every word whose accented spelling is more
-common in Portuguese than its typed one gets that spelling back; a word that is common as
-typed ("e", "nos", "mas", "pais") keeps it.
+each, so a question loses meaning before it is embedded. Every word whose accented
+spelling is more common in Portuguese than its typed one gets that spelling back; a word
+that is common as typed ("e", "nos", "mas", "pais") keeps it.
 
 The counts are pyspellchecker's Portuguese word frequencies (from OpenSubtitles, MIT
 licensed package), read from the installed package: nothing is downloaded. They spell as
@@ -52,7 +52,7 @@ def _load_spellings() -> dict[str, str]:
     resource = importlib.resources.files("spellchecker") / "resources" / "pt.json.gz"
     listing = gzip.decompress(resource.read_bytes()).decode("utf-8")
     # Read entry by entry rather than as one JSON object: the whole list as a dict costs
-    # about 100 MB at its peak; the accented words and their rivals, a tenth of that.
+    # about 100 MB at its peak; this way the process keeps about 30 MB (bench/memory.py).
     accented: dict[str, tuple[int, str]] = {}
     for entry in _ENTRY.finditer(listing):
         word, count = entry[1], int(entry[2])
@@ -84,6 +84,8 @@ def _brazilian(word: str) -> str:
 def accent_spellings() -> dict[str, str]:
     """The table `restore_accents` reads, built on first use (about a second)."""
     global _spellings
+    if _spellings is not None:  # every text asks; only the first few wait for the lock
+        return _spellings
     with _lock:
         if _spellings is None:
             _spellings = _load_spellings()
