@@ -26,7 +26,8 @@ import gzip
 import importlib.resources
 import re
 import threading
-import unicodedata
+
+from gateway.services.text import fold
 
 # A word of Latin letters only, as it stands in text already lower case and without
 # accents ("2fa" and "covid19" are not words here, and keep their letters).
@@ -37,14 +38,11 @@ _ENTRY = re.compile(r'^"([^"]+)": (\d+),?$', re.MULTILINE)
 # pt-PT's open vowel before a nasal consonant and a vowel, which pt-BR closes.
 _OPEN_BEFORE_NASAL = re.compile(r"[óé](?=[mn][aeiouáéíóúâêôãõ])")
 _CLOSED = {"ó": "ô", "é": "ê"}
+# Brazilian words the counts of European Portuguese lack ("kd" is spelt "cade").
+_BRAZIL_ONLY = {"cade": "cadê"}
 
 _lock = threading.Lock()
 _spellings: dict[str, str] | None = None
-
-
-def _without_accents(word: str) -> str:
-    decomposed = unicodedata.normalize("NFD", word)
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
 
 def _load_spellings() -> dict[str, str]:
@@ -58,9 +56,11 @@ def _load_spellings() -> dict[str, str]:
         word, count = entry[1], int(entry[2])
         if word.isascii():
             continue
-        bare = _without_accents(word)
+        bare = fold(word)
         if _WORD.fullmatch(bare) and count > accented.get(bare, (0, ""))[0]:
             accented[bare] = (count, word)
+    # The same words as typed, in a second pass: keeping every plain word's count from
+    # the first would hold the 330,000 of them for a few thousand rivals.
     as_typed = {
         entry[1]: int(entry[2]) for entry in _ENTRY.finditer(listing) if entry[1] in accented
     }
@@ -69,9 +69,7 @@ def _load_spellings() -> dict[str, str]:
         for bare, (count, word) in accented.items()
         if count > as_typed.get(bare, 0)
     }
-    # Brazilian, absent from counts of European Portuguese: "kd" and "cade" are "cadê".
-    table["cade"] = "cadê"
-    return table
+    return table | _BRAZIL_ONLY
 
 
 def _brazilian(word: str) -> str:
