@@ -15,7 +15,7 @@ from config.errors import ConfigurationError
 from config.sectors import load_sectors
 from gateway.app import create_app
 from gateway.embeddings import create_embedder
-from gateway.embeddings.local import ABBREVIATIONS_SUFFIX, ACCENTS_SUFFIX, NORMALISED_SUFFIX
+from gateway.embeddings.local import NORMALISED_SUFFIX, TEXT_OPTIONS
 from gateway.http import keys
 from gateway.services.embedding import reembed_all
 from storage import sector_indexes
@@ -170,7 +170,7 @@ async def _found_by_search(client: TestClient, query: str) -> set[int]:
 
 @pytest.mark.parametrize(
     ("setting", "suffix"),
-    [("embedding_abbreviations", ABBREVIATIONS_SUFFIX), ("embedding_accents", ACCENTS_SUFFIX)],
+    [(f"embedding_{option}", suffix) for option, suffix in TEXT_OPTIONS.items()],
 )
 async def test_a_database_embedded_before_a_text_option_keeps_its_kind_of_vectors(
     db_url, setting, suffix

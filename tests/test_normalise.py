@@ -10,6 +10,7 @@ from gateway.embeddings.local import (
     ABBREVIATIONS_SUFFIX,
     ACCENTS_SUFFIX,
     NORMALISED_SUFFIX,
+    TEXT_OPTIONS,
     UseMultilingualEmbedder,
 )
 from gateway.embeddings.normalise import normalise_text
@@ -150,11 +151,8 @@ def test_accents_come_back_after_the_evening_out() -> None:
 def test_an_embedder_adopts_a_stored_kind_only_by_dropping_options_left_at_default(
     keep: tuple[str, ...], stored_options: tuple[str, ...], adopted: bool
 ) -> None:
-    suffixes = {"abbreviations": ABBREVIATIONS_SUFFIX, "accents": ACCENTS_SUFFIX}
     stored = UseMultilingualEmbedder.model_id + NORMALISED_SUFFIX
-    stored += "".join(
-        suffixes[option] for option in ("abbreviations", "accents") if option in stored_options
-    )
+    stored += "".join(suffix for option, suffix in TEXT_OPTIONS.items() if option in stored_options)
     embedder = UseMultilingualEmbedder(abbreviations=True, accents=True, keep_stored=keep)
     wanted = embedder.model_id
     assert embedder.adopt(stored) is adopted

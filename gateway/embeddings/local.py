@@ -6,8 +6,9 @@ import asyncio
 import os
 import threading
 from abc import abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import product
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,9 @@ from gateway.embeddings.normalise import normalise_text
 NORMALISED_SUFFIX = ":norm1"
 ABBREVIATIONS_SUFFIX = ":pt-abbr1"
 ACCENTS_SUFFIX = ":pt-acc1"
-# The options of the evening-out that came after it; each is named in `keep_stored`.
-TEXT_OPTIONS = ("abbreviations", "accents")
+# The options of the evening-out that came after it, each with its suffix, in the order
+# the suffixes follow NORMALISED_SUFFIX; each is named so in `keep_stored`.
+TEXT_OPTIONS = {"abbreviations": ABBREVIATIONS_SUFFIX, "accents": ACCENTS_SUFFIX}
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +65,7 @@ class LocalEmbedder(Embedder):
         self.normalises = normalise
         self.abbreviations = normalise and abbreviations
         self.accents = normalise and accents
-        self.model_id = self._variant(self.abbreviations, self.accents)
+        self.model_id = self._variant(self._options())
         # The options the settings left at their default (of TEXT_OPTIONS): a database
         # embedded without one keeps its vectors' kind (`adopt`) until `atende reembed`.
         self._keep_stored = frozenset(keep_stored)
@@ -78,25 +80,29 @@ class LocalEmbedder(Embedder):
         self._model: Any = None
         self._closed = False
 
-    def _variant(self, abbreviations: bool, accents: bool) -> str:
+    def _options(self) -> dict[str, bool]:
+        return {option: getattr(self, option) for option in TEXT_OPTIONS}
+
+    def _variant(self, options: Mapping[str, bool]) -> str:
         return (
             type(self).model_id
             + (NORMALISED_SUFFIX if self.normalises else "")
-            + (ABBREVIATIONS_SUFFIX if abbreviations else "")
-            + (ACCENTS_SUFFIX if accents else "")
+            + "".join(suffix for option, suffix in TEXT_OPTIONS.items() if options[option])
         )
 
     def adopt(self, stored_model_id: str) -> bool:
         # Only an option left at its default, and on, may be turned off to match.
-        def settings(option: str, on: bool) -> tuple[bool, ...]:
-            return (on, False) if on and option in self._keep_stored else (on,)
-
-        for abbreviations in settings("abbreviations", self.abbreviations):
-            for accents in settings("accents", self.accents):
-                if stored_model_id == self._variant(abbreviations, accents):
-                    self.abbreviations, self.accents = abbreviations, accents
-                    self.model_id = stored_model_id
-                    return True
+        choices = [
+            (on, False) if on and option in self._keep_stored else (on,)
+            for option, on in self._options().items()
+        ]
+        for values in product(*choices):
+            options = dict(zip(TEXT_OPTIONS, values, strict=True))
+            if stored_model_id == self._variant(options):
+                for option, on in options.items():
+                    setattr(self, option, on)
+                self.model_id = stored_model_id
+                return True
         return False
 
     @abstractmethod
