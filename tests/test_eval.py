@@ -88,6 +88,14 @@ def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
         assert coverages == sorted(coverages, reverse=True)
         [at_bar] = [r for r in split["curve"] if r["min_confidence"] == split["min_confidence"]]
         assert (at_bar["coverage"], at_bar["precision"]) == (split["coverage"], split["precision"])
+        # What the decision reaches at its best: at least what the bar gives where the
+        # targets hold there, and no more than in-scope messages alone allow.
+        reach = split["reachable"]
+        holds = at_bar["precision"] >= 0.95 and min(split["no_suggestion"].values()) >= 0.90
+        if holds:
+            assert reach["coverage"] >= split["coverage"]
+        if reach["coverage"] is not None:
+            assert reach["in_scope_coverage"] >= reach["coverage"]
     # The splits differ (which intents are left out differs), and the headline is their
     # mean, between the least and the most of them.
     top1s = [split["top1"] for split in splits]

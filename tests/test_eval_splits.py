@@ -30,6 +30,7 @@ def _report(seed: int, top1: float, precision: float | None, routed: dict[str, i
             {"min_confidence": 0.0, "coverage": 1.0, "precision": top1},
             {"min_confidence": 0.5, "coverage": 0.1 * seed, "precision": precision},
         ],
+        reachable={"coverage": 0.5 + seed / 100, "bar": 0.5, "in_scope_coverage": 0.7},
         latency_ms={"p50": 5.0 * seed, "p95": 10.0 * seed},
         embed_ms_per_message=2.0,
         seeds=[seed],
@@ -56,6 +57,9 @@ def test_several_splits_make_one_report_of_their_means_and_ranges():
     assert report.curve[1]["coverage"] == pytest.approx(0.2)
     assert report.curve[1]["precision"] == pytest.approx(0.95)
     assert report.latency_ms == {"p50": 10.0, "p95": 20.0}
+    # What each split reaches at its best is averaged; the bars stay each split's own.
+    assert report.reachable == {"coverage": 0.52, "in_scope_coverage": 0.7}
+    assert [split["reachable"]["bar"] for split in report.splits] == [0.5, 0.5]
     # Each split is kept whole, as a single run's JSON.
     assert [split["top1"] for split in report.splits] == [0.8, 0.9]
     assert report.splits[0] == one.as_json()

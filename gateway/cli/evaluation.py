@@ -13,6 +13,7 @@ from config.settings import Settings
 from gateway.cli.arguments import bounded
 from gateway.evaluation.report import EvalReport
 from gateway.evaluation.splits import combine
+from gateway.evaluation.targets import PRECISION, SILENT
 from gateway.services.projection import describe
 
 
@@ -53,6 +54,18 @@ def _format_splits(report: EvalReport) -> list[str]:
     return lines
 
 
+def _format_reachable(report: EvalReport) -> str:
+    reach = report.reachable
+    bar = reach.get("bar")
+    at = f" at bar {bar:.2f}" if bar is not None else ""
+    best = "at best" if len(report.splits) < 2 else "each split's best, averaged"
+    return (
+        f"reachable ({best})  coverage {_f(reach.get('coverage'))}{at} with precision >= "
+        f"{PRECISION:.2f} and both silences >= {SILENT:.2f}; in scope alone "
+        f"{_f(reach.get('in_scope_coverage'))} with precision >= {PRECISION:.2f}"
+    )
+
+
 def format_report(report: EvalReport) -> str:
     asked = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.asked.items())
     seeds = ", ".join(str(seed) for seed in report.seeds)
@@ -85,6 +98,8 @@ def format_report(report: EvalReport) -> str:
             f"no suggestion for    out-of-scope {_f(silent.get('out_of_scope'))}, "
             f"missing-intent {_f(silent.get('missing_intent'))}"
         )
+        if report.reachable:
+            lines.append(_format_reachable(report))
     if report.splits:
         lines += ["", *_format_splits(report)]
     lines.append(

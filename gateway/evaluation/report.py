@@ -33,6 +33,7 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
 from gateway.evaluation.data import Example, protocol
+from gateway.evaluation.targets import coverage_at_precision, reachable_on_curve
 from gateway.services.answer_model import embed_answer_texts
 from gateway.services.calibration import fit_calibration
 from gateway.services.pipeline import build_triage, search_nearby, triage_message
@@ -104,6 +105,8 @@ class EvalReport:
     precision: float | None = None
     no_suggestion: dict[str, float | None] = field(default_factory=dict)
     curve: list[dict[str, float | None]] = field(default_factory=list)
+    # What the decision reaches at its best while the targets hold (gateway.evaluation.targets).
+    reachable: dict[str, float | None] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
     embed_ms_per_message: float = 0.0
     # The seeds of the splits measured; with more than one, every figure above is their
@@ -212,6 +215,17 @@ def summarise(
         }
 
     report.curve = [at(bar) for bar in CURVE]
+    coverage, bar = reachable_on_curve(report.curve)
+    past_floor = [
+        (o.assessment.confidence or 0.0, right(o, 0))
+        for o in in_scope
+        if maker.choose(o.assessment, o.predicted_sector, min_confidence=0.0) is not None
+    ]
+    report.reachable = {
+        "coverage": coverage,
+        "bar": bar,
+        "in_scope_coverage": coverage_at_precision(past_floor, len(in_scope)),
+    }
     configured = at(None)
     report.coverage, report.precision = configured["coverage"], configured["precision"]
     report.no_suggestion = {

@@ -70,6 +70,13 @@ def combine(reports: Sequence[EvalReport]) -> EvalReport:
         precision=_mean(r.precision for r in reports),
         no_suggestion=_mean_by_key([r.no_suggestion for r in reports]),
         curve=curve,
+        # Each split's best, averaged (not the best of the averaged curve); the bars
+        # that gave them are each split's own.
+        reachable={
+            key: _mean(r.reachable.get(key) for r in reports)
+            for key in ("coverage", "in_scope_coverage")
+            if any(key in r.reachable for r in reports)
+        },
         latency_ms=_mean_by_key([r.latency_ms for r in reports]),
         embed_ms_per_message=_mean((r.embed_ms_per_message for r in reports), 2) or 0.0,
         seeds=[seed for r in reports for seed in r.seeds],
