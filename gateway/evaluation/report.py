@@ -216,15 +216,16 @@ def summarise(
 
     report.curve = [at(bar) for bar in CURVE]
     coverage, bar = reachable_on_curve(report.curve)
-    past_floor = [
-        (o.assessment.confidence or 0.0, right(o, 0))
+    # Every in-scope message any bar could suggest (past the similarity floor).
+    suggestable = [
+        (made.confidence, right(o, 0))
         for o in in_scope
-        if maker.choose(o.assessment, o.predicted_sector, min_confidence=0.0) is not None
+        if (made := maker.choose(o.assessment, o.predicted_sector, min_confidence=0.0)) is not None
     ]
     report.reachable = {
         "coverage": coverage,
         "bar": bar,
-        "in_scope_coverage": coverage_at_precision(past_floor, len(in_scope)),
+        "in_scope_coverage": coverage_at_precision(suggestable, len(in_scope)),
     }
     configured = at(None)
     report.coverage, report.precision = configured["coverage"], configured["precision"]

@@ -9,7 +9,8 @@ bars were chosen differently:
   messages get no suggestion for at least SILENT of them (`bar`: the one that gives it);
 - `in_scope_coverage`: the most in-scope messages that can be suggested, best confidence
   first, while precision stays at least PRECISION, unanswerable messages aside. Where
-  `coverage` is short of this, the silences bind; where the two are close, precision does.
+  `coverage` is well short of this, the silences bind (or the curve's steps of 0.05);
+  where the two are close, precision does.
 """
 
 from __future__ import annotations
