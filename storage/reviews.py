@@ -94,6 +94,7 @@ class ReviewedMessage:
     # The sector came with the message (the router placed none): the suggestion was
     # weighed within it (gateway.services.suggestions, `assess`).
     sector_given: bool = False
+    message: str = ""
 
 
 class ReviewRepository:
@@ -114,6 +115,7 @@ class ReviewRepository:
                 SuggestionReview.confidence,
                 ChatInteraction.embedding,
                 ChatInteraction.route_reason.is_(None).label("sector_given"),
+                ChatInteraction.message,
             )
             .join(ChatInteraction, ChatInteraction.id == SuggestionReview.interaction_id)
             .where(
@@ -135,14 +137,18 @@ class ReviewRepository:
                 r.confidence,
                 np.asarray(r.embedding, dtype=np.float64),
                 bool(r.sector_given),
+                r.message,
             )
             for r in rows
         ]
 
-    async def validated_history(self, *, model_id: str, limit: int) -> tuple[np.ndarray, list[str]]:
-        """The newest `limit` human-validated messages with an answer: unit vectors, answers."""
+    async def validated_history(
+        self, *, model_id: str, limit: int
+    ) -> tuple[np.ndarray, list[str], list[str]]:
+        """The newest `limit` human-validated messages with an answer: unit vectors,
+        answers, and the messages' texts."""
         query = (
-            select(ChatInteraction.embedding, ChatInteraction.answer)
+            select(ChatInteraction.embedding, ChatInteraction.answer, ChatInteraction.message)
             .where(
                 ChatInteraction.validated_by == "human",
                 ChatInteraction.embedding.is_not(None),
@@ -155,7 +161,7 @@ class ReviewRepository:
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         if not rows:
-            return np.zeros((0, 0)), []
+            return np.zeros((0, 0)), [], []
         vectors = np.asarray([np.asarray(r.embedding, dtype=np.float64) for r in rows])
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
-        return vectors, [r.answer for r in rows]
+        return vectors, [r.answer for r in rows], [r.message for r in rows]

@@ -279,6 +279,7 @@ async def evaluate(
                     temperature=maker.temperature,
                     model_id=embedder.model_id,
                     answer_texts=await embed_answer_texts(embedder, answers),
+                    messages=[e.text for _, e in sorted(by_id.items())],
                 )
                 if fitted is not None:
                     maker.calibration.model = fitted

@@ -27,7 +27,7 @@ import copy
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,14 @@ import structlog
 
 from gateway.embeddings.base import Embedder
 from gateway.services.answer_model import embed_answer_texts
-from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
+from gateway.services.confidence import (
+    LEXICON_BAR,
+    UNMATCHED_WEIGHT,
+    ConfidenceModel,
+    default_model,
+    fit_on_history,
+)
+from gateway.services.lexicon import fit_lexicon
 from gateway.services.projection import Projection, describe, fit_projection, with_answers
 from gateway.services.review_labels import Label
 from gateway.services.suggestions import Calibration, SuggestionMaker
@@ -203,7 +210,8 @@ def rescore(
 ) -> list[Label] | None:
     """The review as a label for each of `models`, from one weighing of today's
     candidates: None when it cannot judge today's winner."""
-    assessment = maker.assess(reviewed.vector, ranked, sector_given=reviewed.sector_given)
+    given = reviewed.sector_given
+    assessment = maker.assess(reviewed.vector, ranked, sector_given=given, text=reviewed.message)
     if not assessment.evidence:
         return None
     winner = assessment.evidence[0]
@@ -226,11 +234,13 @@ def fit_calibration(
     temperature: float,
     model_id: str | None,
     answer_texts: Mapping[str, Sequence[float]] | None = None,
+    messages: Sequence[str] | None = None,
 ) -> tuple[Projection | None, ConfidenceModel | None]:
     """What calibrating learns from the validated history: the projection the votes are
     weighed under (None when the history cannot teach one), and the confidence model
     fitted under it (None when the history cannot teach one either). `answer_texts`
-    (answer_model.embed_answer_texts) teaches the answer model each answer's own wording too."""
+    (answer_model.embed_answer_texts) teaches the answer model each answer's own wording too,
+    and the `messages`' texts the lexicon the confidence reads (gateway.services.lexicon)."""
     projection = fit_projection(vectors, answers, model_id=model_id)
     scorer = None
     if projection is not None:
@@ -243,6 +253,9 @@ def fit_calibration(
         projection=projection,
         scorer=scorer,
     )
+    if model is not None and projection is not None and len(model.weights) == 7 and messages:
+        projection = replace(projection, lexicon=fit_lexicon(messages, answers))
+        model = replace(model, unmatched_weight=UNMATCHED_WEIGHT, bar=LEXICON_BAR)
     return (projection if model is not None else None), model
 
 
@@ -282,7 +295,7 @@ async def calibrate_from_database(
     after = before.draft()
     report = CalibrationReport(before=before, after=after)
     if refit:
-        vectors, answers = await reviews.validated_history(
+        vectors, answers, messages = await reviews.validated_history(
             model_id=maker.model_id, limit=HISTORY_LIMIT
         )
         projection, fitted = fit_calibration(
@@ -291,6 +304,7 @@ async def calibrate_from_database(
             temperature=maker.temperature,
             model_id=maker.model_id,
             answer_texts=await embed_answer_texts(embedder, answers, store=answer_vectors),
+            messages=messages,
         )
         if fitted is None:
             report.model_note = (

@@ -94,7 +94,7 @@ async def triage_message(
     eval` and the bench's baseline all triage through here, so what is measured is what
     runs."""
     ranked, assessment = await suggestions.weigh(
-        vector, sector, exclude_id=exclude_id, nearby=nearby
+        vector, sector, exclude_id=exclude_id, nearby=nearby, text=text
     )
     decision = None
     if sector is None:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from gateway.services.answer_model import MIN_MESSAGES, AnswerFit, AnswerModel
+from gateway.services.lexicon import Lexicon
 from storage.neighbours import Neighbour
 from storage.reviews import answer_key
 from storage.vectors import QueryVector, matrix_from_text, matrix_text
@@ -59,6 +60,8 @@ class Projection:
     temperature: float = TEMPERATURE
     # The answers' ridge regression in this space (gateway.services.answer_model).
     answers: AnswerModel | None = None
+    # The words each answer was asked with (gateway.services.lexicon).
+    lexicon: Lexicon | None = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
@@ -108,6 +111,7 @@ class Projection:
             "shrinkage": self.shrinkage,
             "temperature": self.temperature,
             "answer_model": self.answers.summary() if self.answers else None,
+            "lexicon": self.lexicon.summary() if self.lexicon else None,
         }
 
     def as_json(self) -> dict[str, Any]:
@@ -115,6 +119,7 @@ class Projection:
             **self.summary(),
             "matrix": matrix_text(self.matrix),
             "answer_model": self.answers.as_json() if self.answers else None,
+            "lexicon": self.lexicon.as_json() if self.lexicon else None,
         }
 
     @classmethod
@@ -134,6 +139,7 @@ class Projection:
             shrinkage=float(value.get("shrinkage", SHRINKAGE)),
             temperature=float(value.get("temperature", TEMPERATURE)),
             answers=answers,
+            lexicon=Lexicon.from_json(value["lexicon"]) if value.get("lexicon") else None,
         )
 
 
@@ -144,6 +150,8 @@ def describe(summary: dict[str, Any] | None) -> str:
     said = f"votes weighed under a projection learnt from {summary['examples']} messages"
     if answers := summary.get("answer_model"):
         said += f", answers ordered by a model of {answers['answers']} given more than once"
+    if lexicon := summary.get("lexicon"):
+        said += f", the words {lexicon['answers']} answers were asked with"
     return said
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,11 +31,13 @@ from gateway.services.confidence import (
     MIN_CONFIDENCE,
     NEIGHBOURS,
     ConfidenceModel,
+    Evidence,
     Vote,
     default_model,
     order_by_scores,
     weigh,
 )
+from gateway.services.lexicon import Lexicon
 from gateway.services.llm import LLMDrafter, LLMError
 from gateway.services.projection import Projection
 from storage.neighbours import Nearby
@@ -210,15 +212,18 @@ class SuggestionMaker:
         *,
         exclude_id: int | None = None,
         nearby: Nearby | None = None,
+        text: str,
     ) -> tuple[list[Candidate], Assessment]:
-        """The candidates for a message and their assessment. `sector` is one that came
-        with the message (see `assess`); a message the router has yet to place is
-        weighed without one, and the router then reads the assessment too."""
+        """The candidates for a message (its `text`, embedded as `vector`) and their
+        assessment. `sector` is one that came with the message (see `assess`); a message
+        the router has yet to place is weighed without one, and the router then reads the
+        assessment too."""
         ranked, against = await asyncio.gather(
             self.candidates(vector, sector, exclude_id=exclude_id, nearby=nearby, limit=self.pool),
             self.rejected_near(vector),
         )
-        return ranked, self.assess(vector, ranked, against, sector_given=sector is not None)
+        given = sector is not None
+        return ranked, self.assess(vector, ranked, against, sector_given=given, text=text)
 
     async def suggest(
         self,
@@ -265,6 +270,7 @@ class SuggestionMaker:
         against: Sequence[Vote] = (),
         *,
         sector_given: bool = False,
+        text: str = "",
     ) -> Assessment:
         """Weigh the answers of the nearest `limit` candidates to `query`, whatever their
         sector; under a projection with an answer model, that model orders them.
@@ -290,8 +296,23 @@ class SuggestionMaker:
                 projection.apply_query(query), pool, np.asarray(query)
             )
             evidence = order_by_scores(evidence, scores, projection.answers.typical_of)
+            if projection.lexicon is not None:
+                evidence[0] = self._read_lexicon(projection.lexicon, text, evidence[0], voters)
         confidence = self.calibration.model.confidence(evidence[0]) if evidence else None
         return Assessment(voters, evidence, confidence)
+
+    @staticmethod
+    def _read_lexicon(
+        lexicon: Lexicon, text: str, winner: Evidence, voters: Sequence[Candidate]
+    ) -> Evidence:
+        """The winner with how much more of what `text` says it was never asked with than
+        a new phrasing of a known question typically says (Lexicon.typical); an answer
+        validated since the lexicon was learnt is read from its voters' messages and its
+        own text."""
+        supporters = [voters[i].neighbour for i in winner.members]
+        asked = [n.message for n in supporters] + [supporters[0].answer or ""]
+        unmatched = lexicon.unmatched(text, winner.key, asked) - lexicon.typical
+        return replace(winner, unmatched=unmatched)
 
     def choose(
         self,

@@ -1,0 +1,182 @@
+"""The lexicon the confidence reads: what a question says that its suggested answer was
+never asked with."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from gateway.embeddings.normalise import normalise_text
+from gateway.services.calibration import fit_calibration
+from gateway.services.confidence import UNMATCHED_WEIGHT, ConfidenceModel, Evidence
+from gateway.services.lexicon import Lexicon, fit_lexicon, stems
+from gateway.services.projection import Projection
+from gateway.services.suggestions import Calibration, Candidate, SuggestionMaker
+from storage.neighbours import Neighbour
+from storage.reviews import answer_key
+from tests.answer_helpers import random_history
+
+CANCEL = "Para cancelar o pedido, vá em Pedidos > Cancelar."
+PLAN = "O plano custa 30 reais por mês."
+TRACK = "Acompanhe a entrega em Pedidos > Rastrear."
+HISTORY = [
+    ("quero cancelar meu pedido", CANCEL),
+    ("CANCELA O PEDIDO PF", CANCEL),
+    ("quanto custa a assinatura?", PLAN),
+    ("qual o valor do plano", PLAN),
+    ("onde esta meu pedido", TRACK),
+    ("qdo chega minha entrega", TRACK),
+]
+
+
+def _lexicon() -> Lexicon:
+    return fit_lexicon([m for m, _ in HISTORY], [a for _, a in HISTORY])
+
+
+def test_words_are_compared_as_customers_type_them():
+    assert stems("Cancelamento da ASSINATURA, vc pode?") == {"cance", "assin", "voce", "pode"}
+    assert (
+        stems("Não consigo, cancelei")
+        == stems("nao consigo cancelei")
+        == {
+            "nao",
+            "consi",
+            "cance",
+        }
+    )
+    assert stems("ok 👍 12345") == set()
+
+
+def test_a_word_only_another_answer_was_asked_with_counts_against_the_winner():
+    lexicon = _lexicon()
+    cancel = answer_key(CANCEL)
+    # Asked as it was validated: every word the history knows is the answer's own.
+    assert lexicon.unmatched("cancelar o pedido", cancel) == 0.0
+    # Each of these words one answer of three was asked with: weight log 3 / log 3 = 1.
+    # "quero" and "cancelar" are this answer's; "minha" (the delivery's) and "assinatura"
+    # (the plan's) are not: half of what the question says.
+    weights = [lexicon.weights[w] for w in ("quero", "cance", "minha", "assin")]
+    assert weights == pytest.approx([1.0] * 4)
+    assert lexicon.unmatched("quero cancelar minha assinatura", cancel) == pytest.approx(0.5)
+    # A word two answers share weighs less: log(3 / 2) / log 3.
+    assert lexicon.weights["pedid"] == pytest.approx(math.log(1.5) / math.log(3))
+    unasked = lexicon.weights["onde"] + lexicon.weights["esta"]
+    assert lexicon.unmatched("onde esta o pedido", cancel) == pytest.approx(
+        unasked / (unasked + lexicon.weights["pedid"])
+    )
+    # A word no answer knows tells nothing, and neither does one every answer knows.
+    assert lexicon.unmatched("cancelar o pedido xyzzy", cancel) == 0.0
+
+
+def test_an_answer_validated_since_is_read_from_its_messages_at_hand():
+    lexicon = _lexicon()
+    new = answer_key("Você pode pausar a assinatura por até 3 meses.")
+    assert new not in lexicon.words
+    asked = ["quero pausar a assinatura", "Você pode pausar a assinatura por até 3 meses."]
+    assert lexicon.unmatched("quanto custa a assinatura", new, asked) > 0.0
+    assert lexicon.unmatched("assinatura", new, asked) == 0.0
+    # Nothing at hand: every known word is one it was never asked with.
+    assert lexicon.unmatched("assinatura", new) == 1.0
+
+
+def test_the_lexicon_is_stored_and_read_back():
+    lexicon = _lexicon()
+    assert Lexicon.from_json(lexicon.as_json()) == lexicon
+    assert lexicon.summary() == {"answers": 3, "words": len(lexicon.weights)}
+    stored = lexicon.as_json()
+    with pytest.raises(ValueError, match="vocabulary lacks"):
+        Lexicon.from_json({**stored, "answers": {"x": [len(stored["vocabulary"])]}})
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        Lexicon.from_json({**stored, "weights": {"assin": 2.0}})
+
+
+def test_the_unmatched_words_take_their_weight_off_the_confidence():
+    model = ConfidenceModel(intercept=-1.0, weights=(1.0, 2.0, 3.0, 0.1), unmatched_weight=3.0)
+    evidence = Evidence(key="k", similarity=0.9, share=0.8, margin=0.1, support=3, members=(0,))
+    z = -1.0 + 0.9 + 1.6 + 0.3 + 0.3
+    assert model.confidence(evidence) == pytest.approx(1 / (1 + math.exp(-z)))
+    half = replace(evidence, unmatched=0.5)
+    assert model.confidence(half) == pytest.approx(1 / (1 + math.exp(-(z - 1.5))))
+    assert ConfidenceModel.from_json(model.as_json()) == model
+    stored = model.as_json()
+    del stored["unmatched_weight"]  # stored before the lexicon: reads none
+    assert ConfidenceModel.from_json(stored).unmatched_weight == 0.0
+
+
+def test_calibrating_learns_the_lexicon_from_the_validated_messages():
+    vectors, answers = random_history(times=5)
+    messages = [f"mensagem {answer} numero {i % 7}" for i, answer in enumerate(answers)]
+    projection, model = fit_calibration(
+        vectors, answers, temperature=0.02, model_id="m", messages=messages
+    )
+    assert projection is not None
+    assert model is not None
+    assert projection.lexicon == fit_lexicon(messages, answers)
+    assert model.unmatched_weight == UNMATCHED_WEIGHT
+    again = Projection.from_json(projection.as_json())
+    assert again.lexicon == projection.lexicon
+    np.testing.assert_allclose(again.matrix, projection.matrix)
+    # Without the texts (a caller that has none) the confidence reads the vectors alone.
+    bare, plain = fit_calibration(vectors, answers, temperature=0.02, model_id="m")
+    assert bare is not None
+    assert bare.lexicon is None
+    assert plain is not None
+    assert plain.unmatched_weight == 0.0
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_the_typical_share_is_each_message_asked_of_the_history_without_it(copy):
+    history = [*HISTORY, ("Quero cancelar meu PEDIDO", CANCEL)] if copy else HISTORY
+    messages = [m for m, _ in history]
+    answers = [a for _, a in history]
+    shares = []
+    for message, answer in history:
+        # Without it and without any copy of it: a copy would answer it word for word.
+        rest = [(m, a) for m, a in history if normalise_text(m) != normalise_text(message)]
+        refit = fit_lexicon([m for m, _ in rest], [a for _, a in rest])
+        shares.append(refit.unmatched(message, answer_key(answer)))
+    typical = fit_lexicon(messages, answers).typical
+    assert typical == pytest.approx(sum(shares) / len(shares))
+    assert 0.0 < typical < 1.0
+
+
+def test_a_suggestion_reads_the_words_of_the_question_its_answer_was_never_asked_with():
+    vectors, answers = random_history(times=5)
+    topics = {"answer 0": "boleto", "answer 1": "senha", "answer 2": "entrega", "answer 3": "cupom"}
+    messages = [f"duvida sobre {topics[a]} numero {i}" for i, a in enumerate(answers)]
+    projection, model = fit_calibration(
+        vectors, answers, temperature=0.02, model_id="m", messages=messages
+    )
+    assert projection is not None
+    assert projection.lexicon is not None
+    assert model is not None
+    maker = SuggestionMaker(
+        None,  # type: ignore[arg-type]
+        model_id="m",
+        threshold=0.0,
+        calibration=Calibration(model=model, projection=projection),
+    )
+    query = vectors[0]
+    neighbours = [
+        Neighbour(i, None, answers[i], messages[i], float(vectors[i] @ query), vectors[i])
+        for i in range(1, len(answers))
+    ]
+    ranked = [Candidate(n, False, True) for n in projection.rescore(query, neighbours)]
+    own = maker.assess(query, ranked, text="duvida sobre boleto")
+    other = maker.assess(query, ranked, text="duvida sobre senha")
+    winner = own.evidence[0]
+    assert winner.key == "answer 0"
+    lexicon = projection.lexicon
+    assert winner.unmatched == pytest.approx(-lexicon.typical)
+    assert other.evidence[0].unmatched == pytest.approx(
+        lexicon.unmatched("duvida sobre senha", "answer 0") - lexicon.typical
+    )
+    assert other.evidence[0].unmatched > winner.unmatched
+    # The same neighbours, the same vote: only the words take the confidence down.
+    assert other.confidence == pytest.approx(
+        model.confidence(replace(winner, unmatched=other.evidence[0].unmatched))
+    )
+    assert other.confidence < own.confidence
