@@ -272,14 +272,15 @@ async def evaluate(
             )
             if calibrate:
                 # What `atende calibrate --apply` would store for this history.
-                answers = [e.validated_answer for _, e in sorted(by_id.items())]
+                validated = [e for _, e in sorted(by_id.items())]  # in the vectors' order
+                answers = [e.validated_answer for e in validated]
                 projection, fitted = fit_calibration(
                     vectors,
                     answers,
                     temperature=maker.temperature,
                     model_id=embedder.model_id,
                     answer_texts=await embed_answer_texts(embedder, answers),
-                    messages=[e.text for _, e in sorted(by_id.items())],
+                    messages=[e.text for e in validated],
                 )
                 if fitted is not None:
                     maker.calibration.model = fitted
