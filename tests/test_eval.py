@@ -55,7 +55,7 @@ def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
     accuracy 0.90, precision 0.95, no suggestion for 0.90 of out-of-scope and
     missing-intent messages; the silences a little under what was measured). Coverage
     (target 0.60) is not reached yet: its floor is the figure measured when the decision
-    was last changed (0.534), less a little, and this test does not pretend otherwise.
+    was last changed (0.553), less a little, and this test does not pretend otherwise.
     """
     chart = tmp_path / "curve.svg"
     seeds = ",".join(str(seed) for seed in HELD_OUT_SEEDS)
@@ -70,7 +70,7 @@ def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
     assert report["no_suggestion"]["missing_intent"] >= 0.92
     assert report["top1"] >= 0.85
     assert report["hit3"] >= 0.95
-    assert report["coverage"] >= 0.52
+    assert report["coverage"] >= 0.54
     splits = report["splits"]
     assert [split["seeds"] for split in splits] == [[seed] for seed in HELD_OUT_SEEDS]
     for split in splits:

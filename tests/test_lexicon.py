@@ -11,8 +11,15 @@ import pytest
 
 from gateway.embeddings.normalise import normalise_text
 from gateway.services.calibration import fit_calibration
-from gateway.services.confidence import UNMATCHED_WEIGHT, ConfidenceModel, Evidence
-from gateway.services.lexicon import Lexicon, fit_lexicon, stems
+from gateway.services.confidence import ConfidenceModel, Evidence
+from gateway.services.lexicon import (
+    UNMATCHED_WEIGHT,
+    WORD_VOTE_WEIGHT,
+    WORDS_BAR,
+    Lexicon,
+    fit_lexicon,
+    stems,
+)
 from gateway.services.projection import Projection
 from gateway.services.suggestions import Calibration, Candidate, SuggestionMaker
 from storage.neighbours import Neighbour
@@ -91,6 +98,53 @@ def test_the_lexicon_is_stored_and_read_back():
         Lexicon.from_json({**stored, "answers": {"x": [len(stored["vocabulary"])]}})
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         Lexicon.from_json({**stored, "weights": {"assin": 2.0}})
+    with pytest.raises(ValueError, match="do not match"):
+        Lexicon.from_json({**stored, "counts": {k: [] for k in stored["answers"]}})
+    with pytest.raises(ValueError, match="at most all"):
+        Lexicon.from_json({**stored, "texts": {k: 1 for k in stored["texts"]}})
+    # Stored before the words voted: each word once, no counts of texts, no vote.
+    older = {k: v for k, v in stored.items() if k not in ("counts", "texts")}
+    read = Lexicon.from_json(older)
+    assert read.texts == {}
+    assert {k: set(ws) for k, ws in read.words.items()} == {
+        k: set(ws) for k, ws in lexicon.words.items()
+    }
+    assert read.unmatched("quero cancelar minha assinatura", answer_key(CANCEL)) == pytest.approx(
+        lexicon.unmatched("quero cancelar minha assinatura", answer_key(CANCEL))
+    )
+
+
+def test_the_words_vote_among_the_first_answers_as_a_naive_bayes_over_them():
+    # "senha" is in 2 of the 6 texts: 1/3 of them. Answer a has it in 2 of its 3 texts,
+    # b in none; each chance is pulled towards 1/3 as one text more.
+    lexicon = Lexicon(
+        weights={"senha": 1.0, "bolet": 0.0},
+        words={"a": {"senha": 2, "bolet": 1}, "b": {"bolet": 3}},
+        texts={"a": 3, "b": 3},
+    )
+    a, b = (2 + 1 / 3) / 4 / (1 / 3), (0 + 1 / 3) / 4 / (1 / 3)  # 7/4 and 1/4
+    assert lexicon.word_vote("senha", ["a", "b"], {}) == pytest.approx(math.log(a / (a + b)))
+    assert lexicon.word_vote("senha", ["b", "a"], {}) == pytest.approx(math.log(1 / 8))
+    # Words the history never saw say nothing; with nothing said, every answer is alike.
+    assert lexicon.word_vote("senha xyzzy", ["a", "b"], {}) == pytest.approx(math.log(7 / 8))
+    assert lexicon.word_vote("xyzzy", ["a", "b"], {}) == pytest.approx(math.log(1 / 2))
+    # An answer validated since: read from the texts at hand (2 of 2 hold "senha").
+    new = (2 + 1 / 3) / 3 / (1 / 3)
+    asked = {"c": ["minha senha", "senha errada"]}
+    assert lexicon.word_vote("senha", ["c", "a"], asked) == pytest.approx(math.log(new / (new + a)))
+    # A lexicon stored before the words voted keeps no counts of texts: no vote.
+    assert replace(lexicon, texts={}).word_vote("senha", ["a", "b"], {}) is None
+
+
+def test_the_words_vote_against_the_answer_a_question_has_no_word_of():
+    lexicon = _lexicon()
+    cancel, track = answer_key(CANCEL), answer_key(TRACK)
+    # "pedido" is the delivery's word as much as the cancellation's; "cancelar" is not.
+    sure = lexicon.word_vote("cancelar meu pedido", [cancel, track], {})
+    doubt = lexicon.word_vote("onde esta meu pedido", [cancel, track], {})
+    assert sure is not None
+    assert doubt is not None
+    assert doubt < math.log(0.5) < sure < 0.0
 
 
 def test_the_unmatched_words_take_their_weight_off_the_confidence():
@@ -101,9 +155,17 @@ def test_the_unmatched_words_take_their_weight_off_the_confidence():
     half = replace(evidence, unmatched=0.5)
     assert model.confidence(half) == pytest.approx(1 / (1 + math.exp(-(z - 1.5))))
     assert ConfidenceModel.from_json(model.as_json()) == model
-    stored = model.as_json()
+    voted = replace(model, word_vote_weight=1.0)
+    doubted = replace(evidence, word_vote=math.log(0.25))
+    # A weight of 1 multiplies the odds by the winner's share of the words' vote.
+    odds = model.confidence(evidence) / (1 - model.confidence(evidence))
+    assert voted.confidence(doubted) == pytest.approx(odds / 4 / (1 + odds / 4))
+    assert ConfidenceModel.from_json(voted.as_json()) == voted
+    stored = voted.as_json()
     del stored["unmatched_weight"]  # stored before the lexicon: reads none
+    del stored["word_vote_weight"]
     assert ConfidenceModel.from_json(stored).unmatched_weight == 0.0
+    assert ConfidenceModel.from_json(stored).word_vote_weight == 0.0
 
 
 def test_calibrating_learns_the_lexicon_from_the_validated_messages():
@@ -116,6 +178,8 @@ def test_calibrating_learns_the_lexicon_from_the_validated_messages():
     assert model is not None
     assert projection.lexicon == fit_lexicon(messages, answers)
     assert model.unmatched_weight == UNMATCHED_WEIGHT
+    assert model.word_vote_weight == WORD_VOTE_WEIGHT
+    assert model.bar == WORDS_BAR
     again = Projection.from_json(projection.as_json())
     assert again.lexicon == projection.lexicon
     np.testing.assert_allclose(again.matrix, projection.matrix)
@@ -125,6 +189,7 @@ def test_calibrating_learns_the_lexicon_from_the_validated_messages():
     assert bare.lexicon is None
     assert plain is not None
     assert plain.unmatched_weight == 0.0
+    assert plain.word_vote_weight == 0.0
 
 
 @pytest.mark.parametrize("copy", [False, True])
@@ -160,9 +225,11 @@ def test_a_suggestion_reads_the_words_of_the_question_its_answer_was_never_asked
         calibration=Calibration(model=model, projection=projection),
     )
     query = vectors[0]
+    # A few of its own answer's messages among the others', so that other answers vote.
     neighbours = [
         Neighbour(i, None, answers[i], messages[i], float(vectors[i] @ query), vectors[i])
         for i in range(1, len(answers))
+        if answers[i] != "answer 0" or i < 6
     ]
     ranked = [Candidate(n, False, True) for n in projection.rescore(query, neighbours)]
     own = maker.assess(query, ranked, text="duvida sobre boleto")
@@ -175,8 +242,28 @@ def test_a_suggestion_reads_the_words_of_the_question_its_answer_was_never_asked
         lexicon.unmatched("duvida sobre senha", "answer 0") - lexicon.typical
     )
     assert other.evidence[0].unmatched > winner.unmatched
+    first = [e.key for e in own.evidence[:5]]
+    assert len(first) > 1
+    assert [e.key for e in other.evidence[:5]] == first
+    assert winner.word_vote == pytest.approx(lexicon.word_vote("duvida sobre boleto", first, {}))
+    assert other.evidence[0].word_vote < winner.word_vote
     # The same neighbours, the same vote: only the words take the confidence down.
+    read = other.evidence[0]
     assert other.confidence == pytest.approx(
-        model.confidence(replace(winner, unmatched=other.evidence[0].unmatched))
+        model.confidence(replace(winner, unmatched=read.unmatched, word_vote=read.word_vote))
     )
     assert other.confidence < own.confidence
+    # An answer validated since the lexicon was learnt is read from its voters' texts:
+    # none of them says "senha", which the history knows as another answer's word.
+    younger = replace(
+        lexicon,
+        words={k: v for k, v in lexicon.words.items() if k != "answer 0"},
+        texts={k: v for k, v in lexicon.texts.items() if k != "answer 0"},
+    )
+    maker.calibration = Calibration(model=model, projection=replace(projection, lexicon=younger))
+    boleto = maker.assess(query, ranked, text="duvida sobre boleto").evidence[0]
+    senha = maker.assess(query, ranked, text="duvida sobre senha").evidence[0]
+    assert boleto.key == senha.key == "answer 0"
+    assert boleto.word_vote is not None
+    assert senha.word_vote is not None
+    assert senha.word_vote < boleto.word_vote

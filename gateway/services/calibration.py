@@ -36,14 +36,8 @@ import structlog
 
 from gateway.embeddings.base import Embedder
 from gateway.services.answer_model import embed_answer_texts
-from gateway.services.confidence import (
-    LEXICON_BAR,
-    UNMATCHED_WEIGHT,
-    ConfidenceModel,
-    default_model,
-    fit_on_history,
-)
-from gateway.services.lexicon import fit_lexicon
+from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
+from gateway.services.lexicon import fit_lexicon, reading_words
 from gateway.services.projection import Projection, describe, fit_projection, with_answers
 from gateway.services.review_labels import Label
 from gateway.services.suggestions import Calibration, SuggestionMaker
@@ -255,7 +249,7 @@ def fit_calibration(
     )
     if model is not None and projection is not None and len(model.weights) == 7 and messages:
         projection = replace(projection, lexicon=fit_lexicon(messages, answers))
-        model = replace(model, unmatched_weight=UNMATCHED_WEIGHT, bar=LEXICON_BAR)
+        model = reading_words(model)
     return (projection if model is not None else None), model
 
 

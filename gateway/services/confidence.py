@@ -22,7 +22,9 @@ and a third where the model knows how near each answer's messages are to one ano
 Where calibrating also learnt which words each answer was asked with (gateway.services
 .lexicon), the confidence reads one thing more, the winner's `unmatched`: how much more
 of what the question says its answer was never asked with than a new phrasing of a known
-question typically has. Its weight is fixed (UNMATCHED_WEIGHT), not fitted: see there.
+question typically has; and the winner's `word_vote`: the log of its share of a vote of
+the question's words among the first answers. Their weights are fixed
+(lexicon.UNMATCHED_WEIGHT, lexicon.WORD_VOTE_WEIGHT), not fitted: see there.
 
 A logistic model turns them into a confidence in [0, 1], read as the probability that
 the suggestion is right; the threshold (one per sector where `atende calibrate` set one)
@@ -88,6 +90,9 @@ class Evidence:
     # a new phrasing of a known question typically has, where a lexicon was read
     # (gateway.services.lexicon).
     unmatched: float | None = None
+    # The log of its share of the question's words' vote among the first answers, where
+    # the lexicon keeps its words' counts.
+    word_vote: float | None = None
 
     def features(self) -> list[float]:
         votes = [self.similarity, self.share, self.margin, min(self.support, SUPPORT_CAP)]
@@ -187,14 +192,17 @@ class ConfidenceModel:
     # threshold nor ATENDE_SUGGESTION_MIN_CONFIDENCE says otherwise; None: MIN_CONFIDENCE.
     bar: float | None = None
     # How much the words a question shares with no message of its answer take away
-    # (Evidence.unmatched; see UNMATCHED_WEIGHT).
+    # (Evidence.unmatched; see lexicon.UNMATCHED_WEIGHT).
     unmatched_weight: float = 0.0
+    # How much the words' vote counts (Evidence.word_vote; see lexicon.WORD_VOTE_WEIGHT).
+    word_vote_weight: float = 0.0
 
     def confidence(self, evidence: Evidence) -> float:
         z = self.intercept + sum(
             w * x for w, x in zip(self.weights, evidence.features(), strict=True)
         )
         z -= self.unmatched_weight * (evidence.unmatched or 0.0)
+        z += self.word_vote_weight * (evidence.word_vote or 0.0)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def as_json(self) -> dict[str, Any]:
@@ -219,6 +227,7 @@ class ConfidenceModel:
             extra=dict(value.get("extra") or {}),
             bar=float(bar) if bar is not None else None,
             unmatched_weight=float(value.get("unmatched_weight", 0.0)),
+            word_vote_weight=float(value.get("word_vote_weight", 0.0)),
         )
 
 
@@ -250,22 +259,6 @@ MIN_CONFIDENCE = 0.6
 # back before embedding, still 0.55: coverage 0.616, precision 0.985, silent 0.953 / 0.916
 # (at 0.5, missing intents silent 0.904).
 CLOSENESS_BAR = 0.55
-# What each unit of Evidence.unmatched takes off the logistic's sum. The simulated history
-# cannot teach it: fitted there with the other seven it weighs about 0 (-0.9 to 0.7 over
-# eight pt-BR splits), likely because a simulated question, asked under a projection
-# learnt with it, sits nearer its answer than a new one does (closeness of right answers
-# about +0.001 simulated, -0.007 for `dev` questions) and the vote's own features part
-# them there already. Fitted on the `dev` questions beside the others, it weighs two thirds
-# as much as closeness, against. So it is chosen on `dev`: weights 1 to 8 tried offline over
-# sixteen splits, 3 raised both figures together the most. `atende eval --split dev`:
-# the coverage reachable at precision 0.95 with both silences at 0.90 from 0.646 to
-# 0.669 and from 0.667 to 0.681 (seeds 13, 1-7 and 8-12, 14-16), the in-scope coverage at
-# precision 0.95 from 0.786 to 0.795 and from 0.779 to 0.816.
-UNMATCHED_WEIGHT = 3.0
-# The bar of a model that reads the lexicon, by CLOSENESS_BAR's rule (eight `dev`
-# splits): coverage 0.627, precision 0.982, silent 0.946 / 0.911 (at 0.45, missing
-# intents silent 0.904; at 0.55, coverage 0.612).
-LEXICON_BAR = 0.5
 DEFAULT_MODEL_FAMILY = "e5-small:"
 
 

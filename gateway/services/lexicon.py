@@ -18,6 +18,17 @@ each validated message against the rest of its answer's. Words are compared as c
 type them: lower case, no accents, chat abbreviations spelt out
 (gateway.embeddings.normalise), the first five letters of each word of three letters or
 more, so "cancelar", "cancelei" and "cancelamento" meet.
+
+The words also vote (`word_vote`). "Quero cancelar meu pedido" shares "pedido" with
+half the store's answers, so its weight above is small, and where only the
+subscription's cancellation is answered, that answer wins with the one word it shares.
+Counted over messages, though, "pedido" is one of the likeliest words of a question and
+none of the subscription's messages says it. So the lexicon keeps how many of each
+answer's texts hold each word, and weighs the first answers the confidence compares as
+a naive Bayes over words present in the question would: each answer's chance of each
+of the question's words against the whole history's, smoothed towards it, multiplied.
+The winner's share of that vote is the words' opinion of it, and the confidence
+multiplies its odds by it (WORD_VOTE_WEIGHT).
 """
 
 from __future__ import annotations
@@ -25,15 +36,57 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from gateway.embeddings.normalise import normalise_text
 from storage.reviews import answer_key
 
+if TYPE_CHECKING:
+    from gateway.services.confidence import ConfidenceModel
+
 STEM = 5
 MIN_LETTERS = 3
+# How many of the first answers (the answer model's order) the words vote among.
+VOTERS = 5
+# How far an answer's chance of a word is pulled towards the history's: as one text more.
+SMOOTHING = 1.0
+# What each unit of Evidence.unmatched takes off the logistic's sum. The simulated history
+# cannot teach it: fitted there with the other seven it weighs about 0 (-0.9 to 0.7 over
+# eight pt-BR splits), likely because a simulated question, asked under a projection
+# learnt with it, sits nearer its answer than a new one does (closeness of right answers
+# about +0.001 simulated, -0.007 for `dev` questions) and the vote's own features part
+# them there already. Fitted on the `dev` questions beside the others, it weighs two thirds
+# as much as closeness, against. So it is chosen on `dev`: weights 1 to 8 tried offline over
+# sixteen splits, 3 raised both figures together the most. `atende eval --split dev`:
+# the coverage reachable at precision 0.95 with both silences at 0.90 from 0.646 to
+# 0.669 and from 0.667 to 0.681 (seeds 13, 1-7 and 8-12, 14-16), the in-scope coverage at
+# precision 0.95 from 0.786 to 0.795 and from 0.779 to 0.816.
+UNMATCHED_WEIGHT = 3.0
+# What the log of the winner's share of the words' vote adds to the logistic's sum: 1
+# multiplies the confidence's odds by that share, as two independent opinions combine.
+# Offline on the per-question results of `atende eval --split dev` (seeds 13, 1-7), each
+# weight at its own bar by CLOSENESS_BAR's rule gave coverage 0.658 (weight 0.3), 0.674
+# (0.6, missing intents silent 0.911, at the rule's edge; 0.909 on seeds 8-12, 14-16),
+# 0.660 (1) and 0.663 (1.5); 1 keeps the silences with room on both sets of seeds.
+WORD_VOTE_WEIGHT = 1.0
+# The bar of a model that reads the words, by CLOSENESS_BAR's rule on eight `dev` splits
+# (seeds 13, 1-7): coverage 0.659, precision 0.985, silent 0.940 / 0.920 (at 0.2, missing
+# intents silent 0.909). The vote takes the odds of most wrong answers down, so a lower
+# bar keeps the silences. Before the words voted the rule gave 0.5: coverage 0.627,
+# precision 0.982, silent 0.946 / 0.911 (at 0.45, missing intents silent 0.904).
+WORDS_BAR = 0.25
+
+
+def reading_words(model: ConfidenceModel) -> ConfidenceModel:
+    """`model` reading the words, at their bar."""
+    return replace(
+        model, unmatched_weight=UNMATCHED_WEIGHT, word_vote_weight=WORD_VOTE_WEIGHT, bar=WORDS_BAR
+    )
+
+
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -58,24 +111,71 @@ def _share(weights: Sequence[float], unasked: Sequence[bool]) -> float:
     return sum(w for w, u in zip(weights, unasked, strict=True) if u) / total
 
 
+def _profile(texts: Iterable[str]) -> tuple[Counter[str], int]:
+    """How many of `texts` hold each word, and how many texts there are."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for text in texts:
+        counts.update(stems(text))
+        total += 1
+    return counts, total
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """The words each answer (by answer_key) was asked with, and each word's weight."""
 
     weights: dict[str, float]  # every word some answers are asked with, not all
-    words: dict[str, frozenset[str]] = field(repr=False)  # answer key -> its words
+    # Answer key -> how many of its texts (its messages and its own) hold each word.
+    words: dict[str, dict[str, int]] = field(repr=False)
     # The mean `unmatched` of each validated message against the rest of its answer's:
     # what a new phrasing of a known question says that its answer was never asked with.
     typical: float = 0.0
+    # Answer key -> how many texts it has; empty in a lexicon stored before the words
+    # voted, which then cast no vote.
+    texts: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def _background(self) -> tuple[Counter[str], int]:
+        """How many of all the history's texts hold each word, and how many there are."""
+        held: Counter[str] = Counter()
+        for counts in self.words.values():
+            held.update(counts)
+        return held, sum(self.texts.values())
+
+    def word_vote(
+        self, text: str, keys: Sequence[str], asked: Mapping[str, Iterable[str]]
+    ) -> float | None:
+        """The log of the first of `keys`' share of the words' vote among them; None when
+        the lexicon keeps no counts. An answer validated since the lexicon was learnt is
+        read from `asked[key]`: the texts of its messages at hand and its own."""
+        held, total = self._background
+        if not self.texts or total == 0:
+            return None
+        known = [w for w in stems(text) if w in held]
+        scores = []
+        for key in keys:
+            if key in self.texts:
+                counts, count = self.words[key], self.texts[key]
+            else:
+                counts, count = _profile(asked.get(key, ()))
+            score = 0.0
+            for word in known:
+                general = held[word] / total
+                chance = (counts.get(word, 0) + SMOOTHING * general) / (count + SMOOTHING)
+                score += math.log(chance / general)
+            scores.append(score)
+        top = max(scores)
+        return scores[0] - top - math.log(sum(math.exp(s - top) for s in scores))
 
     def unmatched(self, text: str, key: str, asked: Iterable[str] = ()) -> float:
         """The share of what `text` says (its words the history knows, each by its
         weight) that the answer `key` was never asked with. An answer validated since the
         lexicon was learnt is read from `asked`: the texts of its messages at hand (the
         voters) and its own."""
-        own = self.words.get(key)
+        own: Mapping[str, int] | None = self.words.get(key)
         if own is None:
-            own = frozenset().union(*(stems(t) for t in asked))
+            own = _profile(asked)[0]
         known = [w for w in stems(text) if w in self.weights]
         return _share([self.weights[w] for w in known], [w not in own for w in known])
 
@@ -90,26 +190,42 @@ class Lexicon:
             "vocabulary": vocabulary,
             "weights": dict(sorted(self.weights.items())),
             "answers": {k: sorted(position[w] for w in ws) for k, ws in self.words.items()},
+            # The counts in the order of "answers" (absent before the words voted: 1 each).
+            "counts": {
+                k: [ws[w] for w in sorted(ws, key=position.get)] for k, ws in self.words.items()
+            },
+            "texts": self.texts,
             "typical": self.typical,
         }
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Lexicon:
         vocabulary = [str(w) for w in value["vocabulary"]]
+        counts = value.get("counts") or {}
         try:
             words = {
-                str(k): frozenset(vocabulary[int(i)] for i in positions)
+                str(k): {
+                    vocabulary[int(i)]: int(n)
+                    for i, n in zip(positions, counts.get(k, [1] * len(positions)), strict=True)
+                }
                 for k, positions in value["answers"].items()
             }
         except IndexError:
             raise ValueError("a lexicon's answer names a word its vocabulary lacks") from None
+        except ValueError:
+            raise ValueError("a lexicon's counts do not match its answers' words") from None
+        texts = {str(k): int(n) for k, n in (value.get("texts") or {}).items()}
+        if any(n < 1 for n in texts.values()) or any(
+            n > texts.get(k, n) for k, ws in words.items() for n in ws.values()
+        ):
+            raise ValueError("a lexicon counts each word in at most all of its answer's texts")
         weights = {str(w): float(v) for w, v in value["weights"].items()}
         if any(not 0.0 <= v <= 1.0 for v in weights.values()):
             raise ValueError("a lexicon's word weights are in [0, 1]")
         typical = float(value.get("typical", 0.0))
         if not 0.0 <= typical <= 1.0:
             raise ValueError("a lexicon's typical share is in [0, 1]")
-        return cls(weights=weights, words=words, typical=typical)
+        return cls(weights=weights, words=words, typical=typical, texts=texts)
 
 
 def fit_lexicon(messages: Sequence[str], answers: Sequence[str]) -> Lexicon:
@@ -118,11 +234,14 @@ def fit_lexicon(messages: Sequence[str], answers: Sequence[str]) -> Lexicon:
     asked = [stems(m) for m in messages]
     # How many of each answer's texts (its own and its messages') hold each word.
     counts: dict[str, Counter[str]] = {}
+    texts_of: Counter[str] = Counter()
     for key, answer in zip(keys, answers, strict=True):
         if key not in counts:
             counts[key] = Counter(stems(answer))
+            texts_of[key] = 1
     for key, words in zip(keys, asked, strict=True):
         counts[key].update(words)
+        texts_of[key] += 1
     asked_with = Counter(w for c in counts.values() for w in c)
     weights = {w: _weight(len(counts), n) for w, n in asked_with.items()}
     # Each message asked of the rest: its answer without it and its copies of the same text.
@@ -140,6 +259,7 @@ def fit_lexicon(messages: Sequence[str], answers: Sequence[str]) -> Lexicon:
         shares.append(_share(known, unasked))
     return Lexicon(
         weights={w: v for w, v in weights.items() if v > 0.0},
-        words={k: frozenset(c) for k, c in counts.items()},
+        words={k: dict(c) for k, c in counts.items()},
         typical=sum(shares) / len(shares) if shares else 0.0,
+        texts=dict(texts_of),
     )

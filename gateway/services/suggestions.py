@@ -37,7 +37,7 @@ from gateway.services.confidence import (
     order_by_scores,
     weigh,
 )
-from gateway.services.lexicon import Lexicon
+from gateway.services.lexicon import VOTERS, Lexicon
 from gateway.services.llm import LLMDrafter, LLMError
 from gateway.services.projection import Projection
 from storage.neighbours import Nearby
@@ -297,22 +297,28 @@ class SuggestionMaker:
             )
             evidence = order_by_scores(evidence, scores, projection.answers.typical_of)
             if projection.lexicon is not None:
-                evidence[0] = self._read_lexicon(projection.lexicon, text, evidence[0], voters)
+                evidence[0] = self._read_lexicon(projection.lexicon, text, evidence, voters)
         confidence = self.calibration.model.confidence(evidence[0]) if evidence else None
         return Assessment(voters, evidence, confidence)
 
     @staticmethod
     def _read_lexicon(
-        lexicon: Lexicon, text: str, winner: Evidence, voters: Sequence[Candidate]
+        lexicon: Lexicon, text: str, evidence: Sequence[Evidence], voters: Sequence[Candidate]
     ) -> Evidence:
-        """The winner with how much more of what `text` says it was never asked with than
-        a new phrasing of a known question typically says (Lexicon.typical); an answer
-        validated since the lexicon was learnt is read from its voters' messages and its
-        own text."""
-        supporters = [voters[i].neighbour for i in winner.members]
-        asked = [n.message for n in supporters] + [supporters[0].answer or ""]
-        unmatched = lexicon.unmatched(text, winner.key, asked) - lexicon.typical
-        return replace(winner, unmatched=unmatched)
+        """The winner (the first of `evidence`) with how much more of what `text` says it
+        was never asked with than a new phrasing of a known question typically says
+        (Lexicon.typical), and its share of the words' vote among the first answers; an
+        answer validated since the lexicon was learnt is read from its voters' messages
+        and its own text."""
+        winner = evidence[0]
+        asked = {}
+        for e in evidence[:VOTERS]:
+            if e is winner or e.key not in lexicon.words:
+                supporters = [voters[i].neighbour for i in e.members]
+                asked[e.key] = [n.message for n in supporters] + [supporters[0].answer or ""]
+        unmatched = lexicon.unmatched(text, winner.key, asked[winner.key]) - lexicon.typical
+        vote = lexicon.word_vote(text, [e.key for e in evidence[:VOTERS]], asked)
+        return replace(winner, unmatched=unmatched, word_vote=vote)
 
     def choose(
         self,
