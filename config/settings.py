@@ -238,7 +238,7 @@ class Settings(BaseSettings):
         default=None,
         description="Least confidence (0-1, the estimated chance that the suggested answer is "
         "right) for a suggestion to be made, in every sector `atende calibrate` set no "
-        "threshold for. Empty: the bar the confidence model was chosen with (0.5 for one "
+        "threshold for. Empty: the bar the confidence model was chosen with (0.25 for one "
         "`atende calibrate` fitted with an answer model and the messages' words), else 0.6.",
     )
     router_neighbours: Annotated[int, Field(ge=1, le=100)] = Field(
