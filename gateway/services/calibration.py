@@ -36,8 +36,13 @@ import structlog
 
 from gateway.embeddings.base import Embedder
 from gateway.services.answer_model import embed_answer_texts
-from gateway.services.confidence import ConfidenceModel, default_model, fit_on_history
-from gateway.services.lexicon import fit_lexicon, reading_words
+from gateway.services.confidence import (
+    ConfidenceModel,
+    default_model,
+    fit_on_history,
+    reading_words,
+)
+from gateway.services.lexicon import fit_lexicon
 from gateway.services.projection import Projection, describe, fit_projection, with_answers
 from gateway.services.review_labels import Label
 from gateway.services.suggestions import Calibration, SuggestionMaker

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gateway.services.answer_model import SAME_TEXT, AnswerFit
+from gateway.services.lexicon import UNMATCHED_WEIGHT, WORD_VOTE_WEIGHT, WORDS_BAR
 from storage.reviews import answer_key
 
 if TYPE_CHECKING:
@@ -260,6 +261,13 @@ MIN_CONFIDENCE = 0.6
 # (at 0.5, missing intents silent 0.904).
 CLOSENESS_BAR = 0.55
 DEFAULT_MODEL_FAMILY = "e5-small:"
+
+
+def reading_words(model: ConfidenceModel) -> ConfidenceModel:
+    """`model` reading the words (gateway.services.lexicon), at their bar."""
+    return replace(
+        model, unmatched_weight=UNMATCHED_WEIGHT, word_vote_weight=WORD_VOTE_WEIGHT, bar=WORDS_BAR
+    )
 
 
 def default_model(model_id: str | None) -> ConfidenceModel:

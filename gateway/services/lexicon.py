@@ -37,15 +37,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.embeddings.normalise import normalise_text
 from storage.reviews import answer_key
-
-if TYPE_CHECKING:
-    from gateway.services.confidence import ConfidenceModel
 
 STEM = 5
 MIN_LETTERS = 3
@@ -78,13 +75,6 @@ WORD_VOTE_WEIGHT = 1.0
 # bar keeps the silences. Before the words voted the rule gave 0.5: coverage 0.627,
 # precision 0.982, silent 0.946 / 0.911 (at 0.45, missing intents silent 0.904).
 WORDS_BAR = 0.25
-
-
-def reading_words(model: ConfidenceModel) -> ConfidenceModel:
-    """`model` reading the words, at their bar."""
-    return replace(
-        model, unmatched_weight=UNMATCHED_WEIGHT, word_vote_weight=WORD_VOTE_WEIGHT, bar=WORDS_BAR
-    )
 
 
 _WORD = re.compile(r"[a-z]+")
