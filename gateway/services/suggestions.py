@@ -311,7 +311,7 @@ class SuggestionMaker:
         answer validated since the lexicon was learnt is read from its voters' messages
         and its own text."""
         winner = evidence[0]
-        asked = {}
+        asked: dict[str, list[str]] = {}
         for e in evidence[:VOTERS]:
             if e is winner or e.key not in lexicon.words:
                 supporters = [voters[i].neighbour for i in e.members]
