@@ -133,16 +133,30 @@ class Lexicon:
             held.update(counts)
         return held, sum(self.texts.values())
 
+    def read(
+        self, text: str, keys: Sequence[str], asked: Mapping[str, Iterable[str]]
+    ) -> tuple[float, float | None]:
+        """What the confidence reads of the first of `keys` (the winner) for `text`, its
+        words taken once: `unmatched` less `typical`, and `word_vote`."""
+        words = stems(text)
+        unmatched = self._unmatched(words, keys[0], asked.get(keys[0], ()))
+        return unmatched - self.typical, self._word_vote(words, keys, asked)
+
     def word_vote(
         self, text: str, keys: Sequence[str], asked: Mapping[str, Iterable[str]]
     ) -> float | None:
         """The log of the first of `keys`' share of the words' vote among them; None when
         the lexicon keeps no counts. An answer validated since the lexicon was learnt is
         read from `asked[key]`: the texts of its messages at hand and its own."""
+        return self._word_vote(stems(text), keys, asked)
+
+    def _word_vote(
+        self, words: set[str], keys: Sequence[str], asked: Mapping[str, Iterable[str]]
+    ) -> float | None:
         held, total = self._background
         if not self.texts or total == 0:
             return None
-        known = [w for w in stems(text) if w in held]
+        known = [w for w in words if w in held]
         scores = []
         for key in keys:
             if key in self.texts:
@@ -163,10 +177,13 @@ class Lexicon:
         weight) that the answer `key` was never asked with. An answer validated since the
         lexicon was learnt is read from `asked`: the texts of its messages at hand (the
         voters) and its own."""
+        return self._unmatched(stems(text), key, asked)
+
+    def _unmatched(self, words: set[str], key: str, asked: Iterable[str]) -> float:
         own: Mapping[str, int] | None = self.words.get(key)
         if own is None:
             own = _profile(asked)[0]
-        known = [w for w in stems(text) if w in self.weights]
+        known = [w for w in words if w in self.weights]
         return _share([self.weights[w] for w in known], [w not in own for w in known])
 
     def summary(self) -> dict[str, int]:
@@ -224,14 +241,11 @@ def fit_lexicon(messages: Sequence[str], answers: Sequence[str]) -> Lexicon:
     asked = [stems(m) for m in messages]
     # How many of each answer's texts (its own and its messages') hold each word.
     counts: dict[str, Counter[str]] = {}
-    texts_of: Counter[str] = Counter()
     for key, answer in zip(keys, answers, strict=True):
         if key not in counts:
             counts[key] = Counter(stems(answer))
-            texts_of[key] = 1
     for key, words in zip(keys, asked, strict=True):
         counts[key].update(words)
-        texts_of[key] += 1
     asked_with = Counter(w for c in counts.values() for w in c)
     weights = {w: _weight(len(counts), n) for w, n in asked_with.items()}
     # Each message asked of the rest: its answer without it and its copies of the same text.
@@ -251,5 +265,5 @@ def fit_lexicon(messages: Sequence[str], answers: Sequence[str]) -> Lexicon:
         weights={w: v for w, v in weights.items() if v > 0.0},
         words={k: dict(c) for k, c in counts.items()},
         typical=sum(shares) / len(shares) if shares else 0.0,
-        texts=dict(texts_of),
+        texts={key: 1 + n for key, n in Counter(keys).items()},  # its messages and its own
     )

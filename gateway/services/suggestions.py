@@ -310,15 +310,13 @@ class SuggestionMaker:
         (Lexicon.typical), and its share of the words' vote among the first answers; an
         answer validated since the lexicon was learnt is read from its voters' messages
         and its own text."""
-        winner = evidence[0]
         asked: dict[str, list[str]] = {}
         for e in evidence[:VOTERS]:
-            if e is winner or e.key not in lexicon.words:
+            if e.key not in lexicon.words:
                 supporters = [voters[i].neighbour for i in e.members]
                 asked[e.key] = [n.message for n in supporters] + [supporters[0].answer or ""]
-        unmatched = lexicon.unmatched(text, winner.key, asked[winner.key]) - lexicon.typical
-        vote = lexicon.word_vote(text, [e.key for e in evidence[:VOTERS]], asked)
-        return replace(winner, unmatched=unmatched, word_vote=vote)
+        unmatched, vote = lexicon.read(text, [e.key for e in evidence[:VOTERS]], asked)
+        return replace(evidence[0], unmatched=unmatched, word_vote=vote)
 
     def choose(
         self,
