@@ -176,7 +176,9 @@ def test_calibrating_learns_the_lexicon_from_the_validated_messages():
     )
     assert projection is not None
     assert model is not None
-    assert projection.lexicon == fit_lexicon(messages, answers)
+    # The same words; its typical vote read from the simulated questions' first answers.
+    assert replace(projection.lexicon, typical_vote=0.0) == fit_lexicon(messages, answers)
+    assert projection.lexicon.typical_vote <= 0.0
     assert model.unmatched_weight == UNMATCHED_WEIGHT
     assert model.word_vote_weight == WORD_VOTE_WEIGHT
     assert model.bar == WORDS_BAR
@@ -206,6 +208,38 @@ def test_the_typical_share_is_each_message_asked_of_the_history_without_it(copy)
     typical = fit_lexicon(messages, answers).typical
     assert typical == pytest.approx(sum(shares) / len(shares))
     assert 0.0 < typical < 1.0
+
+
+def test_the_typical_vote_is_each_message_asked_of_the_history_without_it():
+    messages = [m for m, _ in HISTORY]
+    answers = [a for _, a in HISTORY]
+    cancel, plan, track = answer_key(CANCEL), answer_key(PLAN), answer_key(TRACK)
+    # Where each of these came first when asked of the rest, and the answers after it.
+    orders = {0: [cancel, track], 2: [plan, cancel, track], 5: [track, cancel]}
+    votes = []
+    for row, order in orders.items():
+        rest = [pair for i, pair in enumerate(HISTORY) if i != row]
+        refit = fit_lexicon([m for m, _ in rest], [a for _, a in rest])
+        vote = refit.word_vote(messages[row], order, {})
+        assert vote is not None
+        votes.append(vote)
+    lexicon = fit_lexicon(messages, answers, orders)
+    assert lexicon.typical_vote == pytest.approx(sorted(votes)[1])
+    assert lexicon.typical_vote < 0.0
+    assert Lexicon.from_json(lexicon.as_json()) == lexicon
+    # The vote reads how far below the typical one a winner's falls, never above it.
+    plain = replace(lexicon, typical_vote=0.0)
+    for question, order in [("onde esta meu pedido", [cancel, track]), ("custa", [plan, track])]:
+        raw = plain.word_vote(question, order, {})
+        assert raw is not None
+        expected = min(0.0, raw - lexicon.typical_vote)
+        assert lexicon.word_vote(question, order, {}) == pytest.approx(expected)
+        assert lexicon.read(question, order, {})[1] == pytest.approx(expected)
+    assert lexicon.word_vote("custa", [plan, track], {}) == 0.0
+    with pytest.raises(ValueError, match="at most 0"):
+        Lexicon.from_json({**lexicon.as_json(), "typical_vote": 0.5})
+    older = {k: v for k, v in lexicon.as_json().items() if k != "typical_vote"}
+    assert Lexicon.from_json(older).typical_vote == 0.0
 
 
 def test_a_suggestion_reads_the_words_of_the_question_its_answer_was_never_asked_with():

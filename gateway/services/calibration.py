@@ -37,10 +37,12 @@ import structlog
 from gateway.embeddings.base import Embedder
 from gateway.services.answer_model import embed_answer_texts
 from gateway.services.confidence import (
+    MIN_HISTORY,
     ConfidenceModel,
     default_model,
-    fit_on_history,
+    fit_on_cases,
     reading_words,
+    simulate_history,
 )
 from gateway.services.lexicon import fit_lexicon
 from gateway.services.projection import Projection, describe, fit_projection, with_answers
@@ -244,16 +246,21 @@ def fit_calibration(
     scorer = None
     if projection is not None:
         projection, scorer = with_answers(projection, vectors, answers, answer_texts)
-    model = fit_on_history(
-        vectors,
-        answers,
-        temperature=temperature,
-        model_id=model_id,
-        projection=projection,
-        scorer=scorer,
+    cases = (
+        simulate_history(
+            vectors,
+            answers,
+            temperature=projection.temperature if projection is not None else temperature,
+            projection=projection,
+            scorer=scorer,
+        )
+        if len(answers) >= MIN_HISTORY
+        else []
     )
+    model = fit_on_cases(cases, model_id=model_id)
     if model is not None and projection is not None and len(model.weights) == 7 and messages:
-        projection = replace(projection, lexicon=fit_lexicon(messages, answers))
+        orders = {c.row: c.order for c in cases if c.right}
+        projection = replace(projection, lexicon=fit_lexicon(messages, answers, orders))
         model = reading_words(model)
     return (projection if model is not None else None), model
 

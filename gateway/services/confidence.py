@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gateway.services.answer_model import SAME_TEXT, AnswerFit
-from gateway.services.lexicon import UNMATCHED_WEIGHT, WORD_VOTE_WEIGHT, WORDS_BAR
+from gateway.services.lexicon import UNMATCHED_WEIGHT, VOTERS, WORD_VOTE_WEIGHT, WORDS_BAR
 from storage.reviews import answer_key
 
 if TYPE_CHECKING:
@@ -261,6 +261,7 @@ MIN_CONFIDENCE = 0.6
 # (at 0.5, missing intents silent 0.904).
 CLOSENESS_BAR = 0.55
 DEFAULT_MODEL_FAMILY = "e5-small:"
+MIN_HISTORY = 20  # validated messages, fewest a confidence model is fitted on
 
 
 def reading_words(model: ConfidenceModel) -> ConfidenceModel:
@@ -305,6 +306,9 @@ class Simulated:
     features: list[float]
     right: bool
     missing: bool  # its own answer had been taken out of the history
+    # Its row in the history, and the first answers' keys, best first (lexicon.VOTERS).
+    row: int = -1
+    order: tuple[str, ...] = ()
 
 
 def simulate_history(
@@ -358,8 +362,9 @@ def simulate_history(
                 # How near its answer's messages are to one another, without this one.
                 without = None if missing else i
                 ranked = order_by_scores(ranked, scores, partial(scorer.typical, without=without))
-            winner = ranked[0]
-            out.append(Simulated(winner.features(), winner.key == keys[i] and not missing, missing))
+            right = ranked[0].key == keys[i] and not missing
+            order = tuple(e.key for e in ranked[:VOTERS])
+            out.append(Simulated(ranked[0].features(), right, missing, i, order))
     return out
 
 
@@ -377,13 +382,18 @@ def fit_on_history(
     With a `projection`, the votes are weighed as the suggestions will weigh them: on
     similarities under it, at its temperature, and ordered by the answer model's fit
     (`scorer`) where there is one."""
-    if len(answers) < 20:
+    if len(answers) < MIN_HISTORY:
         return None
     if projection is not None:
         temperature = projection.temperature
     cases = simulate_history(
         vectors, answers, temperature=temperature, projection=projection, scorer=scorer
     )
+    return fit_on_cases(cases, model_id=model_id)
+
+
+def fit_on_cases(cases: Sequence[Simulated], *, model_id: str | None) -> ConfidenceModel | None:
+    """The confidence model of a history's simulated questions (see `fit_on_history`)."""
     labels = np.array([c.right for c in cases], dtype=float)
     if labels.sum() < 5 or labels.sum() > len(labels) - 5:
         return None

@@ -29,6 +29,15 @@ a naive Bayes over words present in the question would: each answer's chance of 
 of the question's words against the whole history's, smoothed towards it, multiplied.
 The winner's share of that vote is the words' opinion of it, and the confidence
 multiplies its odds by it (WORD_VOTE_WEIGHT).
+
+How much a right answer's share is depends on the history: where operators wrote one
+intent's answer many ways, each with a message or two, the first five answers are often
+five wordings of one, and even the right one holds a fifth of the vote. So calibrating
+also asks each validated message of the rest of the history, among the first answers
+the simulated suggestion ordered (confidence.simulate_history), and keeps the median
+vote of its own answer where that came first (`typical_vote`); the confidence reads only
+how far below it a winner's vote falls. On histories of one answer per intent that is
+about 0 and changes nothing.
 """
 
 from __future__ import annotations
@@ -111,6 +120,41 @@ def _profile(texts: Iterable[str]) -> tuple[Counter[str], int]:
     return counts, total
 
 
+def _held(answers: Iterable[Mapping[str, int]]) -> Counter[str]:
+    """How many texts hold each word, over all `answers`' counts."""
+    held: Counter[str] = Counter()
+    for counts in answers:
+        held.update(counts)
+    return held
+
+
+def _vote(
+    words: Iterable[str],
+    profiles: Sequence[tuple[Mapping[str, int], int]],
+    held: Mapping[str, int],
+    total: int,
+    *,
+    less: int = 0,
+) -> float:
+    """The log of the first answer's share of the vote of `words` among `profiles` (each
+    answer's count of texts holding each word, and its number of texts), each word's
+    chance read against `held` of the history's `total` texts. `less` of the first's
+    texts, each holding all of `words`, are left out: a validated message (and its copies)
+    asked of the rest of the history."""
+    known = [w for w in words if held.get(w, 0) > less]
+    scores = []
+    for position, (counts, count) in enumerate(profiles):
+        out = less if position == 0 else 0
+        score = 0.0
+        for word in known:
+            general = (held[word] - less) / (total - less)
+            chance = (counts.get(word, 0) - out + SMOOTHING * general) / (count - out + SMOOTHING)
+            score += math.log(chance / general)
+        scores.append(score)
+    top = max(scores)
+    return scores[0] - top - math.log(sum(math.exp(s - top) for s in scores))
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """The words each answer (by answer_key) was asked with, and each word's weight."""
@@ -124,20 +168,20 @@ class Lexicon:
     # Answer key -> how many texts it has; empty in a lexicon stored before the words
     # voted, which then cast no vote.
     texts: dict[str, int] = field(default_factory=dict, repr=False)
+    # The median vote of a validated message's own answer where it came first, asked of the
+    # rest of the history: the vote reads only how far below that a winner's falls.
+    typical_vote: float = 0.0
 
     @cached_property
     def _background(self) -> tuple[Counter[str], int]:
         """How many of all the history's texts hold each word, and how many there are."""
-        held: Counter[str] = Counter()
-        for counts in self.words.values():
-            held.update(counts)
-        return held, sum(self.texts.values())
+        return _held(self.words.values()), sum(self.texts.values())
 
     def read(
         self, text: str, keys: Sequence[str], asked: Mapping[str, Iterable[str]]
     ) -> tuple[float, float | None]:
         """What the confidence reads of the first of `keys` (the winner) for `text`, its
-        words taken once: `unmatched` less `typical`, and `word_vote`."""
+        words taken once: `unmatched` less `typical`, and `word_vote` (below its typical)."""
         words = stems(text)
         unmatched = self._unmatched(words, keys[0], asked.get(keys[0], ()))
         return unmatched - self.typical, self._word_vote(words, keys, asked)
@@ -145,9 +189,10 @@ class Lexicon:
     def word_vote(
         self, text: str, keys: Sequence[str], asked: Mapping[str, Iterable[str]]
     ) -> float | None:
-        """The log of the first of `keys`' share of the words' vote among them; None when
-        the lexicon keeps no counts. An answer validated since the lexicon was learnt is
-        read from `asked[key]`: the texts of its messages at hand and its own."""
+        """The log of the first of `keys`' share of the words' vote among them, less the
+        typical vote and at most 0; None when the lexicon keeps no counts. An answer
+        validated since the lexicon was learnt is read from `asked[key]`: the texts of its
+        messages at hand and its own."""
         return self._word_vote(stems(text), keys, asked)
 
     def _word_vote(
@@ -156,21 +201,11 @@ class Lexicon:
         held, total = self._background
         if not self.texts or total == 0:
             return None
-        known = [w for w in words if w in held]
-        scores = []
-        for key in keys:
-            if key in self.texts:
-                counts, count = self.words[key], self.texts[key]
-            else:
-                counts, count = _profile(asked.get(key, ()))
-            score = 0.0
-            for word in known:
-                general = held[word] / total
-                chance = (counts.get(word, 0) + SMOOTHING * general) / (count + SMOOTHING)
-                score += math.log(chance / general)
-            scores.append(score)
-        top = max(scores)
-        return scores[0] - top - math.log(sum(math.exp(s - top) for s in scores))
+        profiles = [
+            (self.words[k], self.texts[k]) if k in self.texts else _profile(asked.get(k, ()))
+            for k in keys
+        ]
+        return min(0.0, _vote(words, profiles, held, total) - self.typical_vote)
 
     def unmatched(self, text: str, key: str, asked: Iterable[str] = ()) -> float:
         """The share of what `text` says (its words the history knows, each by its
@@ -203,6 +238,7 @@ class Lexicon:
             },
             "texts": self.texts,
             "typical": self.typical,
+            "typical_vote": self.typical_vote,
         }
 
     @classmethod
@@ -232,11 +268,22 @@ class Lexicon:
         typical = float(value.get("typical", 0.0))
         if not 0.0 <= typical <= 1.0:
             raise ValueError("a lexicon's typical share is in [0, 1]")
-        return cls(weights=weights, words=words, typical=typical, texts=texts)
+        typical_vote = float(value.get("typical_vote", 0.0))
+        if typical_vote > 0.0:
+            raise ValueError("a lexicon's typical vote is the log of a share, at most 0")
+        return cls(
+            weights=weights, words=words, typical=typical, texts=texts, typical_vote=typical_vote
+        )
 
 
-def fit_lexicon(messages: Sequence[str], answers: Sequence[str]) -> Lexicon:
-    """The lexicon of a validated history: its `messages` (texts) and their `answers`."""
+def fit_lexicon(
+    messages: Sequence[str],
+    answers: Sequence[str],
+    orders: Mapping[int, Sequence[str]] | None = None,
+) -> Lexicon:
+    """The lexicon of a validated history: its `messages` (texts) and their `answers`;
+    `orders`: for messages whose own answer came first when asked of the rest, the first
+    answers' keys (confidence.simulate_history), from which the typical vote is read."""
     keys = [answer_key(a) for a in answers]
     asked = [stems(m) for m in messages]
     # How many of each answer's texts (its own and its messages') hold each word.
@@ -261,9 +308,22 @@ def fit_lexicon(messages: Sequence[str], answers: Sequence[str]) -> Lexicon:
                 known.append(weight)
                 unasked.append(left == 0)
         shares.append(_share(known, unasked))
+    texts_of = {key: 1 + n for key, n in Counter(keys).items()}  # its messages and its own
+    held = _held(counts.values())
+    votes = sorted(
+        _vote(
+            asked[row],
+            [(counts[k], texts_of[k]) for k in order],
+            held,
+            sum(texts_of.values()),
+            less=copies[keys[row], texts[row]],
+        )
+        for row, order in (orders or {}).items()
+    )
     return Lexicon(
         weights={w: v for w, v in weights.items() if v > 0.0},
         words={k: dict(c) for k, c in counts.items()},
         typical=sum(shares) / len(shares) if shares else 0.0,
-        texts={key: 1 + n for key, n in Counter(keys).items()},  # its messages and its own
+        texts=texts_of,
+        typical_vote=votes[len(votes) // 2] if votes else 0.0,
     )
