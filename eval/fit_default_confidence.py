@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from config.settings import Settings  # noqa: E402
 from gateway.embeddings import create_embedder  # noqa: E402
 from gateway.evaluation.data import load_examples, select_split  # noqa: E402
-from gateway.services.confidence import fit_on_history  # noqa: E402
+from gateway.services.simulation import fit_on_history  # noqa: E402
 
 
 async def main() -> None:

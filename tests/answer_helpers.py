@@ -9,11 +9,8 @@ from gateway.services.answer_model import (
     AnswerFit,
 )
 from gateway.services.calibration import fit_calibration
-from gateway.services.confidence import (
-    Simulated,
-    simulate_history,
-)
 from gateway.services.projection import Projection, with_answers
+from gateway.services.simulation import Simulated, simulate_history
 
 
 def unit(rows: np.ndarray) -> np.ndarray:

@@ -15,11 +15,9 @@ from gateway.services.confidence import (
     ConfidenceModel,
     Vote,
     default_model,
-    fit,
-    fit_on_history,
-    simulate_history,
     weigh,
 )
+from gateway.services.simulation import fit, fit_on_history, simulate_history
 
 T = 0.02
 

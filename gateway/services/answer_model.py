@@ -275,7 +275,7 @@ class AnswerFit:
         """Each message's similarity to its nearest and second nearest other message of
         its answer (-inf where there is none), and which the nearest is. Copies of its
         own text do not count: a question asked again word for word says nothing of how
-        near a new phrasing comes (as in confidence.simulate_history)."""
+        near a new phrasing comes (as in simulation.simulate_history)."""
         count = len(messages)
         self._nearest = np.full(count, -np.inf)
         self._second = np.full(count, -np.inf)

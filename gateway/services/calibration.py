@@ -36,17 +36,11 @@ import structlog
 
 from gateway.embeddings.base import Embedder
 from gateway.services.answer_model import embed_answer_texts
-from gateway.services.confidence import (
-    MIN_HISTORY,
-    ConfidenceModel,
-    default_model,
-    fit_on_cases,
-    reading_words,
-    simulate_history,
-)
+from gateway.services.confidence import ConfidenceModel, default_model, reading_words
 from gateway.services.lexicon import fit_lexicon
 from gateway.services.projection import Projection, describe, fit_projection, with_answers
 from gateway.services.review_labels import Label
+from gateway.services.simulation import fit_on_cases, simulate_calibrating
 from gateway.services.suggestions import Calibration, SuggestionMaker
 from storage.answer_vectors import AnswerVectorRepository
 from storage.repositories import MetaRepository
@@ -246,16 +240,8 @@ def fit_calibration(
     scorer = None
     if projection is not None:
         projection, scorer = with_answers(projection, vectors, answers, answer_texts)
-    cases = (
-        simulate_history(
-            vectors,
-            answers,
-            temperature=projection.temperature if projection is not None else temperature,
-            projection=projection,
-            scorer=scorer,
-        )
-        if len(answers) >= MIN_HISTORY
-        else []
+    cases = simulate_calibrating(
+        vectors, answers, temperature=temperature, projection=projection, scorer=scorer
     )
     model = fit_on_cases(cases, model_id=model_id)
     if model is not None and projection is not None and len(model.weights) == 7 and messages:

@@ -34,7 +34,7 @@ How much a right answer's share is depends on the history: where operators wrote
 intent's answer many ways, each with a message or two, the first five answers are often
 five wordings of one, and even the right one holds a fifth of the vote. So calibrating
 also asks each validated message of the rest of the history, among the first answers
-the simulated suggestion ordered (confidence.simulate_history), and keeps the median
+the simulated suggestion ordered (simulation.simulate_history), and keeps the median
 vote of its own answer where that came first (`typical_vote`); the confidence reads only
 how far below it a winner's vote falls. On histories of one answer per intent that is
 about 0 and changes nothing.
@@ -283,7 +283,7 @@ def fit_lexicon(
 ) -> Lexicon:
     """The lexicon of a validated history: its `messages` (texts) and their `answers`;
     `orders`: for messages whose own answer came first when asked of the rest, the first
-    answers' keys (confidence.simulate_history), from which the typical vote is read."""
+    answers' keys (simulation.simulate_history), from which the typical vote is read."""
     keys = [answer_key(a) for a in answers]
     asked = [stems(m) for m in messages]
     # How many of each answer's texts (its own and its messages') hold each word.
