@@ -242,6 +242,35 @@ def test_the_typical_vote_is_each_message_asked_of_the_history_without_it():
     assert Lexicon.from_json(older).typical_vote == 0.0
 
 
+def test_calibrating_reads_the_typical_vote_where_answers_are_written_many_ways():
+    vectors, intents = random_history(times=5)
+    topics = {"answer 0": "boleto", "answer 1": "senha", "answer 2": "entrega", "answer 3": "cupom"}
+    messages = [f"duvida sobre {topics[a]} numero {i}" for i, a in enumerate(intents)]
+    # Each intent's answer written three ways: its messages' words are all three's.
+    answers = [f"{a}, wording {i % 3}" for i, a in enumerate(intents)]
+    projection, model = fit_calibration(
+        vectors, answers, temperature=0.02, model_id="m", messages=messages
+    )
+    assert projection is not None
+    assert projection.lexicon is not None
+    assert model is not None
+    lexicon = projection.lexicon
+    # Even a right winner holds about a third of the vote among its wordings.
+    assert math.log(0.2) < lexicon.typical_vote < math.log(0.5)
+    first = [answer_key(f"answer 0, wording {w}") for w in (0, 1, 2)]
+    raw = replace(lexicon, typical_vote=0.0).word_vote("duvida sobre boleto", first, {})
+    assert raw is not None
+    assert raw < math.log(0.5)
+    assert lexicon.word_vote("duvida sobre boleto", first, {}) == pytest.approx(
+        min(0.0, raw - lexicon.typical_vote)
+    )
+    # One answer per intent: the right one holds the vote, and nothing is taken off.
+    single, _ = fit_calibration(vectors, intents, temperature=0.02, model_id="m", messages=messages)
+    assert single is not None
+    assert single.lexicon is not None
+    assert single.lexicon.typical_vote > math.log(0.9)
+
+
 def test_a_suggestion_reads_the_words_of_the_question_its_answer_was_never_asked_with():
     vectors, answers = random_history(times=5)
     topics = {"answer 0": "boleto", "answer 1": "senha", "answer 2": "entrega", "answer 3": "cupom"}
