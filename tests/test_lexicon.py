@@ -4,6 +4,7 @@ never asked with."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -242,19 +243,30 @@ def test_the_typical_vote_is_each_message_asked_of_the_history_without_it():
     assert Lexicon.from_json(older).typical_vote == 0.0
 
 
-def test_calibrating_reads_the_typical_vote_where_answers_are_written_many_ways():
+def _calibrated_on_topics(
+    answer: Callable[[int, str], str],
+) -> tuple[np.ndarray, list[str], Projection, ConfidenceModel]:
+    """A random history's four intents asked about one topic word each ("duvida sobre
+    boleto numero 3"), calibrated with the messages' texts; `answer(row, intent)` is
+    each message's validated answer."""
     vectors, intents = random_history(times=5)
     topics = {"answer 0": "boleto", "answer 1": "senha", "answer 2": "entrega", "answer 3": "cupom"}
     messages = [f"duvida sobre {topics[a]} numero {i}" for i, a in enumerate(intents)]
-    # Each intent's answer written three ways: its messages' words are all three's.
-    answers = [f"{a}, wording {i % 3}" for i, a in enumerate(intents)]
+    answers = [answer(i, a) for i, a in enumerate(intents)]
     projection, model = fit_calibration(
         vectors, answers, temperature=0.02, model_id="m", messages=messages
     )
     assert projection is not None
     assert projection.lexicon is not None
     assert model is not None
+    return vectors, messages, projection, model
+
+
+def test_calibrating_reads_the_typical_vote_where_answers_are_written_many_ways():
+    # Each intent's answer written three ways: its messages' words are all three's.
+    _, _, projection, _ = _calibrated_on_topics(lambda i, intent: f"{intent}, wording {i % 3}")
     lexicon = projection.lexicon
+    assert lexicon is not None
     # Even a right winner holds about a third of the vote among its wordings.
     assert math.log(0.2) < lexicon.typical_vote < math.log(0.5)
     first = [answer_key(f"answer 0, wording {w}") for w in (0, 1, 2)]
@@ -265,22 +277,14 @@ def test_calibrating_reads_the_typical_vote_where_answers_are_written_many_ways(
         min(0.0, raw - lexicon.typical_vote)
     )
     # One answer per intent: the right one holds the vote, and nothing is taken off.
-    single, _ = fit_calibration(vectors, intents, temperature=0.02, model_id="m", messages=messages)
-    assert single is not None
+    _, _, single, _ = _calibrated_on_topics(lambda i, intent: intent)
     assert single.lexicon is not None
     assert single.lexicon.typical_vote > math.log(0.9)
 
 
 def test_a_suggestion_reads_the_words_of_the_question_its_answer_was_never_asked_with():
-    vectors, answers = random_history(times=5)
-    topics = {"answer 0": "boleto", "answer 1": "senha", "answer 2": "entrega", "answer 3": "cupom"}
-    messages = [f"duvida sobre {topics[a]} numero {i}" for i, a in enumerate(answers)]
-    projection, model = fit_calibration(
-        vectors, answers, temperature=0.02, model_id="m", messages=messages
-    )
-    assert projection is not None
-    assert projection.lexicon is not None
-    assert model is not None
+    vectors, messages, projection, model = _calibrated_on_topics(lambda i, intent: intent)
+    _, answers = random_history(times=5)
     maker = SuggestionMaker(
         None,  # type: ignore[arg-type]
         model_id="m",

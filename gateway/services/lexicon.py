@@ -46,7 +46,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -120,14 +120,6 @@ def _profile(texts: Iterable[str]) -> tuple[Counter[str], int]:
     return counts, total
 
 
-def _held(answers: Iterable[Mapping[str, int]]) -> Counter[str]:
-    """How many texts hold each word, over all `answers`' counts."""
-    held: Counter[str] = Counter()
-    for counts in answers:
-        held.update(counts)
-    return held
-
-
 def _vote(
     words: Iterable[str],
     profiles: Sequence[tuple[Mapping[str, int], int]],
@@ -175,7 +167,10 @@ class Lexicon:
     @cached_property
     def _background(self) -> tuple[Counter[str], int]:
         """How many of all the history's texts hold each word, and how many there are."""
-        return _held(self.words.values()), sum(self.texts.values())
+        held: Counter[str] = Counter()
+        for counts in self.words.values():
+            held.update(counts)
+        return held, sum(self.texts.values())
 
     def read(
         self, text: str, keys: Sequence[str], asked: Mapping[str, Iterable[str]]
@@ -308,22 +303,23 @@ def fit_lexicon(
                 known.append(weight)
                 unasked.append(left == 0)
         shares.append(_share(known, unasked))
-    texts_of = {key: 1 + n for key, n in Counter(keys).items()}  # its messages and its own
-    held = _held(counts.values())
-    votes = sorted(
-        _vote(
-            asked[row],
-            [(counts[k], texts_of[k]) for k in order],
-            held,
-            sum(texts_of.values()),
-            less=copies[keys[row], texts[row]],
-        )
-        for row, order in (orders or {}).items()
-    )
-    return Lexicon(
+    lexicon = Lexicon(
         weights={w: v for w, v in weights.items() if v > 0.0},
         words={k: dict(c) for k, c in counts.items()},
         typical=sum(shares) / len(shares) if shares else 0.0,
-        texts=texts_of,
-        typical_vote=votes[len(votes) // 2] if votes else 0.0,
+        texts={key: 1 + n for key, n in Counter(keys).items()},  # its messages and its own
     )
+    if not orders:
+        return lexicon
+    held, total = lexicon._background
+    votes = sorted(
+        _vote(
+            asked[row],
+            [(lexicon.words[k], lexicon.texts[k]) for k in order],
+            held,
+            total,
+            less=copies[keys[row], texts[row]],
+        )
+        for row, order in orders.items()
+    )
+    return replace(lexicon, typical_vote=votes[len(votes) // 2])
