@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -108,6 +109,28 @@ class MachineWatch:
         return out
 
 
+async def checkpointer(conn: Any) -> tuple[int, int]:
+    """Checkpoints finished and the 8 kB buffers checkpoints wrote so far, from the
+    server's statistics (PostgreSQL 17 moved them to pg_stat_checkpointer)."""
+    if await conn.fetchval("SELECT to_regclass('pg_catalog.pg_stat_checkpointer')"):
+        query = "SELECT num_timed + num_requested, buffers_written FROM pg_stat_checkpointer"
+    else:
+        query = (
+            "SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint FROM pg_stat_bgwriter"
+        )
+    done, written = await conn.fetchrow(query)
+    return int(done), int(written)
+
+
+def checkpointer_since(before: tuple[int, int], after: tuple[int, int]) -> dict[str, float]:
+    """What the checkpointer did between two `checkpointer` readings, for describe_machine:
+    its writes compete with the gateway for the disk and the cores."""
+    return {
+        "checkpoints": after[0] - before[0],
+        "checkpoint_mb": (after[1] - before[1]) * 8192 / 1e6,
+    }
+
+
 def describe_machine(watch: dict[str, float]) -> str:
     cores = os.cpu_count() or 1
     parts = [
@@ -118,4 +141,9 @@ def describe_machine(watch: dict[str, float]) -> str:
         "CPU in cores: "
         + ", ".join(f"{k[4:]} {v:.2f}" for k, v in watch.items() if k.startswith("cpu:"))
     )
+    if "checkpoints" in watch:
+        parts[0] += (
+            f"; PostgreSQL's checkpointer: {watch['checkpoints']:.0f} checkpoints finished, "
+            f"{watch['checkpoint_mb']:.0f} MB written"
+        )
     return "; ".join(parts[:1]) + "\n  " + parts[1]

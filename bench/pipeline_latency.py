@@ -61,7 +61,7 @@ import asyncpg
 from harness import ATENDE_SCRIPT, WEBHOOK_PATH, Fleet, run_in_temporary_folder, wait_pipeline_done
 from history import bitext_split, derive, embed_all, load_history, migrated_database
 from loadgen import HEADERS, telegram_update
-from machine import MachineWatch, children_of, load_average
+from machine import MachineWatch, checkpointer, checkpointer_since, children_of, load_average
 from pipeline_baselines import measure_baselines
 from pipeline_report import count_of, describe_history, report
 
@@ -200,7 +200,7 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
             f"history: {len(vectors)} human-validated rows COPied in {seconds['copy']:.1f} s, "
             f"HNSW index built in {seconds['hnsw']:.1f} s, the sectors' own in "
             f"{seconds['sector_hnsw']:.1f} s, VACUUM ANALYZE "
-            f"{seconds['analyze']:.1f} s"
+            f"{seconds['analyze']:.1f} s, CHECKPOINT {seconds['checkpoint']:.1f} s"
         )
         del vectors
 
@@ -289,13 +289,15 @@ async def run_load(args, dsn, url, held, process, worker, folder: Path, history_
         "postgres": postgres_pids(folder, bool(args.database_url)),
         "bench (sender, poller)": lambda: [os.getpid()],
     })  # fmt: skip
+    conn = await asyncpg.connect(dsn)
+    checkpoints = await checkpointer(conn)
     watch.start()
     started = time.perf_counter()
     await send_open_loop(url, plan)
     sent_s = time.perf_counter() - started
     machine = await watch.stop()
+    machine.update(checkpointer_since(checkpoints, await checkpointer(conn)))
     keys = [str(u) for u in plan if u >= measured_from]
-    conn = await asyncpg.connect(dsn)
     backlog = await conn.fetchval(
         "SELECT count(*) FROM chat_interactions WHERE channel = 'telegram' "
         "AND pipeline_done_at IS NULL"
