@@ -3,6 +3,7 @@ defaults, stopped and started again with its data."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import weakref
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,29 @@ def _atende(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
         timeout=60,
         check=False,
     )
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
+def test_a_started_process_freezes_what_it_keeps_and_collects_what_it_dropped():
+    from gateway.cli.server import freeze_long_lived
+
+    gc.disable()  # no collection of its own in between
+    try:
+        kept = _Node()
+        dropped = weakref.ref(_Node())
+        assert dropped() is not None  # garbage the collector has yet to find
+        freeze_long_lived()
+        assert dropped() is None
+        assert gc.get_freeze_count() > 0
+        assert not any(o is kept for o in gc.get_objects())  # no full collection walks it
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert any(o is kept for o in gc.get_objects())
 
 
 @pytest.mark.parametrize(
