@@ -32,7 +32,7 @@ def freeze_long_lived() -> None:
     collections. Once started, the libraries and the services are about 200,000 objects,
     and every full collection walked them all: pauses of the event loop of about 100 ms,
     twice a minute at bench/pipeline_latency.py's 50 messages/s, each one delaying every
-    message in flight (2-3 ms once frozen). A frozen object is still freed when its last
+    message in flight (2-7 ms once frozen). A frozen object is still freed when its last
     reference goes, but a cycle among frozen objects never is: so the garbage of start-up
     is collected first."""
     gc.collect()
