@@ -63,9 +63,8 @@ class Simulated:
     features: list[float]
     right: bool
     missing: bool  # its own answer had been taken out of the history
-    # Its row in the history, and the first answers' keys, best first (lexicon.VOTERS).
-    row: int = -1
-    order: tuple[str, ...] = ()
+    row: int  # its row in the history
+    order: tuple[str, ...]  # the first answers' keys, best first (lexicon.VOTERS)
 
 
 def simulate_history(
@@ -134,11 +133,10 @@ def fit_on_history(
     projection: Projection | None = None,
     scorer: AnswerFit | None = None,
 ) -> ConfidenceModel | None:
-    """The confidence model of this history, or None when it cannot teach one (fewer
-    than 20 messages, or no answer validated twice: nothing could ever be right).
-    With a `projection`, the votes are weighed as the suggestions will weigh them: on
-    similarities under it, at its temperature, and ordered by the answer model's fit
-    (`scorer`) where there is one."""
+    """The confidence model of this history, or None when it cannot teach one (see
+    `simulate_calibrating` and `fit_on_cases`). With a `projection`, the votes are
+    weighed as the suggestions will weigh them: on similarities under it, at its
+    temperature, and ordered by the answer model's fit (`scorer`) where there is one."""
     cases = simulate_calibrating(
         vectors, answers, temperature=temperature, projection=projection, scorer=scorer
     )
@@ -165,7 +163,9 @@ def simulate_calibrating(
 
 
 def fit_on_cases(cases: Sequence[Simulated], *, model_id: str | None) -> ConfidenceModel | None:
-    """The confidence model of a history's simulated questions (see `fit_on_history`)."""
+    """The confidence model of a history's simulated questions, or None when fewer than
+    five were answered right or fewer than five wrong (no answer validated twice, say:
+    nothing could ever be right)."""
     labels = np.array([c.right for c in cases], dtype=float)
     if labels.sum() < 5 or labels.sum() > len(labels) - 5:
         return None
