@@ -31,6 +31,15 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def thread_cpu_s(pid: int, tid: int) -> float:
+    """User + system CPU seconds of one thread of a process (the main one: tid = pid)."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -141,6 +150,15 @@ def describe_machine(watch: dict[str, float]) -> str:
         "CPU in cores: "
         + ", ".join(f"{k[4:]} {v:.2f}" for k, v in watch.items() if k.startswith("cpu:"))
     )
+    # A process's main thread (`main:` readings), where an asyncio program runs its event
+    # loop: the rest is its other threads' (for atende, the embedding engine's).
+    for key, main in watch.items():
+        if key.startswith("main:") and f"cpu:{key[5:]}" in watch:
+            whole = watch[f"cpu:{key[5:]}"]
+            parts[1] += (
+                f"; of {key[5:]}'s, the main thread (event loop) {main:.2f},"
+                f" the other threads {whole - main:.2f}"
+            )
     if "checkpoints" in watch:
         parts[0] += (
             f"; PostgreSQL's checkpointer: {watch['checkpoints']:.0f} checkpoints finished, "

@@ -61,7 +61,14 @@ import asyncpg
 from harness import ATENDE_SCRIPT, WEBHOOK_PATH, Fleet, run_in_temporary_folder, wait_pipeline_done
 from history import bitext_split, derive, embed_all, load_history, migrated_database
 from loadgen import HEADERS, telegram_update
-from machine import MachineWatch, checkpointer, checkpointer_since, children_of, load_average
+from machine import (
+    MachineWatch,
+    checkpointer,
+    checkpointer_since,
+    children_of,
+    load_average,
+    thread_cpu_s,
+)
 from pipeline_baselines import measure_baselines
 from pipeline_report import count_of, describe_history, report
 
@@ -292,10 +299,13 @@ async def run_load(args, dsn, url, held, process, worker, folder: Path, history_
     conn = await asyncpg.connect(dsn)
     checkpoints = await checkpointer(conn)
     watch.start()
+    main_thread = thread_cpu_s(process.pid, process.pid)
     started = time.perf_counter()
     await send_open_loop(url, plan)
     sent_s = time.perf_counter() - started
+    main_thread = thread_cpu_s(process.pid, process.pid) - main_thread
     machine = await watch.stop()
+    machine["main:atende serve"] = main_thread / machine["seconds"]
     machine.update(checkpointer_since(checkpoints, await checkpointer(conn)))
     keys = [str(u) for u in plan if u >= measured_from]
     backlog = await conn.fetchval(
