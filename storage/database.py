@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import URL, event, make_url, text
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 
@@ -33,6 +36,24 @@ def _skip_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     # DisconnectionError makes the pool replace the connection and check out again.
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the server closed this pooled connection")
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """asyncpg's own connection, checked out of `engine`'s pool, outside any transaction:
+    a statement on it is one round trip, where a session adds a BEGIN and a COMMIT and
+    SQLAlchemy's handling of the statement and its rows.
+
+    A connection that broke under it is dropped from the pool and the error raised as
+    SQLAlchemy raises its own statements' (OperationalError, the connection invalidated),
+    so that callers tell a database that went away from a bug as they always did."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        try:
+            yield raw.driver_connection
+        except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as exc:
+            await conn.invalidate()
+            raise OperationalError(None, None, exc, connection_invalidated=True) from exc
 
 
 def driver_dsn(url: str | URL) -> str:

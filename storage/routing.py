@@ -7,21 +7,25 @@ and write.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
+import weakref
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+import asyncpg
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 from sqlalchemy.sql.dml import Update
-from sqlalchemy.sql.elements import TextClause
 
+from config.sectors import SECTOR_NAME_PATTERN
+from storage.database import driver_connection
 from storage.models import ChatInteraction
 from storage.neighbours import Nearby, Neighbour, Rejected
-from storage.repositories import Page, page_of, tune_vector_search
+from storage.repositories import DEFAULT_EF, Page, page_of
 from storage.vectors import QueryVector, vector_from_binary
 
 _WITHOUT_VECTOR = defer(ChatInteraction.embedding)
@@ -39,32 +43,62 @@ _HAS_ANSWER_SQL = "length(btrim(answer)) > 0"
 
 @functools.cache
 def _neighbours_query(
-    sector: bool, need_sector: bool, need_answer: bool, exclude: bool, vectors: bool = False
-) -> TextClause:
-    """validated_neighbours' SQL for one combination of filters, written once.
+    sector: str | None, need_sector: bool, need_answer: bool, exclude: bool, vectors: bool
+) -> str:
+    """validated_neighbours' SQL for one combination of filters, written once: $1 the
+    query vector, $2 the model, $3 the limit, $4 the row left out.
 
-    Plain SQL, not a select() built per call: building and cache-keying that cost as
-    much Python time as running it. Only the filters asked for are in the text, so the
-    planner sees the query it always did.
+    Only the filters asked for are in the text, so the planner sees the query it always
+    did. A sector is written in as a literal: a prepared statement may switch to a
+    generic plan after five runs, and only a plan that sees the sector can use the
+    sector's own index (storage/sector_indexes.py).
     """
+    if sector is not None and not re.fullmatch(SECTOR_NAME_PATTERN, sector):
+        # Never a quote or a backslash, so the literal below is safe.
+        raise ValueError(f"not a sector name: {sector!r}")
     where = [
         "embedding IS NOT NULL",
         "validated_by = 'human'",
-        "embedding_model = :model",
-        *(["sector = :sector"] if sector else []),
+        "embedding_model = $2",
+        *([f"sector = '{sector}'"] if sector is not None else []),
         *(["sector IS NOT NULL"] if need_sector else []),
         *([_HAS_ANSWER_SQL] if need_answer else []),
-        *(["id <> :exclude"] if exclude else []),
+        *(["id <> $4"] if exclude else []),
     ]
-    distance = "embedding <=> CAST(:vector AS vector)"
+    distance = "embedding <=> $1::vector"
     # In pgvector's binary form (vector_from_binary reads it): a projection re-scores
     # these rows, and a float4[] would cost a Python float per number.
     vector = ", vector_send(embedding) AS vector" if vectors else ""
-    return text(
+    return (
         f"SELECT id, sector, answer, message, 1 - ({distance}) AS similarity{vector}"
         f" FROM chat_interactions WHERE {' AND '.join(where)}"
-        f" ORDER BY {distance} LIMIT :limit"
+        f" ORDER BY {distance} LIMIT $3"
     )
+
+
+# pgvector 0.8: keep scanning the HNSW graph until enough rows pass the filter (validated
+# rows only, a sector), with a candidate list at least twice the rows wanted. Set for the
+# connection's life, not a transaction's, so that a search is one statement: through a
+# session, a message's two searches took a BEGIN, this, the search and a COMMIT, then a
+# BEGIN, the rejections' query and a ROLLBACK, and 2.8 ms of Python against 1.3 now
+# (bench/search_round_trips.py). Every other search sets its own for its transaction
+# (tune_vector_search), which then ends with these in force again.
+_SEARCH_SETTINGS = (
+    "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', false),"
+    " set_config('hnsw.ef_search', $1, false)"
+)
+# The ef_search each pooled connection was last given, by this process.
+_EF_SEARCH_SET: weakref.WeakKeyDictionary[asyncpg.Connection, int] = weakref.WeakKeyDictionary()
+
+
+async def _search(engine: AsyncEngine, ef_search: int | None, query: str, *args: Any) -> list[Any]:
+    """The rows of `query`, one round trip once the connection is tuned for an HNSW
+    search of `ef_search` (None: the query walks no HNSW index)."""
+    async with driver_connection(engine) as conn:
+        if ef_search is not None and _EF_SEARCH_SET.get(conn) != ef_search:
+            await conn.execute(_SEARCH_SETTINGS, str(ef_search))
+            _EF_SEARCH_SET[conn] = ef_search
+        return list(await conn.fetch(query, *args))
 
 
 # The pipeline writes its rows on the table, not the mapped class: an ORM update would
@@ -79,15 +113,15 @@ def _row_update(interaction_id: int) -> Update:
 
 # Rejections are few next to the history, so they are read by a scan of their own rows
 # (the partial index of migration 0009) joined to their messages' vectors.
-_REJECTED_NEAR = text(
+_REJECTED_NEAR = (
     "SELECT r.interaction_id, r.suggested_answer,"
-    " 1 - (c.embedding <=> CAST(:vector AS vector)) AS similarity,"
+    " 1 - (c.embedding <=> $1::vector) AS similarity,"
     " vector_send(c.embedding) AS vector"
     " FROM suggestion_reviews r JOIN chat_interactions c ON c.id = r.interaction_id"
     " WHERE r.outcome = 'rejected' AND c.embedding IS NOT NULL"
-    " AND c.embedding_model = :model"
-    " AND 1 - (c.embedding <=> CAST(:vector AS vector)) >= :min"
-    " ORDER BY similarity DESC LIMIT :limit"
+    " AND c.embedding_model = $2"
+    " AND 1 - (c.embedding <=> $1::vector) >= $3"
+    " ORDER BY similarity DESC LIMIT $4"
 )
 
 
@@ -96,6 +130,8 @@ class RoutingRepository:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        # The searches go to asyncpg directly, on a connection of the sessions' pool.
+        self._engine: AsyncEngine = sessions.kw["bind"]
 
     async def validated_neighbours(
         self,
@@ -127,29 +163,19 @@ class RoutingRepository:
             )
             if known is not None:
                 return known
-        query = _neighbours_query(
-            sector is not None, need_sector, need_answer, exclude_id is not None, vectors
-        )
-        params: dict[str, Any] = {
-            "vector": QueryVector.of(vector).literal,
-            "model": model_id,
-            "limit": limit,
-        }
-        if sector is not None:
-            params["sector"] = sector
+        query = _neighbours_query(sector, need_sector, need_answer, exclude_id is not None, vectors)
+        args: list[Any] = [QueryVector.of(vector).literal, model_id, limit]
         if exclude_id is not None:
-            params["exclude"] = exclude_id
-        async with self._sessions.begin() as session:
-            await tune_vector_search(session, limit, by_sector=sector is not None)
-            rows = (await session.execute(query, params)).all()
+            args.append(exclude_id)
+        rows = await _search(self._engine, max(DEFAULT_EF, 2 * limit), query, *args)
         found = [
             Neighbour(
-                r.id,
-                r.sector,
-                r.answer,
-                r.message,
-                float(r.similarity),
-                vector=vector_from_binary(r.vector) if vectors else None,
+                r["id"],
+                r["sector"],
+                r["answer"],
+                r["message"],
+                float(r["similarity"]),
+                vector=vector_from_binary(r["vector"]) if vectors else None,
             )
             for r in rows
         ]
@@ -177,20 +203,21 @@ class RoutingRepository:
     ) -> list[Rejected]:
         """Suggestions operators rejected for messages at least `min_similarity` close to
         `vector`, nearest first: labels that speak against those answers here."""
-        params = {
-            "vector": QueryVector.of(vector).literal,
-            "model": model_id,
-            "limit": limit,
-            "min": min_similarity,
-        }
-        async with self._sessions() as session:
-            rows = (await session.execute(_REJECTED_NEAR, params)).all()
+        rows = await _search(
+            self._engine,
+            None,
+            _REJECTED_NEAR,
+            QueryVector.of(vector).literal,
+            model_id,
+            min_similarity,
+            limit,
+        )
         return [
             Rejected(
-                r.interaction_id,
-                r.suggested_answer,
-                float(r.similarity),
-                vector_from_binary(r.vector),
+                r["interaction_id"],
+                r["suggested_answer"],
+                float(r["similarity"]),
+                vector_from_binary(r["vector"]),
             )
             for r in rows
         ]

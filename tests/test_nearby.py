@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from gateway.http import keys
 from gateway.services.pipeline import build_triage
+from storage import routing
 from storage.neighbours import Nearby, Neighbour
 from storage.routing import RoutingRepository
 from storage.vectors import QueryVector
@@ -68,21 +68,21 @@ KB = [
 
 
 async def test_searches_answered_from_nearby_equal_the_searches_themselves(
-    client: Any, request: pytest.FixtureRequest
+    client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await import_kb(client, KB)
     app = client.server.app
     repository = RoutingRepository(app[keys.SESSIONS])
     searches = 0
+    search = routing._search
 
     # Searches that reach the database, whichever method sent them.
-    def counted(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    async def counted(engine: Any, ef_search: int | None, query: str, *args: Any) -> list[Any]:
         nonlocal searches
-        searches += "validated_by = 'human'" in statement and "ORDER BY embedding" in statement
+        searches += "validated_by = 'human'" in query and "ORDER BY embedding" in query
+        return await search(engine, ef_search, query, *args)
 
-    engine = app[keys.ENGINE].sync_engine
-    event.listen(engine, "before_cursor_execute", counted)
-    request.addfinalizer(lambda: event.remove(engine, "before_cursor_execute", counted))
+    monkeypatch.setattr(routing, "_search", counted)
     router, suggestions = build_triage(
         app[keys.SETTINGS], app[keys.SECTORS], repository, app[keys.EMBEDDER], threshold=0.0
     )
