@@ -22,22 +22,23 @@ def machine_cpu() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of one process (all its threads)."""
+def _cpu_s(stat: Path) -> float:
+    """User + system CPU seconds from a /proc stat file (0 once the process is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads)."""
+    return _cpu_s(Path(f"/proc/{pid}/stat"))
 
 
 def thread_cpu_s(pid: int, tid: int) -> float:
     """User + system CPU seconds of one thread of a process (the main one: tid = pid)."""
-    try:
-        fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return _cpu_s(Path(f"/proc/{pid}/task/{tid}/stat"))
 
 
 def children_of(pid: int) -> list[int]:

@@ -48,10 +48,14 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connec
     SQLAlchemy raises its own statements' (OperationalError, the connection invalidated),
     so that callers tell a database that went away from a bug as they always did."""
     async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
+        driver = (await conn.get_raw_connection()).driver_connection
         try:
-            yield raw.driver_connection
+            yield driver
         except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as exc:
+            # asyncpg also raises InterfaceError for a statement misused on an open
+            # connection: that is a bug, not the database going away.
+            if isinstance(exc, asyncpg.InterfaceError) and not driver.is_closed():
+                raise
             await conn.invalidate()
             raise OperationalError(None, None, exc, connection_invalidated=True) from exc
 

@@ -4,6 +4,7 @@ those connections, and a connection that breaks under one is dropped like any ot
 
 from __future__ import annotations
 
+import asyncpg
 import numpy as np
 import pytest
 from sqlalchemy import text
@@ -81,5 +82,23 @@ async def test_a_connection_that_breaks_under_a_search_is_dropped_and_said_so(
         assert raised.value.connection_invalidated
         # The pool's one connection was replaced: the next search simply works.
         assert len(await routing.validated_neighbours(centre, limit=5, model_id=MODEL)) == 5
+    finally:
+        await engine.dispose()
+
+
+async def test_a_statement_misused_on_a_sound_connection_is_raised_as_the_bug_it_is(
+    db_url: str,
+) -> None:
+    engine = create_async_engine(db_url, pool_size=1, max_overflow=0)
+    try:
+
+        async def misuse() -> None:
+            async with driver_connection(engine) as conn:
+                await conn.fetchval("SELECT $1::int")  # its argument left out
+
+        with pytest.raises(asyncpg.InterfaceError, match="expects 1 argument"):
+            await misuse()
+        async with driver_connection(engine) as conn:
+            assert await conn.fetchval("SELECT 1") == 1
     finally:
         await engine.dispose()
