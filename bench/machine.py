@@ -53,6 +53,22 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def postgres_pids(folder: Path, external: bool) -> Callable[[], list[int]]:
+    """The processes of the embedded PostgreSQL a bench started in `folder` (none to
+    count on a server it was given)."""
+    if external:
+        return lambda: []
+    pidfile = folder / "pg" / "postmaster.pid"
+
+    def pids() -> list[int]:
+        with contextlib.suppress(OSError, ValueError):
+            master = int(pidfile.read_text().split("\n", 1)[0])
+            return [master, *children_of(master)]
+        return []
+
+    return pids
+
+
 def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 

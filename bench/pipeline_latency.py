@@ -65,8 +65,8 @@ from machine import (
     MachineWatch,
     checkpointer,
     checkpointer_since,
-    children_of,
     load_average,
+    postgres_pids,
     thread_cpu_s,
 )
 from pipeline_baselines import measure_baselines
@@ -146,20 +146,6 @@ async def poll_visible(dsn: str, seen: Seen, every: float, stop: asyncio.Event) 
                 await asyncio.wait_for(stop.wait(), every)
     finally:
         await conn.close()
-
-
-def postgres_pids(folder: Path, external: bool):
-    if external:
-        return lambda: []
-    pidfile = folder / "pg" / "postmaster.pid"
-
-    def pids() -> list[int]:
-        with contextlib.suppress(OSError, ValueError):
-            master = int(pidfile.read_text().split("\n", 1)[0])
-            return [master, *children_of(master)]
-        return []
-
-    return pids
 
 
 async def measure(args: argparse.Namespace, folder: Path) -> None:

@@ -35,7 +35,8 @@ from typing import Any
 import asyncpg
 import numpy as np
 from history import migrated_database
-from machine import MachineWatch, children_of, describe_machine, process_cpu_s
+from machine import MachineWatch, describe_machine, postgres_pids, process_cpu_s
+from sqlalchemy import text
 
 from storage.database import create_engine, session_factory
 from storage.neighbours import Nearby, Neighbour, Rejected
@@ -48,14 +49,15 @@ LIMIT = 60  # the pipeline's nearby search: twice routing's 30 neighbours, the p
 REJECTED_LIMIT = 20
 FLOOR = 0.88
 
-# The baseline's statements, as storage/routing.py sent them through a session.
-_NEARBY_SQL = (
+# The baseline's statements, as storage/routing.py sent them through a session (built
+# once, as it kept them).
+_NEARBY_SQL = text(
     "SELECT id, sector, answer, message, 1 - (embedding <=> CAST(:vector AS vector))"
     " AS similarity, vector_send(embedding) AS vector FROM chat_interactions"
     " WHERE embedding IS NOT NULL AND validated_by = 'human' AND embedding_model = :model"
     " AND id <> :exclude ORDER BY embedding <=> CAST(:vector AS vector) LIMIT :limit"
 )
-_REJECTED_SQL = (
+_REJECTED_SQL = text(
     "SELECT r.interaction_id, r.suggested_answer,"
     " 1 - (c.embedding <=> CAST(:vector AS vector)) AS similarity,"
     " vector_send(c.embedding) AS vector"
@@ -70,9 +72,9 @@ def unit(rows: np.ndarray) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-async def load(dsn: str, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validated rows around 300 answers, one in 100 with a rejected suggestion;
-    returns the answers' centres and the rows' vectors."""
+async def load(dsn: str, rows: int, seed: int) -> np.ndarray:
+    """Validated rows around 300 answers, one in 100 with a rejected suggestion; returns
+    the rows' vectors."""
     rng = np.random.default_rng(seed)
     centres = unit(rng.normal(size=(300, 384)))
     answer_of = rng.integers(0, 300, size=rows)
@@ -99,18 +101,17 @@ async def load(dsn: str, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
-    return centres, vectors
+    return vectors
 
 
 async def through_a_session(sessions: Any, vector: QueryVector) -> tuple[Nearby, list[Rejected]]:
     """The baseline: both searches through SQLAlchemy sessions, side by side."""
-    from sqlalchemy import text
 
     async def nearby() -> Nearby:
         params = {"vector": vector.literal, "model": MODEL, "exclude": 0, "limit": LIMIT}
         async with sessions.begin() as session:
             await tune_vector_search(session, LIMIT, by_sector=False)
-            rows = (await session.execute(text(_NEARBY_SQL), params)).all()
+            rows = (await session.execute(_NEARBY_SQL, params)).all()
         found = [
             Neighbour(
                 r.id,
@@ -128,7 +129,7 @@ async def through_a_session(sessions: Any, vector: QueryVector) -> tuple[Nearby,
     async def rejected() -> list[Rejected]:
         params = {"vector": vector.literal, "model": MODEL, "min": FLOOR, "limit": REJECTED_LIMIT}
         async with sessions() as session:
-            rows = (await session.execute(text(_REJECTED_SQL), params)).all()
+            rows = (await session.execute(_REJECTED_SQL, params)).all()
         return [
             Rejected(
                 r.interaction_id,
@@ -156,7 +157,7 @@ async def through_atende(
 async def measure(args: argparse.Namespace, folder: Path) -> None:
     async with migrated_database(args.database_url, folder) as dsn:
         started = time.perf_counter()
-        _, vectors = await load(dsn, args.rows, args.seed)
+        vectors = await load(dsn, args.rows, args.seed)
         print(f"{args.rows} validated rows loaded in {time.perf_counter() - started:.1f} s")
         rng = np.random.default_rng(args.seed + 1)
         asked = unit(
@@ -180,7 +181,7 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
                 assert [r.interaction_id for r in ra] == [r.interaction_id for r in rb]
                 rejected_seen += len(rb)
             print(f"the same rows both ways for 50 messages ({rejected_seen} rejections near)")
-            postmaster = postgres_pids(folder, external=args.database_url is not None)
+            postmaster = postgres_pids(folder, args.database_url is not None)
             figures: dict[str, dict[str, list[float]]] = {
                 name: {"python": [], "postgres": [], "wall": []} for name in ways
             }
@@ -220,22 +221,6 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
         f"  saved: {saved:.2f} ms of CPU a message, {saved * 50 / 1000:.2f} cores at 50 messages/s"
     )
     print("  " + describe_machine(machine))
-
-
-def postgres_pids(folder: Path, *, external: bool):
-    """The embedded server's processes (nothing to count on a given server)."""
-    pidfile = folder / "pg" / "postmaster.pid"
-
-    def pids() -> list[int]:
-        if external:
-            return []
-        try:
-            master = int(pidfile.read_text().split("\n", 1)[0])
-        except (OSError, ValueError):
-            return []
-        return [master, *children_of(master)]
-
-    return pids
 
 
 def main() -> None:

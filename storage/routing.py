@@ -80,7 +80,7 @@ def _neighbours_query(
 # rows only, a sector), with a candidate list at least twice the rows wanted. Set for the
 # connection's life, not a transaction's, so that a search is one statement: through a
 # session, a message's two searches took a BEGIN, this, the search and a COMMIT, then a
-# BEGIN, the rejections' query and a ROLLBACK, and 2.8 ms of Python against 1.3 now
+# BEGIN, the rejections' query and a ROLLBACK, and 2.8-3.1 ms of Python against 1.2-1.5
 # (bench/search_round_trips.py). Every other search sets its own for its transaction
 # (tune_vector_search), which then ends with these in force again.
 _SEARCH_SETTINGS = (
@@ -98,7 +98,7 @@ async def _search(engine: AsyncEngine, ef_search: int | None, query: str, *args:
         if ef_search is not None and _EF_SEARCH_SET.get(conn) != ef_search:
             await conn.execute(_SEARCH_SETTINGS, str(ef_search))
             _EF_SEARCH_SET[conn] = ef_search
-        return list(await conn.fetch(query, *args))
+        return await conn.fetch(query, *args)
 
 
 # The pipeline writes its rows on the table, not the mapped class: an ORM update would
