@@ -7,9 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 import numpy as np
-from pgvector.sqlalchemy import Vector
-from sqlalchemy import Text, cast, literal
-from sqlalchemy.sql.elements import ColumnElement
 
 
 def vector_text(values: np.ndarray) -> str:
@@ -40,10 +37,6 @@ class QueryVector(Sequence[float]):
         if self._mapped is None or self._mapped[0] is not by:
             self._mapped = (by, apply(self.values))
         return self._mapped[1]
-
-    def column_value(self) -> ColumnElement[Any]:
-        """The vector as an UPDATE's value for the embedding column, from its text form."""
-        return cast(literal(self.literal, Text()), Vector())
 
     @classmethod
     def of(cls, vector: Sequence[float] | np.ndarray) -> QueryVector:

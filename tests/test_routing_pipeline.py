@@ -5,14 +5,17 @@ is written with its row's triage; the pipeline's own queue takes what that left.
 from __future__ import annotations
 
 import asyncio
+import json
 
+import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from gateway.http import keys
 from gateway.services.embedding import EmbeddingWorker
 from storage.repositories import MessageRepository
-from storage.routing import RoutingRepository
+from storage.routing import RoutingRepository, StepWrite
+from storage.vectors import QueryVector
 from tests.conftest import make_settings
 from tests.routing_helpers import API, post
 
@@ -143,3 +146,100 @@ async def test_a_rebuilt_vector_leaves_the_rows_triage_alone(client):
     assert after["embedded"] is True
     assert after["sector"] == "vendas"  # not routed again
     assert after["pipeline_ms"] == before["pipeline_ms"]
+
+
+async def test_a_batch_is_written_in_one_statement_and_each_row_keeps_what_it_does_not_set(
+    client,
+):
+    app = client.server.app
+    engine = app[keys.ENGINE]
+    async with engine.begin() as conn:
+        ids = (
+            await conn.execute(
+                text(
+                    "INSERT INTO chat_interactions (client_id, message, embed_error, answer)"
+                    " SELECT gen_random_uuid(), m, 'timed out', 'dada antes'"
+                    " FROM unnest(CAST(:m AS text[])) AS t(m) RETURNING id"
+                ),
+                {"m": ["pago", "falhou", "só o vetor"]},
+            )
+        ).scalars()
+        done, failed, vector_only = sorted(ids)
+    vector = QueryVector(np.linspace(-1.0, 1.0, 384))
+    stored = {"embedding": vector, "embedding_model": "m1", "embed_error": None}
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with app[keys.SESSIONS].begin() as session:
+            elapsed = await RoutingRepository.write_steps(
+                session,
+                [
+                    StepWrite(
+                        done,
+                        {
+                            **stored,
+                            "sector": "financeiro",
+                            "route_confidence": 0.75,
+                            "route_reason": {"method": "knn"},
+                            "suggestion": {"confidence": 0.9},
+                        },
+                        done=True,
+                    ),
+                    StepWrite(failed, stored, failed=True),
+                    StepWrite(vector_only, {"embedding_model": "m2"}),
+                ],
+            )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert list(elapsed) == [done]
+    assert elapsed[done] > 0
+
+    async with engine.connect() as conn:
+        rows = {
+            r.id: r
+            for r in await conn.execute(
+                text(
+                    "SELECT id, sector, route_confidence, route_reason, suggestion, answer,"
+                    " embedding::text AS embedding, embedding_model, embed_error,"
+                    " pipeline_done_at IS NOT NULL AS stamped, pipeline_ms, pipeline_attempts"
+                    " FROM chat_interactions WHERE id = ANY(:ids)"
+                ),
+                {"ids": [done, failed, vector_only]},
+            )
+        }
+    row = rows[done]
+    assert (row.sector, row.route_confidence, row.route_reason, row.suggestion) == (
+        "financeiro",
+        0.75,
+        {"method": "knn"},
+        {"confidence": 0.9},
+    )
+    assert np.allclose(np.array(json.loads(row.embedding)), vector.values)
+    assert (row.embedding_model, row.embed_error, row.answer) == ("m1", None, "dada antes")
+    assert (row.stamped, row.pipeline_ms, row.pipeline_attempts) == (True, elapsed[done], 0)
+
+    row = rows[failed]
+    assert (row.sector, row.suggestion, row.embedding_model, row.embed_error) == (
+        None,
+        None,
+        "m1",
+        None,
+    )
+    assert (row.stamped, row.pipeline_ms, row.pipeline_attempts) == (False, None, 1)
+
+    row = rows[vector_only]
+    assert (row.embedding, row.embedding_model, row.embed_error) == (None, "m2", "timed out")
+    assert (row.stamped, row.pipeline_ms, row.pipeline_attempts) == (False, None, 0)
+
+
+async def test_a_column_the_pipeline_does_not_write_is_refused(client):
+    async with client.server.app[keys.SESSIONS].begin() as session:
+        with pytest.raises(ValueError, match="operator_name"):
+            await RoutingRepository.write_steps(
+                session, [StepWrite(1, {"operator_name": "ana"}, done=True)]
+            )

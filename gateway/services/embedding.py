@@ -5,7 +5,7 @@ The queue is the table itself: rows whose embedding is NULL. Workers claim them 
 `atende worker`) share it without doing a row twice; a failure pushes the row's next
 attempt back and the message itself is never touched. Given the pipeline (as `serve` and
 `worker` give it), a batch is routed and suggested before its vectors are written, and
-both go in one UPDATE per row (gateway.services.pipeline).
+both go in one UPDATE for the batch (gateway.services.pipeline).
 """
 
 from __future__ import annotations

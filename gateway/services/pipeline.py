@@ -35,7 +35,7 @@ from gateway.services.suggestions import Assessment, Candidate, Suggestion, Sugg
 from storage.models import ChatInteraction
 from storage.neighbours import Nearby
 from storage.repositories import MetaRepository
-from storage.routing import RoutingRepository
+from storage.routing import RoutingRepository, StepWrite
 from storage.vectors import QueryVector
 
 if TYPE_CHECKING:
@@ -255,7 +255,7 @@ class PipelineWorker:
             if row.pipeline_done_at is None and row.pipeline_attempts < MAX_ATTEMPTS
         ]
         # The rows' searches run side by side (each on its own connection), so one
-        # row's round trips overlap another's CPU; results are written in order here.
+        # row's round trips overlap another's CPU; the results are written together.
         results = dict(
             zip(
                 todo,
@@ -263,13 +263,14 @@ class PipelineWorker:
                 strict=True,
             )
         )
-        queued = 0
+        writes: list[StepWrite] = []
+        finished: list[tuple[ChatInteraction, dict[str, Any]]] = []
         for i, row in enumerate(rows):
-            stored = (
+            stored: dict[str, Any] = (
                 {}
                 if new_vectors_of is None
                 else {
-                    "embedding": vectors[i].column_value(),
+                    "embedding": vectors[i],
                     "embedding_model": new_vectors_of,
                     "embed_error": None,
                 }
@@ -277,15 +278,18 @@ class PipelineWorker:
             values = results.get(i)
             if values is None:  # triaged before (its vector was being rebuilt) or given up
                 if stored:
-                    await self._repository.store_vector(session, row.id, stored)
-                continue
-            if isinstance(values, Exception):
-                await self._repository.record_pipeline_failure(session, row.id, stored)
+                    writes.append(StepWrite(row.id, stored))
+            elif isinstance(values, Exception):
+                writes.append(StepWrite(row.id, stored, failed=True))
                 log.warning("pipeline_failed", interaction_id=row.id, error=str(values))
-                continue
-            elapsed_ms = await self._repository.finish_pipeline(
-                session, row.id, {**values, **stored}
-            )
+            else:
+                writes.append(StepWrite(row.id, {**values, **stored}, done=True))
+                finished.append((row, values))
+        # One statement for the whole batch.
+        elapsed = await self._repository.write_steps(session, writes)
+        queued = 0
+        for row, values in finished:
+            elapsed_ms = elapsed[row.id]
             auto_send = values.get("suggestion", {}).get("auto_send", False)
             if auto_send and self._outbox is not None:
                 # Queued in the same transaction as the suggestion: both or neither.
