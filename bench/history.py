@@ -14,16 +14,19 @@ once, with the definition of migration 0001 (as `atende reembed` rebuilds it).
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import csv
 import json
 import math
 import os
 import random
+import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -200,6 +203,22 @@ async def migrated_database(given: str | None, folder: Path) -> AsyncIterator[st
     async with throwaway_database(given, folder) as dsn:
         await prepare_schema(dsn)
         yield dsn
+
+
+def run_comparison(
+    parser: argparse.ArgumentParser,
+    measure: Callable[[argparse.Namespace, Path], Awaitable[None]],
+) -> None:
+    """Parse the arguments every bench comparing two ways in one run takes (besides the
+    parser's own), then run `measure(args, folder)` with a scratch folder, where an
+    embedded PostgreSQL lives unless `--database-url` names a server."""
+    parser.add_argument("--messages", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="atende-bench-") as folder:
+        asyncio.run(measure(args, Path(folder)))
 
 
 async def prepare_schema(dsn: str) -> None:

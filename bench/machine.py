@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,49 @@ def postgres_pids(folder: Path, external: bool) -> Callable[[], list[int]]:
         return []
 
     return pids
+
+
+class CostPerMessage:
+    """This process's CPU, PostgreSQL's and wall time a message, in ms, one reading a
+    round, for a bench that compares ways of doing the same work in one run."""
+
+    KINDS = ("python", "postgres", "wall")
+
+    def __init__(self, postgres: Callable[[], list[int]]) -> None:
+        self._postgres = postgres
+        self.rounds: dict[str, dict[str, list[float]]] = {}
+
+    async def measure(self, name: str, messages: int, work: Callable[[], Awaitable[Any]]) -> None:
+        """Run `work` (which handles `messages` messages) and record its cost as `name`'s."""
+        pg_before = sum(process_cpu_s(p) for p in self._postgres())
+        cpu_before, wall_before = time.process_time(), time.perf_counter()
+        await work()
+        readings = (
+            time.process_time() - cpu_before,
+            sum(process_cpu_s(p) for p in self._postgres()) - pg_before,
+            time.perf_counter() - wall_before,
+        )
+        figure = self.rounds.setdefault(name, {k: [] for k in self.KINDS})
+        for kind, seconds in zip(self.KINDS, readings, strict=True):
+            figure[kind].append(1000 * seconds / messages)
+
+    def heading(self, messages: int) -> str:
+        rounds = max(len(r["python"]) for r in self.rounds.values())
+        return (
+            f"per message, median of {rounds} rounds of {messages} "
+            "(CPU ms: this process, PostgreSQL; wall ms):"
+        )
+
+    def median(self, name: str, kind: str) -> float:
+        return statistics.median(self.rounds[name][kind])
+
+    def line(self, name: str, width: int = 30) -> str:
+        python, postgres, wall = (self.median(name, k) for k in self.KINDS)
+        each = ", ".join(f"{v:.2f}" for v in self.rounds[name]["python"])
+        return (
+            f"  {name:{width}} python {python:5.2f}  postgres {postgres:5.2f}  "
+            f"together {python + postgres:5.2f}  wall {wall:5.2f}   (rounds: python {each})"
+        )
 
 
 def load_average() -> float:

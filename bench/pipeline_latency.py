@@ -304,6 +304,7 @@ async def run_load(args, dsn, url, held, process, worker, folder: Path, history_
     rows = await conn.fetch(
         """SELECT c.update_key, extract(epoch FROM c.created_at)::float8 AS created,
                   c.pipeline_ms, c.suggestion IS NOT NULL AS suggested, c.sector,
+                  extract(epoch FROM c.pipeline_done_at)::float8 AS done_at,
                   c.route_reason->>'method' AS method, h.external_id AS source
            FROM chat_interactions c
            LEFT JOIN chat_interactions h ON h.id = (c.suggestion->'source_ids'->>0)::bigint

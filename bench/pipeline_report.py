@@ -5,6 +5,7 @@ suggestions were right."""
 
 from __future__ import annotations
 
+import collections
 import statistics
 
 import numpy as np
@@ -90,6 +91,14 @@ def report(args, plan, expected, measured_from, rows, seen, machine, sent_s, bac
         f"max {max(latencies, default=float('nan')):.1f} ms"
         + ("" if complete else "  (ONLY the finished ones: the rest took longer)")
     )
+    # A batch is written in its transaction, whose start is every row's pipeline_done_at.
+    batches = sorted(collections.Counter(r["done_at"] for r in done).values())
+    if batches:
+        print(
+            f"  written in {len(batches)} batches (rows of them a batch: mean "
+            f"{statistics.fmean(batches):.2f}, p50 {pct(batches, 50):.0f}, p95 "
+            f"{pct(batches, 95):.0f}, max {batches[-1]})"
+        )
     p95 = pct(latencies, 95) if complete else float("inf")
     print(
         f"  target p95 <= {TARGET_P95_MS:.0f} ms: "

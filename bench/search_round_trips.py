@@ -26,16 +26,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import numpy as np
-from history import migrated_database
-from machine import MachineWatch, describe_machine, postgres_pids, process_cpu_s
+from history import migrated_database, run_comparison
+from machine import CostPerMessage, MachineWatch, describe_machine, postgres_pids
 from sqlalchemy import text
 
 from storage.database import create_engine, session_factory
@@ -182,41 +180,25 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
                 rejected_seen += len(rb)
             print(f"the same rows both ways for 50 messages ({rejected_seen} rejections near)")
             postmaster = postgres_pids(folder, args.database_url is not None)
-            figures: dict[str, dict[str, list[float]]] = {
-                name: {"python": [], "postgres": [], "wall": []} for name in ways
-            }
+            costs = CostPerMessage(postmaster)
             watch = MachineWatch({"bench": lambda: [os.getpid()], "postgres": postmaster})
             watch.start()
             for _ in range(args.rounds):
                 for name, way in ways.items():
-                    pg_before = sum(process_cpu_s(p) for p in postmaster())
-                    cpu_before, wall_before = time.process_time(), time.perf_counter()
-                    for query in queries:
-                        await way(query)
-                    n = len(queries)
-                    figure = figures[name]
-                    figure["python"].append(1000 * (time.process_time() - cpu_before) / n)
-                    figure["wall"].append(1000 * (time.perf_counter() - wall_before) / n)
-                    pg_after = sum(process_cpu_s(p) for p in postmaster())
-                    figure["postgres"].append(1000 * (pg_after - pg_before) / n)
+
+                    async def run(way: Any = way) -> None:
+                        for query in queries:
+                            await way(query)
+
+                    await costs.measure(name, len(queries), run)
             machine = await watch.stop()
         finally:
             await engine.dispose()
-    print(
-        f"\nper message, median of {args.rounds} rounds of {args.messages} "
-        "(CPU ms: this process, PostgreSQL; wall ms):"
-    )
-    for name, figure in figures.items():
-        python, postgres = (statistics.median(figure[k]) for k in ("python", "postgres"))
-        print(
-            f"  {name:30} python {python:5.2f}  postgres {postgres:5.2f}  "
-            f"together {python + postgres:5.2f}  wall {statistics.median(figure['wall']):5.2f}"
-            f"   (rounds: python {', '.join(f'{v:.2f}' for v in figure['python'])})"
-        )
-    base, new = (figures[name] for name in ways)
-    saved = sum(
-        statistics.median(base[k]) - statistics.median(new[k]) for k in ("python", "postgres")
-    )
+    print("\n" + costs.heading(args.messages))
+    for name in ways:
+        print(costs.line(name))
+    base, new = ways
+    saved = sum(costs.median(base, k) - costs.median(new, k) for k in ("python", "postgres"))
     print(
         f"  saved: {saved:.2f} ms of CPU a message, {saved * 50 / 1000:.2f} cores at 50 messages/s"
     )
@@ -226,13 +208,7 @@ async def measure(args: argparse.Namespace, folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=30_000)
-    parser.add_argument("--messages", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="atende-bench-") as folder:
-        asyncio.run(measure(args, Path(folder)))
+    run_comparison(parser, measure)
 
 
 if __name__ == "__main__":
