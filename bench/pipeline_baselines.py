@@ -150,7 +150,7 @@ async def triage_baseline(dsn: str, embedder, vectors: np.ndarray, texts: list[s
     from config.sectors import load_sectors
     from config.settings import Settings
     from gateway.services.calibration import load_calibration
-    from gateway.services.pipeline import build_triage, search_nearby, triage_message
+    from gateway.services.triage import build_triage, search_nearby, triage_message
     from storage.database import create_engine, session_factory
     from storage.repositories import MetaRepository
     from storage.routing import RoutingRepository

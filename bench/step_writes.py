@@ -1,5 +1,5 @@
 """The CPU it costs to write a batch's pipeline results, in one statement for the batch
-(RoutingRepository.write_steps) against one UPDATE a row through SQLAlchemy (the
+(storage/step_writes.py) against one UPDATE a row through SQLAlchemy (the
 baseline, in the same run).
 
 The embedding worker writes each new message's vector with its routing and suggestion,
@@ -39,7 +39,7 @@ from sqlalchemy import Text, cast, func, literal, update
 
 from storage.database import create_engine, session_factory
 from storage.models import ChatInteraction
-from storage.routing import RoutingRepository, StepWrite
+from storage.step_writes import StepWrite, write_steps
 from storage.vectors import QueryVector
 
 MODEL = "bench-model"
@@ -128,9 +128,7 @@ async def row_by_row(sessions: Any, batch: Sequence[tuple[int, dict[str, Any]]])
 
 async def one_statement(sessions: Any, batch: Sequence[tuple[int, dict[str, Any]]]) -> None:
     async with sessions.begin() as session:
-        await RoutingRepository.write_steps(
-            session, [StepWrite(i, values, done=True) for i, values in batch]
-        )
+        await write_steps(session, [StepWrite(i, values, done=True) for i, values in batch])
 
 
 _STATE = (

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
 from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,7 +15,7 @@ from sqlalchemy.orm import defer
 
 from storage.models import ChatInteraction, Meta, Sector
 from storage.reviews import Before, review_of
-from storage.vectors import vector_text
+from storage.step_writes import StepWrite, write_steps
 
 # The vector is large and no API response shows it; load it only when asked.
 _WITHOUT_VECTOR = defer(ChatInteraction.embedding)
@@ -91,14 +90,6 @@ async def tune_vector_search(
     """Set the HNSW search settings for the rest of `session`'s transaction."""
     statement = _TUNE_SECTOR_SEARCH if by_sector else _TUNE_ANY_SEARCH
     await session.execute(statement, {"ef_search": str(max(ef_search, 2 * int(limit)))})
-
-
-_STORE_EMBEDDINGS = text(
-    "UPDATE chat_interactions AS c"
-    " SET embedding = v.embedding::vector, embedding_model = :model, embed_error = NULL"
-    " FROM unnest(CAST(:ids AS bigint[]), CAST(:vectors AS text[])) AS v(id, embedding)"
-    " WHERE c.id = v.id"
-)
 
 
 class MessageRepository:
@@ -241,13 +232,12 @@ class MessageRepository:
     ) -> None:
         # One statement for the whole batch: a round trip and an executed UPDATE per row
         # cost the worker more than the database's own work.
-        await session.execute(
-            _STORE_EMBEDDINGS,
-            {
-                "ids": list(ids),
-                "vectors": [vector_text(np.asarray(v, dtype=np.float32)) for v in vectors],
-                "model": model_id,
-            },
+        await write_steps(
+            session,
+            [
+                StepWrite(i, {"embedding": v, "embedding_model": model_id, "embed_error": None})
+                for i, v in zip(ids, vectors, strict=True)
+            ],
         )
 
     @staticmethod

@@ -7,17 +7,15 @@ and write.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
@@ -100,75 +98,6 @@ async def _search(engine: AsyncEngine, ef_search: int | None, query: str, *args:
             await conn.execute(_SEARCH_SETTINGS, str(ef_search))
             _EF_SEARCH_SET[conn] = ef_search
         return await conn.fetch(query, *args)
-
-
-@dataclass(frozen=True)
-class StepWrite:
-    """What the pipeline writes to one claimed row: `values` (columns of
-    WRITABLE_COLUMNS), and whether the step finished (`done`: stamp it and its
-    receipt-to-done milliseconds) or failed (`failed`: count an attempt)."""
-
-    interaction_id: int
-    values: Mapping[str, Any]
-    done: bool = False
-    failed: bool = False
-
-
-# The columns a step may write, with the type each is sent as: JSON as its text, a vector
-# as pgvector's text form (QueryVector.literal), both cast in the statement.
-WRITABLE_COLUMNS: dict[str, str] = {
-    "sector": "text",
-    "route_confidence": "float8",
-    "route_reason": "jsonb",
-    "answer": "text",
-    "validated_by": "text",
-    "suggestion": "jsonb",
-    "embedding": "vector",
-    "embedding_model": "text",
-    "embed_error": "text",
-}
-_SENT_AS = {"jsonb": "text", "vector": "text"}
-
-
-def _write_steps_sql() -> str:
-    """One UPDATE for a whole batch, from one array per column: a bit of `mask` says
-    whether a row sets that column (a row keeps every column it does not set)."""
-    columns = list(WRITABLE_COLUMNS)
-    sets = [
-        f"{name} = CASE WHEN v.mask & {1 << bit} <> 0 THEN v.{name}"
-        f"{'::' + kind if kind in _SENT_AS else ''} ELSE c.{name} END"
-        for bit, (name, kind) in enumerate(WRITABLE_COLUMNS.items())
-    ]
-    arrays = [
-        f"CAST(:{name} AS {_SENT_AS.get(kind, kind)}[])" for name, kind in WRITABLE_COLUMNS.items()
-    ]
-    return (
-        "UPDATE chat_interactions AS c SET "
-        + ", ".join(sets)
-        + ", pipeline_done_at = CASE WHEN v.done THEN now() ELSE c.pipeline_done_at END"
-        ", pipeline_ms = CASE WHEN v.done"
-        " THEN extract(epoch FROM clock_timestamp() - c.created_at) * 1000"
-        " ELSE c.pipeline_ms END"
-        ", pipeline_attempts = c.pipeline_attempts + CASE WHEN v.failed THEN 1 ELSE 0 END"
-        " FROM unnest(CAST(:ids AS bigint[]), CAST(:mask AS int[]), CAST(:done AS bool[]),"
-        " CAST(:failed AS bool[]), "
-        + ", ".join(arrays)
-        + f") AS v(id, mask, done, failed, {', '.join(columns)})"
-        " WHERE c.id = v.id RETURNING c.id, c.pipeline_ms"
-    )
-
-
-_WRITE_STEPS = text(_write_steps_sql())
-
-
-def _sent(kind: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if kind == "jsonb":
-        return json.dumps(value)
-    if kind == "vector":
-        return QueryVector.of(value).literal
-    return value
 
 
 # Rejections are few next to the history, so they are read by a scan of their own rows
@@ -308,37 +237,6 @@ class RoutingRepository:
             .with_for_update(skip_locked=True)
         )
         return list(rows)
-
-    @staticmethod
-    async def write_steps(session: AsyncSession, writes: Sequence[StepWrite]) -> dict[int, float]:
-        """Write a batch's results in `session`'s transaction, in one statement; returns
-        each finished row's receipt-to-done milliseconds, by id.
-
-        One statement for the batch, not one per row: each was a round trip, and the
-        event loop's share of it (sending it, SQLAlchemy building it) was a tenth of the
-        loop's time at 50 messages a second."""
-        if not writes:
-            return {}
-        params: dict[str, list[Any]] = {
-            "ids": [w.interaction_id for w in writes],
-            "mask": [],
-            "done": [w.done for w in writes],
-            "failed": [w.failed for w in writes],
-            **{name: [] for name in WRITABLE_COLUMNS},
-        }
-        for write in writes:
-            unknown = set(write.values) - WRITABLE_COLUMNS.keys()
-            if unknown:
-                raise ValueError(f"not a column the pipeline writes: {sorted(unknown)}")
-            mask = 0
-            for bit, (name, kind) in enumerate(WRITABLE_COLUMNS.items()):
-                if name in write.values:
-                    mask |= 1 << bit
-                params[name].append(_sent(kind, write.values.get(name)))
-            params["mask"].append(mask)
-        result = await session.execute(_WRITE_STEPS, params)
-        done = {w.interaction_id for w in writes if w.done}
-        return {row.id: row.pipeline_ms for row in result if row.id in done}
 
     async def pipeline_latency(self, *, minutes: int) -> dict[str, float | int | None]:
         """Receipt-to-suggestion milliseconds of the messages received in the last `minutes`

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.http import keys
-from gateway.services.pipeline import build_triage
+from gateway.services.triage import build_triage
 from storage import routing
 from storage.neighbours import Nearby, Neighbour
 from storage.routing import RoutingRepository

@@ -14,7 +14,8 @@ from sqlalchemy import event, text
 from gateway.http import keys
 from gateway.services.embedding import EmbeddingWorker
 from storage.repositories import MessageRepository
-from storage.routing import RoutingRepository, StepWrite
+from storage.routing import RoutingRepository
+from storage.step_writes import StepWrite, write_steps
 from storage.vectors import QueryVector
 from tests.conftest import make_settings
 from tests.routing_helpers import API, post
@@ -175,7 +176,7 @@ async def test_a_batch_is_written_in_one_statement_and_each_row_keeps_what_it_do
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
         async with app[keys.SESSIONS].begin() as session:
-            elapsed = await RoutingRepository.write_steps(
+            elapsed = await write_steps(
                 session,
                 [
                     StepWrite(
@@ -240,6 +241,4 @@ async def test_a_batch_is_written_in_one_statement_and_each_row_keeps_what_it_do
 async def test_a_column_the_pipeline_does_not_write_is_refused(client):
     async with client.server.app[keys.SESSIONS].begin() as session:
         with pytest.raises(ValueError, match="operator_name"):
-            await RoutingRepository.write_steps(
-                session, [StepWrite(1, {"operator_name": "ana"}, done=True)]
-            )
+            await write_steps(session, [StepWrite(1, {"operator_name": "ana"}, done=True)])

@@ -79,7 +79,7 @@ async def _calibrate(
         store_calibration,
     )
     from gateway.services.embedding import check_embedding_model
-    from gateway.services.pipeline import build_triage
+    from gateway.services.triage import build_triage
     from storage.answer_vectors import AnswerVectorRepository
     from storage.repositories import MetaRepository
     from storage.reviews import ReviewRepository

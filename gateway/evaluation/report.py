@@ -36,9 +36,9 @@ from gateway.evaluation.data import Example, protocol
 from gateway.evaluation.targets import coverage_at_precision, reachable_on_curve
 from gateway.services.answer_model import embed_answer_texts
 from gateway.services.calibration import fit_calibration
-from gateway.services.pipeline import build_triage, search_nearby, triage_message
 from gateway.services.routing import SectorRouter
 from gateway.services.suggestions import Assessment, SuggestionMaker
+from gateway.services.triage import build_triage, search_nearby, triage_message
 from storage import migrate
 from storage.database import create_engine, session_factory
 from storage.embedded import EmbeddedPostgres
