@@ -314,6 +314,16 @@ async def test_calibrate_from_a_labels_file(client, tmp_path):
             "row 1, field outcome: 'maybe' is not one of approved, edited, rejected",
         ),
         (
+            "missing.jsonl",
+            '{"sector": "vendas", "confidence": 0.9}\n',
+            "row 1, field outcome: missing or empty",
+        ),
+        (
+            "blank.csv",
+            "sector,confidence,outcome\nvendas,,approved\n",
+            "row 2, field confidence: missing or empty",
+        ),
+        (
             "confidence.csv",
             "sector,confidence,outcome\nvendas,alta,approved\n",
             "row 2, field confidence: 'alta' is not a number",

@@ -187,6 +187,11 @@ def test_eval_on_bitext_meets_the_targets(db_url):
         ),
         ("text.jsonl", '{"text": " ", "sector": "geral"}\n', "row 1, field text: missing or empty"),
         ("latin1.csv", "text,sector\nOl\u00e1,geral\n".encode("latin-1"), "row 2: not UTF-8"),
+        (
+            "one.jsonl",
+            '{"text": "Oi", "intent": "saudacao", "sector": "geral", "answer": "Ola!"}\n',
+            "nothing to ask",
+        ),
     ],
 )
 def test_bad_eval_data_is_named_by_row_and_field_and_writes_nothing(

@@ -135,6 +135,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
         DatasetError,
         load_examples,
         one_answer_per_intent,
+        protocol,
         select_split,
     )
 
@@ -152,6 +153,15 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
     examples = select_split(examples, args.split)
     if args.answers == "per-intent":
         examples = one_answer_per_intent(examples)
+    try:  # refused here, before a model loads or a scratch database exists
+        protocol(
+            examples,
+            test_fraction=args.test_fraction,
+            missing_fraction=args.missing_intents,
+            seed=(args.seeds or [args.seed])[0],
+        )
+    except DatasetError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
     updates: dict[str, Any] = {}
     if args.threshold is not None:
         updates["suggestion_threshold"] = args.threshold

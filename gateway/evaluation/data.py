@@ -214,7 +214,8 @@ def protocol(
 ) -> tuple[list[Example], list[Example]]:
     """History and questions: a share of the intents is left out of the history entirely
     (their messages are asked as `missing`: nothing validated answers them), the other
-    intents are split by `stratified_split`, and every out-of-scope message is asked."""
+    intents are split by `stratified_split`, and every out-of-scope message is asked.
+    Raises DatasetError when that leaves nothing to ask."""
     in_scope = [e for e in examples if not e.out_of_scope]
     intents = sorted({e.intent for e in in_scope if e.intent})
     count = round(len(intents) * missing_fraction)
@@ -226,4 +227,10 @@ def protocol(
     )
     questions += [replace(e, missing=True) for e in in_scope if e.intent in left_out]
     questions += [e for e in examples if e.out_of_scope]
+    if not questions:
+        raise DatasetError(
+            f"nothing to ask: at a test fraction of {test_fraction} every message goes to"
+            " the history (an intent is asked from its second message on), no intent is"
+            " left out and no row is out of scope"
+        )
     return history, questions

@@ -45,12 +45,16 @@ def load_labels(path: Path, *, known_sectors: Iterable[str]) -> list[Label]:
             raise DatasetError(f"{where}, field sector: missing or empty")
         check_sector(where, sector, known)
         outcome = str(record.get("outcome") or "").strip().lower()
+        if not outcome:
+            raise DatasetError(f"{where}, field outcome: missing or empty")
         if outcome not in OUTCOMES:
             raise DatasetError(
                 f"{where}, field outcome: {record.get('outcome')!r} is not one of "
                 f"{', '.join(OUTCOMES)}"
             )
         raw = record.get("confidence")
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            raise DatasetError(f"{where}, field confidence: missing or empty")
         try:
             confidence = float(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError):
