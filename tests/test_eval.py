@@ -217,9 +217,11 @@ def test_bad_eval_data_is_named_by_row_and_field_and_writes_nothing(
         (["--seeds", "13,x"], "seeds are whole numbers separated by commas"),
         (["--seeds", "13,1,13"], "a seed is named twice"),
         (["--seeds", "13,1", "--seed", "2"], "not allowed with argument --seed"),
+        (["--threshold", "2"], "--threshold: 2 is not in [-1, 1]"),
+        (["--test-fraction", "1"], "--test-fraction: 1 is not in [0, 1)"),
     ],
 )
-def test_bad_seeds_are_refused_before_anything_runs(db_url, given, message):
+def test_bad_arguments_are_refused_before_anything_runs(db_url, given, message):
     result = _run_eval(str(FIXTURES / "eval_pt.jsonl"), *given, server_url=db_url)
     assert result.returncode == 2
     assert message in result.stderr, result.stderr

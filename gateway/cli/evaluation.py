@@ -243,6 +243,7 @@ def _seed_list(text: str) -> list[int]:
 
 _fraction = bounded(float, 0.0, 1.0, below=True)
 _confidence = bounded(float, 0.0, 1.0)
+_cosine = bounded(float, -1.0, 1.0)  # as ATENDE_SUGGESTION_THRESHOLD accepts
 
 
 def add_commands(sub: Any) -> None:
@@ -274,7 +275,7 @@ def add_commands(sub: Any) -> None:
         help="several splits, comma-separated (13,1,2,3): the report gives their mean, "
         "each split's figures and the range of each",
     )
-    ev.add_argument("--threshold", type=float, help="override ATENDE_SUGGESTION_THRESHOLD")
+    ev.add_argument("--threshold", type=_cosine, help="override ATENDE_SUGGESTION_THRESHOLD")
     ev.add_argument(
         "--min-confidence", type=_confidence, help="override ATENDE_SUGGESTION_MIN_CONFIDENCE"
     )
