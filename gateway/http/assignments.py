@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from gateway.http import keys
 from gateway.http.access import PRINCIPAL
-from gateway.http.operations import MESSAGE_ID, Operation, allow
+from gateway.http.operations import MESSAGE_ID, Handler, Operation, allow
 from gateway.http.parsing import parse_body, path_int
 from gateway.http.responses import json_model
 from gateway.schemas.messages import MessageOut
@@ -56,42 +57,41 @@ async def transfer(request: web.Request) -> web.Response:
     return json_model(MessageOut.of(row))
 
 
-OPERATIONS = (
-    Operation(
+def message_action(verb: str, handler: Handler, summary: str, body: type[BaseModel]) -> Operation:
+    """An operator's POST on one message (take, release, transfer, approve, reject): it
+    answers with the message as it now stands, and fails alike."""
+    return Operation(
         "POST",
-        "/operator/messages/{id}/take",
+        f"/operator/messages/{{id}}/{verb}",
+        handler,
+        summary,
+        "operators",
+        MessageOut,
+        body=body,
+        path_params=(MESSAGE_ID,),
+        errors=(400, 404, 409, 415, 422),
+        roles=allow(Role.OPERATOR),
+    )
+
+
+OPERATIONS = (
+    message_action(
+        "take",
         take,
         "Take a waiting message to answer it: the other operators see it taken (409 when "
         "someone else holds it or a human answered it already; taking it again is fine)",
-        "operators",
-        MessageOut,
-        body=AssignmentRequest,
-        path_params=(MESSAGE_ID,),
-        errors=(400, 404, 409, 415, 422),
-        roles=allow(Role.OPERATOR),
+        AssignmentRequest,
     ),
-    Operation(
-        "POST",
-        "/operator/messages/{id}/release",
+    message_action(
+        "release",
         release,
         "Give a taken message back to the queue (its holder, or an admin)",
-        "operators",
-        MessageOut,
-        body=AssignmentRequest,
-        path_params=(MESSAGE_ID,),
-        errors=(400, 404, 409, 415, 422),
-        roles=allow(Role.OPERATOR),
+        AssignmentRequest,
     ),
-    Operation(
-        "POST",
-        "/operator/messages/{id}/transfer",
+    message_action(
+        "transfer",
         transfer,
         "Hand a waiting message to another sector's queue, no longer taken by anyone",
-        "operators",
-        MessageOut,
-        body=TransferRequest,
-        path_params=(MESSAGE_ID,),
-        errors=(400, 404, 409, 415, 422),
-        roles=allow(Role.OPERATOR),
+        TransferRequest,
     ),
 )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from gateway.http import keys
-from gateway.http.assignments import actor_of
+from gateway.http.assignments import actor_of, message_action
 from gateway.http.operations import MESSAGE_ID, Operation, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, text_content
 from gateway.http.responses import json_model
@@ -140,29 +140,17 @@ OPERATIONS = (
         errors=(404, 422),
         roles=allow(Role.OPERATOR),
     ),
-    Operation(
-        "POST",
-        "/operator/messages/{id}/approve",
+    message_action(
+        "approve",
         approve,
         "Approve the suggested (or an edited) answer: validated_by becomes human",
-        "operators",
-        MessageOut,
-        body=ApproveRequest,
-        path_params=(MESSAGE_ID,),
-        errors=(400, 404, 409, 415, 422),
-        roles=allow(Role.OPERATOR),
+        ApproveRequest,
     ),
-    Operation(
-        "POST",
-        "/operator/messages/{id}/reject",
+    message_action(
+        "reject",
         reject,
         "Reject the suggestion: the message goes back to pending without an answer",
-        "operators",
-        MessageOut,
-        body=AssignmentRequest,
-        path_params=(MESSAGE_ID,),
-        errors=(400, 404, 409, 415, 422),
-        roles=allow(Role.OPERATOR),
+        AssignmentRequest,
     ),
     Operation(
         "POST",
