@@ -18,6 +18,8 @@ from typing import Any
 # UTF-8 form (JSON's \udXXX escapes decode to them). Surrogate pairs are already joined
 # into one character by the JSON decoder, so any surrogate left in a str is a lone one.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Why text that an integrator or an administrator sends is refused instead.
+UNSTORABLE_TEXT = "must not contain NUL (\\u0000) or an unpaired surrogate (\\ud800-\\udfff)"
 
 
 def storable(text: str) -> str:

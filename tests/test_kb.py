@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_atende
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
 
@@ -51,6 +53,45 @@ def test_cli_import_names_the_bad_line(db_url, tmp_path):
     assert "marte" in result.stderr
 
 
+GOOD_LINE = "Qual o prazo de entrega?,Chega em até 5 dias úteis.\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            ("question,answer\n" + GOOD_LINE).encode() + "Olá,Oi\n".encode("latin-1"),
+            "line 3: not UTF-8 (byte 0xe1",
+        ),
+        (
+            ("question,answer\n" + GOOD_LINE + "O\x00i,Oi\n").encode(),
+            "line 3: question must not contain NUL",
+        ),
+    ],
+)
+def test_cli_import_refuses_what_it_cannot_store_and_stores_none_of_the_file(
+    db_url, tmp_path, content, message
+):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    result = _atende("kb", "import", str(bad), "--quiet", db_url=db_url)
+    assert result.returncode == 1
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    good = tmp_path / "good.csv"
+    good.write_text("question,answer\n" + GOOD_LINE, encoding="utf-8")
+    result = _atende("kb", "import", str(good), "--quiet", db_url=db_url)
+    assert "1 pairs, 1 added, 0 known" in result.stdout, result.stdout + result.stderr
+
+
+def test_cli_import_reads_a_spreadsheets_utf8_csv_with_its_byte_order_mark(db_url, tmp_path):
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_bytes(b"\xef\xbb\xbf" + "question,answer\nTem loja física?,Só online.\n".encode())
+    result = _atende("kb", "import", str(sheet), "--quiet", db_url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert "1 pairs, 1 added, 0 known" in result.stdout
+
+
 async def test_rest_import_is_idempotent_and_the_pairs_are_knowledge(client):
     items = [
         {"question": "Como emito a segunda via do boleto?", "answer": "Em Minha conta > Faturas."},
@@ -87,3 +128,12 @@ async def test_rest_import_accepts_a_jsonl_body_and_refuses_unknown_sectors(clie
     )
     assert response.status == 422
     assert (await response.json())["error"]["details"][0]["field"] == "items.0"
+
+
+async def test_rest_import_reads_a_csv_body_with_a_byte_order_mark(client):
+    body = "\ufeffquestion,answer,sector\nVocês aceitam Pix?,Sim.,financeiro\n".encode()
+    response = await client.post(
+        f"{API}/admin/kb/import", data=body, headers={"Content-Type": "text/csv"}
+    )
+    assert response.status == 200, await response.text()
+    assert (await response.json())["added"] == 1

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from config.errors import BadRequest, FieldProblem, UnsupportedMediaType, ValidationFailed
-from connectors.base import storable
+from connectors.base import UNSTORABLE_TEXT, storable
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -28,14 +28,11 @@ def _problems(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
     return problems
 
 
-_UNSTORABLE = "must not contain NUL (\\u0000) or an unpaired surrogate (\\ud800-\\udfff)"
-
-
 def _unstorable(value: Any, field: str) -> list[FieldProblem]:
     """Strings PostgreSQL cannot store, by where they are. An integrator's text is refused
     rather than changed, so what is stored is exactly what was sent."""
     if isinstance(value, str):
-        return [FieldProblem(field, _UNSTORABLE)] if storable(value) != value else []
+        return [FieldProblem(field, UNSTORABLE_TEXT)] if storable(value) != value else []
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from config.errors import FieldProblem, ServiceUnavailable, ValidationFailed
 from config.sectors import SectorCatalog
+from connectors.base import UNSTORABLE_TEXT, storable
 from gateway.embeddings import Embedder, EmbeddingError
 from storage.routing import RoutingRepository
 
@@ -50,6 +51,9 @@ def _pair(record: dict, where: str, catalog: SectorCatalog) -> KnowledgePair:
     sector = str(record.get("sector") or "").strip() or None
     if not question or not answer:
         raise ValidationFailed.on(where, "needs a non-empty question and answer")
+    for name, text in (("question", question), ("answer", answer)):
+        if storable(text) != text:
+            raise ValidationFailed.on(where, f"{name} {UNSTORABLE_TEXT}")
     if sector is not None and catalog.get(sector) is None:
         raise ValidationFailed.on(
             where, f"unknown sector {sector!r}; known: {', '.join(catalog.names)}"
@@ -59,6 +63,7 @@ def _pair(record: dict, where: str, catalog: SectorCatalog) -> KnowledgePair:
 
 def parse_pairs(content: str, fmt: str, catalog: SectorCatalog) -> list[KnowledgePair]:
     """Pairs from CSV (a header with question, answer and optionally sector) or JSONL."""
+    content = content.removeprefix("\ufeff")  # the byte-order mark spreadsheets write
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(content))
         missing = {"question", "answer"} - set(reader.fieldnames or [])
