@@ -114,6 +114,21 @@ def test_bad_sectors_file_is_explained(tmp_path):
     assert "sectors.0.name" in result.stderr
 
 
+def test_a_taken_port_stops_the_start_before_anything_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        data = tmp_path / "data"
+        # No database URL: the embedded database, which must not start.
+        env = _env(ATENDE_PORT=str(port), ATENDE_DATA_DIR=str(data))
+        result = _atende("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not data.exists()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

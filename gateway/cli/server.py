@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
 
+from config.errors import ConfigurationError
 from config.settings import Settings
 from gateway import __version__
 
@@ -43,6 +46,33 @@ async def _freeze_started(app: Any) -> None:
     freeze_long_lived()
 
 
+def check_listenable(host: str, port: int) -> None:
+    """Refuse a start whose address is taken or not this machine's, before the database
+    starts and the model loads, naming it (aiohttp would fail only after both, with a
+    traceback). Bound as aiohttp binds, with SO_REUSEADDR, so a port a stopped gateway's
+    connections still wait on counts as free."""
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                hint = (
+                    " (another process listens there: stop it, or set ATENDE_PORT or --port)"
+                    if exc.errno == errno.EADDRINUSE
+                    else ""
+                )
+                raise ConfigurationError(
+                    f"cannot listen on {host}:{port}: {exc.strerror}{hint}"
+                ) from None
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     from aiohttp import web
 
@@ -52,6 +82,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     host = args.host or settings.host
     port = args.port or settings.port
+    check_listenable(host, port)
     log.info(
         "starting",
         host=host,
