@@ -227,6 +227,14 @@ def test_bad_arguments_are_refused_before_anything_runs(db_url, given, message):
     assert message in result.stderr, result.stderr
 
 
+def test_a_chart_it_could_not_write_is_refused_before_the_run(db_url, tmp_path):
+    chart = tmp_path / "no-such-folder" / "chart.svg"
+    result = _run_eval(str(FIXTURES / "eval_pt.jsonl"), "--svg", str(chart), server_url=db_url)
+    assert result.returncode == 1
+    assert f"--svg {chart}: {chart.parent} is not a folder atende may write to" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_embedding_provider_that_fails_stops_eval_with_a_clear_error(db_url):
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,11 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
     )
 
     path = Path(args.file)
+    if args.svg:
+        # Refused now rather than after the run it would chart.
+        folder = Path(args.svg).absolute().parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise DatasetError(f"--svg {args.svg}: {folder} is not a folder atende may write to")
     sector_map = None
     if args.sector_map:
         try:
@@ -178,7 +184,10 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
     if args.svg and report.curve:
         from gateway.charts.confidence import confidence_svg
 
-        Path(args.svg).write_text(confidence_svg(report), encoding="utf-8")
+        try:
+            Path(args.svg).write_text(confidence_svg(report), encoding="utf-8")
+        except OSError as exc:
+            raise DatasetError(f"--svg {args.svg}: cannot write it: {exc.strerror}") from None
 
 
 async def _eval(
