@@ -227,6 +227,14 @@ def test_bad_arguments_are_refused_before_anything_runs(db_url, given, message):
     assert message in result.stderr, result.stderr
 
 
+def test_a_run_that_asks_no_in_scope_message_says_why_nothing_was_scored(db_url):
+    # --test-fraction 0: every answered message is history; only the left-out intents
+    # and the out-of-scope messages are asked, so no suggestion can be judged right.
+    result = _run_eval(str(FIXTURES / "eval_pt.jsonl"), "--test-fraction", "0", server_url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert "no in-scope message with an intent or answer was asked" in result.stdout
+
+
 def test_a_chart_it_could_not_write_is_refused_before_the_run(db_url, tmp_path):
     chart = tmp_path / "no-such-folder" / "chart.svg"
     result = _run_eval(str(FIXTURES / "eval_pt.jsonl"), "--svg", str(chart), server_url=db_url)

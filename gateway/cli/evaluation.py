@@ -120,7 +120,11 @@ def format_report(report: EvalReport) -> str:
                 gold.ljust(width) + "".join(str(row.get(n, 0)).rjust(width) for n in names)
             )
     if not report.curve:
-        return "\n".join([*lines, "", "(no intents or answers: suggestions were not scored)"])
+        # No intents or answers in the data, or none of them asked (--test-fraction 0).
+        unscored = (
+            "(no in-scope message with an intent or answer was asked: suggestions were not scored)"
+        )
+        return "\n".join([*lines, "", unscored])
     lines += ["", "confidence  coverage  precision  out-of-scope silent  missing silent"]
     for row in report.curve:
         lines.append(
