@@ -12,19 +12,10 @@ from config.settings import Settings
 
 
 def cmd_kb_import(settings: Settings, args: argparse.Namespace) -> None:
+    from gateway.evaluation.data import read_utf8
+
     path = Path(args.file)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        sys.exit(f"atende: cannot read {path}: {exc}")
-    try:
-        content = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        sys.exit(
-            f"atende: {path}: line {line}: not UTF-8 (byte {raw[exc.start]:#x} at offset"
-            f" {exc.start}); save the file as UTF-8"
-        )
+    content = read_utf8(path, unit="line")  # its DatasetError is reported as any setting's
     asyncio.run(_kb_import(settings, args, path, content))
 
 

@@ -77,23 +77,29 @@ def _dataset_columns(path: Path, fields: set[str]) -> None:
         raise DatasetError(f"{path}: row 1: no `intent` or `sector` column")
 
 
-def read_records(
-    path: Path, check_columns: Callable[[Path, set[str]], None] = _dataset_columns
-) -> Iterable[tuple[int, dict[str, Any]]]:
-    """The records of a UTF-8 CSV or JSON Lines file with their row numbers; a CSV's
-    header is given to `check_columns` first."""
+def read_utf8(path: Path, unit: str = "row") -> str:
+    """A UTF-8 text file's content (a spreadsheet's byte-order mark dropped), or a
+    DatasetError naming the file and the `unit` (row, line) where it is not UTF-8."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
     try:
-        content = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DatasetError(
-            f"{path}: row {line}: not UTF-8 (byte {raw[exc.start]:#x} at offset {exc.start}); "
-            "save the file as UTF-8"
+            f"{path}: {unit} {line}: not UTF-8 (byte {raw[exc.start]:#x} at offset "
+            f"{exc.start}); save the file as UTF-8"
         ) from exc
+
+
+def read_records(
+    path: Path, check_columns: Callable[[Path, set[str]], None] = _dataset_columns
+) -> Iterable[tuple[int, dict[str, Any]]]:
+    """The records of a UTF-8 CSV or JSON Lines file with their row numbers; a CSV's
+    header is given to `check_columns` first."""
+    content = read_utf8(path)
     if not content.strip():
         raise DatasetError(f"{path}: the file is empty")
     if path.suffix.lower() in {".jsonl", ".ndjson"}:
