@@ -1,11 +1,13 @@
 """The console as operators work in it all day, in a real browser (Debian's Chromium driven
 by Playwright): two operators at once, one takes a message and the other sees it taken;
 approving by keyboard; a customer's whole conversation, paged; search; a phone's width;
-errors said in the page; English labels. Screenshots go to tests/artifacts/console/.
+a long queue, a reload and the tab's title; errors said in the page; English labels.
+Screenshots go to tests/artifacts/console/.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -168,6 +170,62 @@ async def test_a_customers_whole_conversation_paged_and_search_on_a_phone(client
         moved = await (await client.get(f"{API}/messages/{ids[-1]}")).json()
         assert moved["sector"] == "suporte"
         assert moved["assigned_to"] is None
+
+
+async def test_a_long_queue_a_reload_and_the_tabs_title(client, settings):
+    # More waiting than the queue lists (the oldest 100): the page says so.
+    customer = str(uuid.uuid4())
+    for n in range(101):
+        body = {
+            "client_id": customer,
+            "message": f"Boleto {n + 1} em aberto",
+            "sector": "financeiro",
+        }
+        response = await client.post(f"{API}/messages/", json=body)
+        assert response.status == 201
+    asked = await post(client, ASKED, "vendas")
+    key = await issue_key(settings.async_database_url or "", "operator", name="ana")
+
+    async with browser() as new_page:
+        page = await new_page(DESKTOP)
+        await sign_in(page, client, key, "Ana")
+        await page.locator("#queue-count", has_text="102").wait_for(timeout=WAIT_MS)
+        assert await page.locator("#queue-list > li").count() == 100
+        more = page.locator("#queue-more")
+        assert await more.inner_text() == (
+            "Mostrando as 100 mais antigas de 102: as demais aparecem conforme estas são"
+            " respondidas, ou filtrando por setor."
+        )
+        # A console in a background tab still says customers are waiting.
+        assert await page.title() == "(102) atende · console do operador"
+
+        await page.select_option("#sector-filter", "vendas")
+        await page.locator("#queue-count", has_text=re.compile("^1$")).wait_for(timeout=WAIT_MS)
+        assert await more.is_hidden()
+        assert await page.title() == "(1) atende · console do operador"
+        await page.click(f'#queue-list li[data-id="{asked["id"]}"]')
+        await page.locator("#customer-message", has_text=ASKED).wait_for(timeout=WAIT_MS)
+
+        # A reload (F5, a crash of the tab's page) keeps the operator's place.
+        await page.reload()
+        await page.wait_for_selector("#live-status.on", timeout=WAIT_MS)
+        await page.locator("#customer-message", has_text=ASKED).wait_for(timeout=WAIT_MS)
+        assert await page.input_value("#sector-filter") == "vendas"
+        assert await page.locator("#queue-list > li").count() == 1
+        assert await page.title() == "(1) atende · console do operador"
+
+        # Signing out forgets it, for whoever signs in next in this tab.
+        await page.click("#signout")
+        await page.locator("#signin-view").wait_for(timeout=WAIT_MS)
+        assert await page.title() == "atende · console do operador"
+        await sign_in(page, client, key, "Bruno")
+        await page.locator("#queue-count", has_text="102").wait_for(timeout=WAIT_MS)
+        assert await page.input_value("#sector-filter") == ""
+        # Nothing of the last operator's message is left on the screen.
+        assert (
+            await page.inner_text("#detail") == "Escolha uma mensagem da fila para ver os detalhes."
+        )
+        await shot(page, "19-long-queue")
 
 
 async def test_errors_are_said_in_the_page_and_nothing_is_sent_twice(client, settings):

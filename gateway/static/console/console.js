@@ -7,6 +7,8 @@
 
 const { API, STORE_KEY, el } = atende; // common.js
 const STORE_NAME = "atende.console.operator";
+// The sector filter and the open message, so that reloading the tab keeps the operator's place.
+const STORE_PLACE = "atende.console.place";
 const CONVERSATION_PAGE = 20;
 
 const STRINGS = {
@@ -29,6 +31,7 @@ const STRINGS = {
     "nav.analytics": "Análises", "nav.signout": "Sair",
     "operator": "Operador: {name}",
     "queue.title": "Fila pendente", "queue.empty": "Nenhuma mensagem esperando resposta.",
+    "queue.more": "Mostrando as {shown} mais antigas de {total}: as demais aparecem conforme estas são respondidas, ou filtrando por setor.",
     "queue.taken_by": "com {name}", "queue.taken_by_me": "com você",
     "detail.choose": "Escolha uma mensagem da fila para ver os detalhes.",
     "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
@@ -113,6 +116,7 @@ const STRINGS = {
     "nav.analytics": "Analytics", "nav.signout": "Sign out",
     "operator": "Operator: {name}",
     "queue.title": "Waiting queue", "queue.empty": "No message is waiting for an answer.",
+    "queue.more": "Showing the {shown} oldest of {total}: the rest appear as these are answered, or by filtering by sector.",
     "queue.taken_by": "with {name}", "queue.taken_by_me": "with you",
     "detail.choose": "Choose a message from the queue to see its details.",
     "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
@@ -183,15 +187,23 @@ const STRINGS = {
 const i18n = atende.translator(STRINGS);
 const t = i18n.t;
 
+const place = (() => {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORE_PLACE) || "{}") || {};
+  } catch {
+    return {}; // written by another version of the page: start at the top
+  }
+})();
 const state = {
   key: sessionStorage.getItem(STORE_KEY),
   operator: sessionStorage.getItem(STORE_NAME) || "",
   me: sessionStorage.getItem(STORE_NAME) || null, // the name the gateway records for us
-  sector: "",
+  sector: typeof place.sector === "string" ? place.sector : "",
   sectors: [],
   items: [],
+  total: 0,          // how many wait in all (the queue shows the oldest 100)
   loadedAt: 0,       // when the queue was read (its waiting times count from then)
-  selected: null,    // the id shown in the detail panel
+  selected: Number.isInteger(place.selected) ? place.selected : null, // shown in the detail panel
   view: "message",   // what the detail panel shows: message, conversation or search
   detail: null,      // {message, candidates, history}
   conversation: null, // {client, items (oldest first), page, pages, total}
@@ -262,7 +274,12 @@ function signOut(message) {
   state.stream = null;
   sessionStorage.removeItem(STORE_KEY);
   sessionStorage.removeItem(STORE_NAME);
-  Object.assign(state, { key: null, selected: null, detail: null, conversation: null, search: null });
+  sessionStorage.removeItem(STORE_PLACE);
+  Object.assign(state, {
+    key: null, sector: "", selected: null, detail: null, conversation: null, search: null,
+  });
+  showCount(null);
+  $("detail").replaceChildren(el("p", { class: "muted" }, t("detail.choose")));
   $("app-view").hidden = true;
   $("signin-view").hidden = false;
   const error = $("signin-error");
@@ -297,6 +314,18 @@ async function showApp() {
   await loadSectors();
   await refreshQueue();
   listen();
+  if (state.selected !== null) await select(state.selected); // where this tab was before a reload
+}
+
+function keepPlace() {
+  sessionStorage.setItem(STORE_PLACE, JSON.stringify({ sector: state.sector, selected: state.selected }));
+}
+
+// The queue's size in the tab's title too, so a console left in a background tab still
+// tells the operator that customers are waiting.
+function showCount(total) {
+  const title = `atende ${t("title.short")}`;
+  document.title = total ? `(${total}) ${title}` : title;
 }
 
 async function loadSectors() {
@@ -306,6 +335,7 @@ async function loadSectors() {
     const sectors = await api("GET", "/sectors");
     state.sectors = sectors.items.map((sector) => sector.name);
     for (const name of state.sectors) select.append(el("option", { value: name }, name));
+    if (!state.sectors.includes(state.sector)) state.sector = ""; // renamed or removed since
   } catch (exc) {
     const text = failed(exc);
     if (text) pageError(text);
@@ -324,8 +354,10 @@ async function refreshQueue() {
   try {
     const page = await api("GET", `/operator/queue?${query}`);
     state.items = page.items;
+    state.total = page.total;
     state.loadedAt = Date.now();
     $("queue-count").textContent = String(page.total);
+    showCount(page.total);
     pageError(null);
   } catch (exc) {
     const text = failed(exc);
@@ -376,6 +408,9 @@ function renderQueue() {
   )));
   state.fresh.clear();
   $("queue-empty").hidden = state.items.length > 0;
+  const more = $("queue-more");
+  more.hidden = state.total <= state.items.length;
+  more.textContent = more.hidden ? "" : t("queue.more", { shown: state.items.length, total: state.total });
 }
 
 // --- One message ----------------------------------------------------------------------
@@ -384,6 +419,7 @@ async function select(id) {
   if (id !== state.selected) state.draft = state.status = null;
   state.selected = id;
   state.view = "message";
+  keepPlace();
   renderQueue();
   await loadDetail(id);
 }
@@ -835,7 +871,7 @@ async function listen() {
 
 document.addEventListener("DOMContentLoaded", async () => {
   await i18n.load();
-  document.title = `atende ${t("title.short")}`;
+  showCount(null);
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", () => signOut());
   $("search-form").addEventListener("submit", search);
@@ -845,6 +881,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.addEventListener("keydown", onKey);
   $("sector-filter").addEventListener("change", (event) => {
     state.sector = event.target.value;
+    keepPlace();
     refreshQueue();
   });
   // Waiting times move on by themselves.
