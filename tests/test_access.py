@@ -36,6 +36,7 @@ EXPECTED = {
     ("GET", f"{API}/messages/sector/{{sector}}"): {A, O},
     ("GET", f"{API}/operator/queue"): {A, O},
     ("GET", f"{API}/operator/messages/{{id}}/candidates"): {A, O},
+    ("GET", f"{API}/operator/messages/{{id}}/answers"): {A, O},
     ("POST", f"{API}/operator/messages/{{id}}/approve"): {A, O},
     ("POST", f"{API}/operator/messages/{{id}}/reject"): {A, O},
     ("POST", f"{API}/operator/messages/{{id}}/take"): {A, O},

@@ -114,6 +114,77 @@ async def test_the_queue_is_by_sector_and_oldest_first(client):
     assert response.status == 404
 
 
+KNOWN = [
+    {"question": QUESTION, "answer": ANSWER, "sector": "vendas"},
+    {
+        "question": "Como tiro a segunda via do boleto?",
+        "answer": "A segunda via do boleto está em Minha conta > Pagamentos.",
+        "sector": "financeiro",
+    },
+    {
+        "question": "Esqueci minha senha, como recupero?",
+        "answer": "Use 'Esqueci minha senha' na tela de entrada e siga o e-mail.",
+        "sector": "suporte",
+    },
+]
+
+
+async def test_the_answers_ranked_for_a_message_are_those_its_suggestion_came_from(client):
+    await import_kb(client, KNOWN)
+    source = (await kb_ids(client, [QUESTION]))[QUESTION]
+    # Routed, not given a sector: every sector's answers vote.
+    created = await post(client, "qual o prazo de entrega pro nordeste?")
+    suggested = await wait_until_triaged(client, created["id"])
+    assert suggested["answer"] == ANSWER
+
+    url = f"{API}/operator/messages/{created['id']}/answers"
+    body = await (await client.get(url)).json()
+    assert body["message"]["id"] == created["id"]
+    first = body["items"][0]
+    assert (first["answer"], first["sector"], first["source_ids"]) == (ANSWER, "vendas", [source])
+    # Weighed as the pipeline weighed it, against the same history.
+    suggestion = suggested["suggestion"]
+    assert body["confidence"] == round(suggestion["confidence"], 4)
+    assert body["min_confidence"] == suggestion["min_confidence"]
+    assert first["similarity"] == round(suggestion["similarity"], 4)
+    answers = [item["answer"] for item in body["items"]]
+    assert len(answers) == len(set(answers)) == 3  # every known answer, once
+
+    one = await (await client.get(url, params={"limit": 1})).json()
+    assert [item["answer"] for item in one["items"]] == [ANSWER]
+    for bad in ("0", "11", "três"):
+        response = await client.get(url, params={"limit": bad})
+        assert response.status == 422
+        assert (await response.json())["error"]["details"][0]["field"] == "limit"
+    response = await client.get(f"{API}/operator/messages/424242/answers")
+    assert response.status == 404
+
+    # A sector that came with the message is evidence, as in the pipeline: only its own
+    # answers vote when one of them is near enough.
+    given = await post(client, "qual o prazo de entrega pro nordeste?", "vendas")
+    await wait_until_triaged(client, given["id"])
+    url = f"{API}/operator/messages/{given['id']}/answers"
+    body = await (await client.get(url)).json()
+    assert [item["answer"] for item in body["items"]] == [ANSWER]
+
+
+async def test_a_message_below_the_bar_still_gets_the_answers_ranked(client):
+    await import_kb(client, KNOWN)
+    created = await post(client, "Bom dia, tudo bem com vocês?")
+    triaged = await wait_until_triaged(client, created["id"])
+    assert triaged["suggestion"] is None
+
+    url = f"{API}/operator/messages/{created['id']}/answers"
+    body = await (await client.get(url)).json()
+    # Nothing cleared the bar, yet an operator answering by hand sees what is known.
+    assert {item["answer"] for item in body["items"]} == {pair["answer"] for pair in KNOWN}
+    # And its figures say why the pipeline suggested none: under one bar or the other.
+    candidates = await client.get(f"{API}/operator/messages/{created['id']}/candidates")
+    floor = (await candidates.json())["threshold"]
+    confidence, first = body["confidence"], body["items"][0]
+    assert confidence < body["min_confidence"] or first["similarity"] < floor
+
+
 async def test_candidates_of_an_unknown_message_is_404(client):
     response = await client.get(f"{API}/operator/messages/424242/candidates")
     assert response.status == 404
@@ -153,6 +224,7 @@ async def test_openapi_documents_the_operator_routes(client):
     assert {
         f"{API}/operator/queue",
         f"{API}/operator/messages/{{id}}/candidates",
+        f"{API}/operator/messages/{{id}}/answers",
         f"{API}/operator/messages/{{id}}/approve",
         f"{API}/operator/messages/{{id}}/reject",
         f"{API}/admin/kb/import",

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from gateway.http import keys
 from gateway.http.assignments import actor_of, message_action
-from gateway.http.operations import MESSAGE_ID, Operation, allow
+from gateway.http.operations import MESSAGE_ID, Handler, Operation, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, text_content
 from gateway.http.responses import json_model
 from gateway.schemas.messages import MessageOut
 from gateway.schemas.operators import (
+    AnswerList,
+    AnswersQuery,
     ApproveRequest,
     AssignmentRequest,
     CandidateList,
@@ -25,6 +28,7 @@ from gateway.schemas.operators import (
     QueueItem,
     QueuePage,
     QueueQuery,
+    RankedAnswerOut,
 )
 from gateway.services.access import Role
 from gateway.services.knowledge import KnowledgePair
@@ -75,6 +79,28 @@ async def candidates(request: web.Request) -> web.Response:
     )
 
 
+async def answers(request: web.Request) -> web.Response:
+    query = parse_query(request, AnswersQuery)
+    ranked = await request.app[keys.OPERATORS].answers(path_int(request, "id"), limit=query.limit)
+    items = [
+        RankedAnswerOut(
+            answer=a.answer,
+            sector=a.sector,
+            similarity=round(a.similarity, 4),
+            source_ids=a.source_ids,
+        )
+        for a in ranked.answers
+    ]
+    return json_model(
+        AnswerList(
+            message=MessageOut.of(ranked.message),
+            confidence=None if ranked.confidence is None else round(ranked.confidence, 4),
+            min_confidence=ranked.min_confidence,
+            items=items,
+        )
+    )
+
+
 async def approve(request: web.Request) -> web.Response:
     interaction_id = path_int(request, "id")
     body = await parse_body(request, ApproveRequest) if request.can_read_body else ApproveRequest()
@@ -116,6 +142,24 @@ async def pipeline_latency(request: web.Request) -> web.Response:
     return json_model(PipelineLatency.model_validate({"minutes": query.minutes, **stats}))
 
 
+def _ranking(
+    name: str, handler: Handler, summary: str, response: type[BaseModel], query: type[BaseModel]
+) -> Operation:
+    """What the validated history offers one message, read by an operator."""
+    return Operation(
+        "GET",
+        f"/operator/messages/{{id}}/{name}",
+        handler,
+        summary,
+        "operators",
+        response,
+        query=query,
+        path_params=(MESSAGE_ID,),
+        errors=(404, 422),
+        roles=allow(Role.OPERATOR),
+    )
+
+
 OPERATIONS = (
     Operation(
         "GET",
@@ -128,17 +172,20 @@ OPERATIONS = (
         errors=(404, 422),
         roles=allow(Role.OPERATOR),
     ),
-    Operation(
-        "GET",
-        "/operator/messages/{id}/candidates",
+    _ranking(
+        "candidates",
         candidates,
         "Validated answers nearest to one message, ranked, with similarity and source",
-        "operators",
         CandidateList,
-        query=CandidatesQuery,
-        path_params=(MESSAGE_ID,),
-        errors=(404, 422),
-        roles=allow(Role.OPERATOR),
+        CandidatesQuery,
+    ),
+    _ranking(
+        "answers",
+        answers,
+        "The answers the suggestion decision ranks for one message, best first, whether or"
+        " not the first clears the bar",
+        AnswerList,
+        AnswersQuery,
     ),
     message_action(
         "approve",

@@ -39,6 +39,28 @@ class CandidateList(BaseModel):
     items: list[CandidateOut]
 
 
+class AnswersQuery(_Strict):
+    limit: int = Field(default=3, ge=1, le=10)
+
+
+class RankedAnswerOut(BaseModel):
+    answer: str
+    sector: str | None = Field(description="The sector of its nearest validated message.")
+    similarity: float = Field(
+        description="The cosine of its nearest validated message, which the threshold reads."
+    )
+    source_ids: list[int] = Field(description="The validated messages that speak for it.")
+
+
+class AnswerList(BaseModel):
+    message: MessageOut
+    confidence: float | None = Field(
+        description="The first answer's confidence now; null when nothing could be ranked."
+    )
+    min_confidence: float = Field(description="The confidence the message's sector needs.")
+    items: list[RankedAnswerOut]
+
+
 class ApproveRequest(_Strict):
     answer: str | None = Field(
         default=None, min_length=1, description="The answer as edited; omitted: as suggested."

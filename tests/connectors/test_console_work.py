@@ -1,8 +1,8 @@
 """The console as operators work in it all day, in a real browser (Debian's Chromium driven
 by Playwright): two operators at once, one takes a message and the other sees it taken;
 approving by keyboard; a customer's whole conversation, paged; search; a phone's width;
-a long queue, a reload and the tab's title; errors said in the page; English labels.
-Screenshots go to tests/artifacts/console/.
+answering from the possible answers; a long queue, a reload and the tab's title; errors
+said in the page; English labels. Screenshots go to tests/artifacts/console/.
 """
 
 from __future__ import annotations
@@ -170,6 +170,66 @@ async def test_a_customers_whole_conversation_paged_and_search_on_a_phone(client
         moved = await (await client.get(f"{API}/messages/{ids[-1]}")).json()
         assert moved["sector"] == "suporte"
         assert moved["assigned_to"] is None
+
+
+BOLETO = "A segunda via do boleto está em Minha conta > Pagamentos."
+SENHA = "Use 'Esqueci minha senha' na tela de entrada e siga o e-mail."
+KNOWN = [
+    {"question": QUESTION, "answer": ANSWER, "sector": "vendas"},
+    {"question": "Como tiro a segunda via do boleto?", "answer": BOLETO, "sector": "financeiro"},
+    {"question": "Esqueci minha senha, como recupero?", "answer": SENHA, "sector": "suporte"},
+]
+
+
+async def test_an_operator_answers_from_the_possible_answers(client, settings):
+    await import_kb(client, KNOWN)
+    # One message the decision suggests for, one it does not (routed: every sector votes).
+    suggested = await wait_until_triaged(client, (await post(client, ASKED))["id"])
+    assert suggested["answer"] == ANSWER
+    unsure = await wait_until_triaged(client, (await post(client, "Bom dia, tudo bem?"))["id"])
+    assert unsure["suggestion"] is None
+    key = await issue_key(settings.async_database_url or "", "operator", name="ana")
+
+    async with browser() as new_page:
+        page = await new_page(DESKTOP)
+        await sign_in(page, client, key, "Ana")
+
+        # Nothing suggested: the known answers are offered, ranked, with a warning.
+        await page.click(f'#queue-list li[data-id="{unsure["id"]}"]')
+        offered = page.locator("#possible-answers > li")
+        await offered.first.wait_for(timeout=WAIT_MS)
+        assert await offered.count() == 3
+        assert "confiança mínima" in await page.inner_text("#detail")
+        texts = [await offered.nth(n).locator(".answer-text").inner_text() for n in range(3)]
+        assert sorted(texts) == sorted([ANSWER, BOLETO, SENHA])
+        # `2` puts the second in the box; the operator adjusts it and sends it (Ctrl+Enter).
+        await page.locator("#customer-message").click()
+        await page.keyboard.press("2")
+        assert await page.input_value("#answer") == texts[1]
+        assert await page.evaluate("document.activeElement.id") == "answer"
+        await page.keyboard.press("End")
+        await page.keyboard.type(" Posso ajudar em algo mais?")
+        await shot(page, "20-possible-answers")
+        await page.keyboard.press("Control+Enter")
+        await page.locator("#detail-state", has_text="aprovada por Ana").wait_for(timeout=WAIT_MS)
+        stored = await (await client.get(f"{API}/messages/{unsure['id']}")).json()
+        assert stored["answer"] == texts[1] + " Posso ajudar em algo mais?"
+        assert stored["validated_by"] == "human"
+        # Answered: nothing is offered any more.
+        assert await page.locator("#possible-answers").count() == 0
+
+        # Suggested: the others are offered besides it; one replaces it when approved.
+        await page.click(f'#queue-list li[data-id="{suggested["id"]}"]')
+        await page.locator("#suggestion-text", has_text=ANSWER).wait_for(timeout=WAIT_MS)
+        await offered.first.wait_for(timeout=WAIT_MS)
+        others = [await item.locator(".answer-text").inner_text() for item in await offered.all()]
+        assert sorted(others) == sorted([BOLETO, SENHA])
+        await offered.nth(0).get_by_role("button").click()
+        assert await page.input_value("#answer") == others[0]
+        await page.get_by_role("button", name="Editar e aprovar", exact=True).click()
+        await page.locator("#detail-state", has_text="aprovada por Ana").wait_for(timeout=WAIT_MS)
+        stored = await (await client.get(f"{API}/messages/{suggested['id']}")).json()
+        assert stored["answer"] == others[0]
 
 
 async def test_a_long_queue_a_reload_and_the_tabs_title(client, settings):

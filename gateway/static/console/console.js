@@ -62,6 +62,11 @@ const STRINGS = {
     "sources.title": "Respostas de origem", "sources.none": "Sem respostas validadas parecidas.",
     "sources.source": "Origem ", "sources.line": "#{id} · {sector} · similaridade {similarity}",
     "sources.q": "Pergunta: {text}", "sources.a": "Resposta: {text}",
+    "answers.title": "Respostas possíveis",
+    "answers.below": "Nenhuma chegou à confiança mínima: confira se responde ao cliente antes de usar.",
+    "answers.others": "Se a sugestão não serve, outras respostas validadas para mensagens parecidas:",
+    "answers.line": "{sector} · similaridade {similarity}", "answers.use": "Usar ({n})",
+    "status.used": "Resposta {n} no campo: ajuste se precisar e envie.",
     "answer.title": "Resposta", "answer.label": "Resposta ao cliente",
     "answer.placeholder": "Escreva a resposta ao cliente…",
     "history.title": "Histórico do cliente", "history.first": "Primeiro contato deste cliente.",
@@ -95,6 +100,7 @@ const STRINGS = {
     "help.edit": "editar a resposta (Ctrl+Enter envia)", "help.reject": "rejeitar a sugestão",
     "help.take": "assumir / devolver a mensagem", "help.conversation": "ver a conversa inteira do cliente",
     "help.search": "buscar mensagens parecidas", "help.escape": "fechar / sair do campo de texto",
+    "help.use": "usar a 1ª, 2ª ou 3ª resposta possível no campo de resposta",
     "help.help": "mostrar esta ajuda",
   },
   "en": {
@@ -147,6 +153,11 @@ const STRINGS = {
     "sources.title": "Source answers", "sources.none": "No similar validated answers.",
     "sources.source": "Source ", "sources.line": "#{id} · {sector} · similarity {similarity}",
     "sources.q": "Question: {text}", "sources.a": "Answer: {text}",
+    "answers.title": "Possible answers",
+    "answers.below": "None reached the minimum confidence: check that it answers the customer before using it.",
+    "answers.others": "If the suggestion does not fit, other validated answers to similar messages:",
+    "answers.line": "{sector} · similarity {similarity}", "answers.use": "Use ({n})",
+    "status.used": "Answer {n} is in the box: adjust it if needed, then send.",
     "answer.title": "Answer", "answer.label": "Answer to the customer",
     "answer.placeholder": "Write the answer to the customer…",
     "history.title": "Customer history", "history.first": "This customer's first contact.",
@@ -180,6 +191,7 @@ const STRINGS = {
     "help.edit": "edit the answer (Ctrl+Enter sends)", "help.reject": "reject the suggestion",
     "help.take": "take / give back the message", "help.conversation": "see the customer's whole conversation",
     "help.search": "search similar messages", "help.escape": "close / leave the text field",
+    "help.use": "put the 1st, 2nd or 3rd possible answer in the answer box",
     "help.help": "show this help",
   },
 };
@@ -205,7 +217,7 @@ const state = {
   loadedAt: 0,       // when the queue was read (its waiting times count from then)
   selected: Number.isInteger(place.selected) ? place.selected : null, // shown in the detail panel
   view: "message",   // what the detail panel shows: message, conversation or search
-  detail: null,      // {message, candidates, history}
+  detail: null,      // {message, candidates, answers, history}
   conversation: null, // {client, items (oldest first), page, pages, total}
   search: null,      // {query, items}
   stream: null,      // AbortController of the live feed
@@ -427,12 +439,13 @@ async function select(id) {
 async function loadDetail(id) {
   try {
     const message = await api("GET", `/messages/${id}`);
-    const [candidates, history] = await Promise.all([
+    const [candidates, answers, history] = await Promise.all([
       api("GET", `/operator/messages/${id}/candidates?limit=5`).catch(() => null),
+      api("GET", `/operator/messages/${id}/answers?limit=3`).catch(() => null),
       api("GET", `/messages/client/${message.client_id}?per_page=10`).catch(() => null),
     ]);
     if (state.selected !== id) return;
-    state.detail = { message, candidates, history };
+    state.detail = { message, candidates, answers, history };
     if (state.view === "message") renderDetail();
   } catch (exc) {
     const text = failed(exc, id);
@@ -488,6 +501,46 @@ function renderSuggestion(message, candidates) {
   ].filter(Boolean);
 }
 
+// The answers the decision ranks for the message, besides the one it suggests: the right
+// one is among the first three far more often than it clears the bar, so an operator
+// answering by hand starts from them (GET /operator/messages/{id}/answers).
+function possibleAnswers(message, answers) {
+  const suggested = message.validated_by === "ai" ? message.answer : null;
+  return ((answers && answers.items) || []).filter((a) => a.answer !== suggested);
+}
+
+function renderAnswers(message, answers, usable) {
+  const items = possibleAnswers(message, answers);
+  if (!usable || !items.length) return [];
+  return [
+    el("h3", {}, t("answers.title")),
+    el("p", { class: "muted small" }, t(message.validated_by === "ai" ? "answers.others" : "answers.below")),
+    el("ol", { class: "sources answers", id: "possible-answers" }, items.map((a, at) => el("li", {},
+      el("div", { class: "answer-text" }, a.answer),
+      el("div", { class: "answer-meta" },
+        el("span", { class: "muted small" },
+          t("answers.line", { sector: a.sector || t("no_sector"), similarity: a.similarity.toFixed(3) })),
+        el("button", { type: "button", class: "use", onclick: () => useAnswer(at) },
+          t("answers.use", { n: at + 1 }))),
+    ))),
+  ];
+}
+
+// Puts the n-th possible answer in the answer box, for the operator to adjust and send.
+function useAnswer(at) {
+  const message = state.detail?.message;
+  const chosen = message && possibleAnswers(message, state.detail.answers)[at];
+  const box = $("answer");
+  if (!chosen || !box || box.disabled) return;
+  box.value = chosen.answer;
+  state.draft = { id: message.id, text: chosen.answer };
+  box.focus();
+  const node = $("action-status");
+  node.textContent = t("status.used", { n: at + 1 });
+  node.className = "status-line";
+  node.setAttribute("role", "status");
+}
+
 function renderHistory(message, history) {
   const others = ((history && history.items) || []).filter((m) => m.id !== message.id);
   return [
@@ -526,7 +579,7 @@ function renderAssignment(message, open) {
 }
 
 function renderDetail() {
-  const { message, candidates, history } = state.detail;
+  const { message, candidates, answers, history } = state.detail;
   const open = message.validated_by !== "human";
   const elsewhere = Boolean(message.assigned_to) && !isMine(message);
   const suggested = message.validated_by === "ai" && !elsewhere;
@@ -559,6 +612,7 @@ function renderDetail() {
     open ? assignment.controls : null,
     el("p", { class: "customer", id: "customer-message" }, message.message),
     ...renderSuggestion(message, candidates),
+    ...renderAnswers(message, answers, open && !elsewhere),
     el("h3", {}, t("answer.title")),
     answer,
     el("div", { class: "actions" },
@@ -782,6 +836,7 @@ function onKey(event) {
       if (button && !button.disabled) act(button.id);
     },
     c: () => state.detail && openConversation(),
+    1: () => message && useAnswer(0), 2: () => message && useAnswer(1), 3: () => message && useAnswer(2),
     "/": () => $("search-input").focus(),
     "?": () => toggleHelp($("help").hidden),
   };
