@@ -70,6 +70,8 @@ def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
     assert report["no_suggestion"]["missing_intent"] >= 0.92
     assert report["top1"] >= 0.85
     assert report["hit3"] >= 0.95
+    # The console's possible answers, where no suggestion was made (0.932 measured).
+    assert report["hit3_unsuggested"] >= 0.90
     assert report["coverage"] >= 0.54
     splits = report["splits"]
     assert [split["seeds"] for split in splits] == [[seed] for seed in HELD_OUT_SEEDS]

@@ -94,6 +94,10 @@ def format_report(report: EvalReport) -> str:
             f"at confidence {report.min_confidence:.2f}   coverage {_f(report.coverage)}, "
             f"precision {_f(report.precision)} (similarity floor {report.threshold:.2f})"
         )
+        lines.append(
+            f"no suggestion, in scope: the right answer among the 3 offered "
+            f"{_f(report.hit3_unsuggested)}"
+        )
         silent = report.no_suggestion
         lines.append(
             f"no suggestion for    out-of-scope {_f(silent.get('out_of_scope'))}, "

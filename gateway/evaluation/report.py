@@ -101,6 +101,9 @@ class EvalReport:
     route_methods: dict[str, int] = field(default_factory=dict)
     top1: float | None = None
     hit3: float | None = None
+    # Of the in-scope messages given no suggestion at the bar, the share whose right answer
+    # is among the first three the console offers the operator (its "possible answers").
+    hit3_unsuggested: float | None = None
     coverage: float | None = None
     precision: float | None = None
     no_suggestion: dict[str, float | None] = field(default_factory=dict)
@@ -229,6 +232,8 @@ def summarise(
     }
     configured = at(None)
     report.coverage, report.precision = configured["coverage"], configured["precision"]
+    unsuggested = [o for o in in_scope if maker.choose(o.assessment, o.predicted_sector) is None]
+    report.hit3_unsuggested = _share([any(right(o, r) for r in range(3)) for o in unsuggested])
     report.no_suggestion = {
         "out_of_scope": configured["out_of_scope_silent"],
         "missing_intent": configured["missing_intent_silent"],

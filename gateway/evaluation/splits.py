@@ -66,6 +66,7 @@ def combine(reports: Sequence[EvalReport]) -> EvalReport:
         route_methods=_summed(r.route_methods for r in reports),
         top1=_mean(r.top1 for r in reports),
         hit3=_mean(r.hit3 for r in reports),
+        hit3_unsuggested=_mean(r.hit3_unsuggested for r in reports),
         coverage=_mean(r.coverage for r in reports),
         precision=_mean(r.precision for r in reports),
         no_suggestion=_mean_by_key([r.no_suggestion for r in reports]),
