@@ -42,7 +42,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-# Examples per operation and generation mode: 21 operations x 2 modes x 40 is up to 1,680 requests.
+# Examples per operation and generation mode: 28 operations x 2 modes x 40 is up to 2,240 requests.
 EXAMPLES = 40
 LEAST_REQUESTS = 1000
 # A server-sent event stream stays open until its client leaves, so no single request/response

@@ -200,6 +200,7 @@ async def test_an_operator_answers_from_the_possible_answers(client, settings):
         await offered.first.wait_for(timeout=WAIT_MS)
         assert await offered.count() == 3
         assert "confiança mínima" in await page.inner_text("#detail")
+        assert "parta de uma das possíveis" in await page.inner_text("#detail")
         texts = [await offered.nth(n).locator(".answer-text").inner_text() for n in range(3)]
         assert sorted(texts) == sorted([ANSWER, BOLETO, SENHA])
         # `2` puts the second in the box; the operator adjusts it and sends it (Ctrl+Enter).

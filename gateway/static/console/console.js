@@ -56,6 +56,7 @@ const STRINGS = {
     "suggestion.title": "Sugestão",
     "suggestion.none_human": "Respondida por um operador, sem sugestão.",
     "suggestion.none": "Nenhuma sugestão para esta mensagem: escreva a resposta.",
+    "suggestion.none_offered": "Nenhuma sugestão para esta mensagem: escreva a resposta ou parta de uma das possíveis abaixo.",
     "suggestion.meta": "Confiança {confidence} (mínimo {needed}) · similaridade {similarity} · método {method}",
     "suggestion.meta_old": "Similaridade {similarity} (limiar {threshold}) · método {method}",
     "suggestion.auto": " · enviada automaticamente", "suggestion.reviewed": " · revisada por um operador",
@@ -147,6 +148,7 @@ const STRINGS = {
     "suggestion.title": "Suggestion",
     "suggestion.none_human": "Answered by an operator, without a suggestion.",
     "suggestion.none": "No suggestion for this message: write the answer.",
+    "suggestion.none_offered": "No suggestion for this message: write the answer, or start from one of the possible answers below.",
     "suggestion.meta": "Confidence {confidence} (at least {needed}) · similarity {similarity} · method {method}",
     "suggestion.meta_old": "Similarity {similarity} (threshold {threshold}) · method {method}",
     "suggestion.auto": " · sent automatically", "suggestion.reviewed": " · reviewed by an operator",
@@ -474,10 +476,11 @@ function suggestionMeta(suggestion) {
   return t("suggestion.meta_old", { similarity, threshold: suggestion.threshold, method: suggestion.method });
 }
 
-function renderSuggestion(message, candidates) {
+function renderSuggestion(message, candidates, offered) {
   const suggestion = message.suggestion;
   if (!suggestion) {
-    const text = message.validated_by === "human" ? t("suggestion.none_human") : t("suggestion.none");
+    const none = offered ? "suggestion.none_offered" : "suggestion.none";
+    const text = message.validated_by === "human" ? t("suggestion.none_human") : t(none);
     return [el("h3", {}, t("suggestion.title")), el("p", { class: "muted" }, text)];
   }
   const sources = new Set(suggestion.source_ids || []);
@@ -594,6 +597,7 @@ function renderDetail() {
       ? t("sector.confidence", { value: percent(message.sector_confidence) }) : t("sector.given")}`
     : t("no_sector");
   const assignment = renderAssignment(message, open);
+  const offered = renderAnswers(message, answers, open && !elsewhere);
   fill($("detail"),
     el("h2", {}, t("message.title", { id: message.id })),
     elsewhere && open
@@ -611,8 +615,8 @@ function renderDetail() {
       el("dt", {}, t("field.delivery")), el("dd", { id: "delivery-state" }, deliveryText(message.delivery))),
     open ? assignment.controls : null,
     el("p", { class: "customer", id: "customer-message" }, message.message),
-    ...renderSuggestion(message, candidates),
-    ...renderAnswers(message, answers, open && !elsewhere),
+    ...renderSuggestion(message, candidates, offered.length > 0),
+    ...offered,
     el("h3", {}, t("answer.title")),
     answer,
     el("div", { class: "actions" },
