@@ -124,6 +124,7 @@ async def test_a_customers_whole_conversation_paged_and_search_on_a_phone(client
         await shot(page, "10-queue-phone")
         await page.click(f'#queue-list li[data-id="{ids[-1]}"]')
         await page.locator("#customer-message").wait_for(timeout=WAIT_MS)
+        await no_sideways_scroll(page)  # the message, its suggestion and the actions
         await page.click("#open-conversation")
         thread = page.locator("#thread > li")
         await page.locator("#thread-count", has_text="20 de 23").wait_for(timeout=WAIT_MS)
@@ -203,6 +204,11 @@ async def test_an_operator_answers_from_the_possible_answers(client, settings):
         assert "parta de uma das possíveis" in await page.inner_text("#detail")
         texts = [await offered.nth(n).locator(".answer-text").inner_text() for n in range(3)]
         assert sorted(texts) == sorted([ANSWER, BOLETO, SENHA])
+        phone = await new_page(PHONE)  # the same list on a phone: nothing scrolls sideways
+        await sign_in(phone, client, key, "Ana")
+        await phone.click(f'#queue-list li[data-id="{unsure["id"]}"]')
+        await phone.locator("#possible-answers > li").first.wait_for(timeout=WAIT_MS)
+        await no_sideways_scroll(phone)
         # `2` puts the second in the box; the operator adjusts it and sends it (Ctrl+Enter).
         await page.locator("#customer-message").click()
         await page.keyboard.press("2")
