@@ -272,11 +272,14 @@ async def test_a_long_queue_a_reload_and_the_tabs_title(client, settings):
         assert await page.title() == "(1) atende · console do operador"
         await page.click(f'#queue-list li[data-id="{asked["id"]}"]')
         await page.locator("#customer-message", has_text=ASKED).wait_for(timeout=WAIT_MS)
+        await page.fill("#answer", "Para o Nordeste são 5 a 8 dias úteis, e")
 
-        # A reload (F5, a crash of the tab's page) keeps the operator's place.
+        # A reload (F5, a crash of the tab's page) keeps the operator's place and what
+        # they were typing.
         await page.reload()
         await page.wait_for_selector("#live-status.on", timeout=WAIT_MS)
         await page.locator("#customer-message", has_text=ASKED).wait_for(timeout=WAIT_MS)
+        assert await page.input_value("#answer") == "Para o Nordeste são 5 a 8 dias úteis, e"
         assert await page.input_value("#sector-filter") == "vendas"
         assert await page.locator("#queue-list > li").count() == 1
         assert await page.title() == "(1) atende · console do operador"

@@ -7,7 +7,8 @@
 
 const { API, STORE_KEY, el } = atende; // common.js
 const STORE_NAME = "atende.console.operator";
-// The sector filter and the open message, so that reloading the tab keeps the operator's place.
+// The sector filter, the open message and what was typed for it, so that reloading the tab
+// keeps the operator's place and their unsent answer.
 const STORE_PLACE = "atende.console.place";
 const CONVERSATION_PAGE = 20;
 
@@ -225,7 +226,9 @@ const state = {
   stream: null,      // AbortController of the live feed
   fresh: new Set(),  // ids to highlight as just arrived
   refreshTimer: null,
-  draft: null,       // {id, text}: what the operator typed, kept across live re-renders
+  // {id, text}: what the operator typed, kept across live re-renders and reloads
+  draft: place.draft && Number.isInteger(place.draft.id) && typeof place.draft.text === "string"
+    ? place.draft : null,
   status: null,      // {id, text, error}: the last action's outcome, kept likewise
 };
 
@@ -332,7 +335,8 @@ async function showApp() {
 }
 
 function keepPlace() {
-  sessionStorage.setItem(STORE_PLACE, JSON.stringify({ sector: state.sector, selected: state.selected }));
+  const { sector, selected, draft } = state;
+  sessionStorage.setItem(STORE_PLACE, JSON.stringify({ sector, selected, draft }));
 }
 
 // The queue's size in the tab's title too, so a console left in a background tab still
@@ -537,6 +541,7 @@ function useAnswer(at) {
   if (!chosen || !box || box.disabled) return;
   box.value = chosen.answer;
   state.draft = { id: message.id, text: chosen.answer };
+  keepPlace();
   box.focus();
   const node = $("action-status");
   node.textContent = t("status.used", { n: at + 1 });
@@ -589,7 +594,10 @@ function renderDetail() {
   const draft = state.draft && state.draft.id === message.id ? state.draft.text : null;
   const answer = el("textarea", { id: "answer", "aria-label": t("answer.label"),
     placeholder: t("answer.placeholder"), disabled: !open || elsewhere,
-    oninput: (event) => { state.draft = { id: message.id, text: event.target.value }; } },
+    oninput: (event) => {
+      state.draft = { id: message.id, text: event.target.value };
+      keepPlace();
+    } },
   open && draft !== null ? draft : message.answer || "");
   const status = state.status && state.status.id === message.id ? state.status : null;
   const sector = message.sector
@@ -677,7 +685,10 @@ async function act(action) {
     return;
   }
   if (action === "take" && row && row.assigned_to) state.me = row.assigned_to;
-  if (action !== "take" && action !== "release" && action !== "transfer") state.draft = null;
+  if (action !== "take" && action !== "release" && action !== "transfer") {
+    state.draft = null;
+    keepPlace();
+  }
   say(t(`status.${action}`, { sector }));
   await Promise.all([loadDetail(id), refreshQueue()]);
 }
