@@ -389,6 +389,7 @@ async def test_the_console_speaks_english_by_a_setting(english, aiohttp_client):
 
     db = english.async_database_url or ""
     client = await aiohttp_client(create_app(english), headers=bearer(await issue_key(db)))
+    await import_kb(client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
     created = await wait_until_triaged(client, (await post(client, "Hello there", "geral"))["id"])
     key = await issue_key(db, "operator", name="sam")
     async with browser() as new_page:
@@ -401,5 +402,7 @@ async def test_the_console_speaks_english_by_a_setting(english, aiohttp_client):
         assert await page.inner_text("#queue-title") == "Waiting queue 1"
         await page.click(f'#queue-list li[data-id="{created["id"]}"]')
         await page.get_by_role("button", name="Reply", exact=True).wait_for(timeout=WAIT_MS)
+        assert "start from one of the possible answers" in await page.inner_text("#detail")
+        assert await page.inner_text("#possible-answers button") == "Use (1)"
         assert await page.evaluate("document.documentElement.lang") == "en"
         await shot(page, "18-english")
