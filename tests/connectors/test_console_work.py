@@ -214,6 +214,9 @@ async def test_an_operator_answers_from_the_possible_answers(client, settings):
         await page.keyboard.press("2")
         assert await page.input_value("#answer") == texts[1]
         assert await page.evaluate("document.activeElement.id") == "answer"
+        assert await page.inner_text("#action-status") == (
+            "Resposta 2 no campo: ajuste se precisar e envie."
+        )
         await page.keyboard.press("End")
         await page.keyboard.type(" Posso ajudar em algo mais?")
         await shot(page, "20-possible-answers")

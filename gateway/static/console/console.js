@@ -543,8 +543,9 @@ function useAnswer(at) {
   state.draft = { id: message.id, text: chosen.answer };
   keepPlace();
   box.focus();
+  state.status = { id: message.id, text: t("status.used", { n: at + 1 }), error: false };
   const node = $("action-status");
-  node.textContent = t("status.used", { n: at + 1 });
+  node.textContent = state.status.text;
   node.className = "status-line";
   node.setAttribute("role", "status");
 }
