@@ -25,6 +25,7 @@ from sqlalchemy import (
     table,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, aggregate_order_by
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 VALIDATED_BY = ("pending", "ai", "human")
@@ -84,6 +85,17 @@ class ChatInteraction(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @hybrid_property
+    def sector_given(self) -> bool:
+        """The sector came with the message (an integrator's): no router or operator placed
+        it, so the suggestion was weighed within it (SuggestionMaker.assess)."""
+        return self.route_reason is None
+
+    @sector_given.inplace.expression
+    @classmethod
+    def _sector_given(cls) -> Any:
+        return cls.route_reason.is_(None)
 
 
 # The parts of the latest approved answer's delivery, in order (see storage.channels);

@@ -114,7 +114,7 @@ class ReviewRepository:
                 SuggestionReview.final_answer,
                 SuggestionReview.confidence,
                 ChatInteraction.embedding,
-                ChatInteraction.route_reason.is_(None).label("sector_given"),
+                ChatInteraction.sector_given.label("sector_given"),
                 ChatInteraction.message,
             )
             .join(ChatInteraction, ChatInteraction.id == SuggestionReview.interaction_id)

@@ -104,9 +104,9 @@ class OperatorService:
         needed = self._suggestions.min_confidence_for(row.sector)
         if vector is None:
             return RankedAnswers(row, None, needed, [])
-        # As the pipeline weighed it: a sector that came with the message (or an
-        # operator's transfer) is evidence, a routed one is not.
-        given = row.sector if row.route_confidence is None else None
+        # As the pipeline weighed it: a sector that came with the message is evidence, a
+        # routed one is not.
+        given = row.sector if row.sector_given else None
         _, assessment = await self._suggestions.weigh(
             QueryVector(vector), given, exclude_id=row.id, text=row.message
         )
