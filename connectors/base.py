@@ -22,10 +22,15 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 UNSTORABLE_TEXT = "must not contain NUL (\\u0000) or an unpaired surrogate (\\ud800-\\udfff)"
 
 
+def is_storable(text: str) -> bool:
+    """Whether PostgreSQL can store `text` as it is (UNSTORABLE_TEXT says why not)."""
+    return _UNSTORABLE.search(text) is None
+
+
 def storable(text: str) -> str:
     """`text` as PostgreSQL can store it: NUL dropped, a lone surrogate replaced by U+FFFD.
     A platform's text is the customer's, so it is kept rather than refused."""
-    if _UNSTORABLE.search(text) is None:  # nearly always: one scan, no copy
+    if is_storable(text):  # nearly always: one scan, no copy
         return text
     return _UNSTORABLE.sub(lambda found: "" if found.group() == "\x00" else "\ufffd", text)
 

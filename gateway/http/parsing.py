@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from config.errors import BadRequest, FieldProblem, UnsupportedMediaType, ValidationFailed
-from connectors.base import UNSTORABLE_TEXT, storable
+from connectors.base import UNSTORABLE_TEXT, is_storable
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -32,7 +32,7 @@ def _unstorable(value: Any, field: str) -> list[FieldProblem]:
     """Strings PostgreSQL cannot store, by where they are. An integrator's text is refused
     rather than changed, so what is stored is exactly what was sent."""
     if isinstance(value, str):
-        return [FieldProblem(field, UNSTORABLE_TEXT)] if storable(value) != value else []
+        return [] if is_storable(value) else [FieldProblem(field, UNSTORABLE_TEXT)]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from config.errors import FieldProblem, ServiceUnavailable, ValidationFailed
 from config.sectors import SectorCatalog
-from connectors.base import UNSTORABLE_TEXT, storable
+from connectors.base import UNSTORABLE_TEXT, is_storable
 from gateway.embeddings import Embedder, EmbeddingError
 from storage.routing import RoutingRepository
 
@@ -52,7 +52,7 @@ def _pair(record: dict, where: str, catalog: SectorCatalog) -> KnowledgePair:
     if not question or not answer:
         raise ValidationFailed.on(where, "needs a non-empty question and answer")
     for name, text in (("question", question), ("answer", answer)):
-        if storable(text) != text:
+        if not is_storable(text):
             raise ValidationFailed.on(where, f"{name} {UNSTORABLE_TEXT}")
     if sector is not None and catalog.get(sector) is None:
         raise ValidationFailed.on(
