@@ -199,9 +199,12 @@ def summarise(
         answers = o.assessment.answers()
         return len(answers) > rank and _correct(o.example, by_id[answers[rank][0].neighbour.id])
 
+    def in_first_three(o: Outcome) -> bool:
+        return any(right(o, rank) for rank in range(3))
+
     # Top-1 and hit@3: the answers ranked with no bar at all.
     report.top1 = _share([right(o, 0) for o in in_scope])
-    report.hit3 = _share([any(right(o, r) for r in range(3)) for o in in_scope])
+    report.hit3 = _share([in_first_three(o) for o in in_scope])
 
     def at(bar: float | None) -> dict[str, float | None]:
         def made(o: Outcome) -> bool:
@@ -233,7 +236,7 @@ def summarise(
     configured = at(None)
     report.coverage, report.precision = configured["coverage"], configured["precision"]
     unsuggested = [o for o in in_scope if maker.choose(o.assessment, o.predicted_sector) is None]
-    report.hit3_unsuggested = _share([any(right(o, r) for r in range(3)) for o in unsuggested])
+    report.hit3_unsuggested = _share([in_first_three(o) for o in unsuggested])
     report.no_suggestion = {
         "out_of_scope": configured["out_of_scope_silent"],
         "missing_intent": configured["missing_intent_silent"],
