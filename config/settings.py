@@ -305,6 +305,12 @@ class Settings(BaseSettings):
         description="Most messages waiting for the worker (embedding, routing, suggestion) "
         "before /health/ready answers 503.",
     )
+    response_target_minutes: Annotated[int, Field(ge=1, le=10080)] = Field(
+        default=15,
+        description="How long a customer should wait at most for a human's answer, in "
+        "minutes. The operator console marks and counts the messages waiting longer, and "
+        "/metrics exports their number (atende_operator_queue_late).",
+    )
     console_language: ConsoleLanguage = Field(
         default=ConsoleLanguage.PT_BR,
         description="Language of the operator console's labels: pt-BR or en.",

@@ -97,15 +97,20 @@ class BacklogRepository:
             )
             return count or 0
 
-    async def operator_queue(self) -> int:
-        """Messages not yet validated by a human (the operators' queue)."""
+    async def operator_queue(self, *, late_before: datetime) -> tuple[int, int]:
+        """Messages not yet validated by a human (the operators' queue), and how many of
+        them were received before `late_before`."""
         async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count())
+            result = await session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(ChatInteraction.created_at < late_before),
+                )
                 .select_from(ChatInteraction)
                 .where(ChatInteraction.validated_by != "human")
             )
-            return count or 0
+            depth, late = result.one()
+            return int(depth), int(late)
 
     async def deliveries_by_status(self) -> dict[str, int]:
         async with self._sessions() as session:

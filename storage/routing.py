@@ -11,11 +11,11 @@ import re
 import uuid
 import weakref
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
@@ -265,16 +265,23 @@ class RoutingRepository:
 
     async def open_queue(self, *, page: int, per_page: int, sector: str | None) -> Page:
         """Rows waiting for a human (a suggestion or no answer), oldest first."""
-        conditions = [ChatInteraction.validated_by != "human"]
-        if sector is not None:
-            conditions.append(ChatInteraction.sector == sector)
         return await page_of(
             self._sessions,
-            conditions,
+            _open(sector),
             (ChatInteraction.created_at, ChatInteraction.id),
             page=page,
             per_page=per_page,
         )
+
+    async def open_received_before(self, *, sector: str | None, before: datetime) -> int:
+        """How many rows of the open queue were received before `before`."""
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(ChatInteraction)
+                .where(*_open(sector), ChatInteraction.created_at < before)
+            )
+            return count or 0
 
     # --- the knowledge base --------------------------------------------------------------
 
@@ -315,3 +322,11 @@ class RoutingRepository:
                 .returning(ChatInteraction.id, ChatInteraction.external_id)
             )
             return [(row.id, row.external_id) for row in result.all()]
+
+
+def _open(sector: str | None) -> list[ColumnElement[bool]]:
+    """The open queue's rows (waiting for a human), of one sector or all."""
+    conditions = [ChatInteraction.validated_by != "human"]
+    if sector is not None:
+        conditions.append(ChatInteraction.sector == sector)
+    return conditions

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, run_sql
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
 
 REFUND_Q = "Como faço para pedir o reembolso de uma compra?"
@@ -49,7 +49,7 @@ async def test_requests_are_counted_by_route_pattern_and_status(client):
     assert not any("123456" in str(labels) for _, labels in after)
 
 
-async def test_suggestions_and_their_timing_are_counted(client):
+async def test_suggestions_and_their_timing_are_counted(client, db_url):
     await import_kb(client, [{"question": REFUND_Q, "answer": REFUND_A, "sector": "financeiro"}])
     created = await post(client, "Como peço o reembolso da minha compra?")
     body = await wait_until_triaged(client, created["id"])
@@ -58,7 +58,15 @@ async def test_suggestions_and_their_timing_are_counted(client):
     assert value(samples, "atende_suggestions_total", event="made") == 1
     assert value(samples, "atende_receipt_to_suggestion_seconds_count") == 1
     assert value(samples, "atende_operator_queue_depth") == 1
+    assert value(samples, "atende_operator_queue_late") == 0
     assert value(samples, "atende_worker_backlog") == 0
+    # Past the response target (15 minutes by default), the waiting message counts as late.
+    await run_sql(
+        db_url,
+        "UPDATE chat_interactions SET created_at = now() - interval '16 minutes' WHERE id = :id",
+        id=created["id"],
+    )
+    assert value(await scrape(client), "atende_operator_queue_late") == 1
 
     response = await client.post(f"{API}/operator/messages/{created['id']}/approve")
     assert response.status == 200, await response.text()

@@ -114,6 +114,48 @@ async def test_the_queue_is_by_sector_and_oldest_first(client):
     assert response.status == 404
 
 
+async def test_messages_waiting_past_the_response_target_are_marked_and_counted(client, db_url):
+    # The target is 15 minutes by default: two messages received 20 and 16 minutes ago
+    # are late, one of 14 minutes is not, nor one answered by a human long ago.
+    waiting = {}
+    for text, sector, minutes in [
+        ("Meu pedido não chegou", "vendas", 20),
+        ("Esqueci minha senha", "suporte", 16),
+        ("Qual o prazo de entrega para o Nordeste?", "vendas", 14),
+        ("Quero trocar o produto", "vendas", 60),
+    ]:
+        created = await wait_until_triaged(client, (await post(client, text, sector))["id"])
+        waiting[created["id"]] = minutes
+        await run_sql(
+            db_url,
+            "UPDATE chat_interactions SET created_at = now() - make_interval(mins => :m)"
+            " WHERE id = :id",
+            m=minutes,
+            id=created["id"],
+        )
+    answered = max(waiting)
+    response = await client.put(
+        f"{API}/messages/{answered}", json={"answer": "Ok.", "validated_by": "human"}
+    )
+    assert response.status == 200, await response.text()
+
+    page = await (await client.get(f"{API}/operator/queue")).json()
+    assert page["response_target_seconds"] == 900
+    assert page["late"] == 2
+    assert [(waiting[m["id"]], m["late"]) for m in page["items"]] == [
+        (20, True),
+        (16, True),
+        (14, False),
+    ]
+    # The count is the whole queue's of the sector asked, not only the page's.
+    page = await (
+        await client.get(f"{API}/operator/queue", params={"sector": "vendas", "per_page": 1})
+    ).json()
+    assert (page["total"], page["late"], len(page["items"])) == (2, 1, 1)
+    page = await (await client.get(f"{API}/operator/queue", params={"sector": "suporte"})).json()
+    assert page["late"] == 1
+
+
 KNOWN = [
     {"question": QUESTION, "answer": ANSWER, "sector": "vendas"},
     {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -12,7 +12,7 @@ from gateway.http.assignments import actor_of, message_action
 from gateway.http.operations import MESSAGE_ID, Handler, Operation, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, text_content
 from gateway.http.responses import json_model
-from gateway.schemas.messages import MessageOut
+from gateway.schemas.messages import MessageOut, MessagePage
 from gateway.schemas.operators import (
     AnswerList,
     AnswersQuery,
@@ -39,18 +39,27 @@ _FILE_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/
 
 async def queue(request: web.Request) -> web.Response:
     query = parse_query(request, QueueQuery)
-    page = await request.app[keys.OPERATORS].queue(
-        sector=query.sector, page=query.page, per_page=query.per_page
-    )
+    target = timedelta(minutes=request.app[keys.SETTINGS].response_target_minutes)
     now = datetime.now(UTC)
+    found = await request.app[keys.OPERATORS].queue(
+        sector=query.sector, page=query.page, per_page=query.per_page, late_before=now - target
+    )
     items = [
         QueueItem(
             **MessageOut.of(r).model_dump(),
             waiting_seconds=round(max(0.0, (now - r.created_at).total_seconds()), 1),
+            late=r.created_at < now - target,
         )
-        for r in page.items
+        for r in found.items
     ]
-    return json_model(QueuePage.of(items, page.total, query))  # type: ignore[arg-type]
+    paged = dict(MessagePage.of(items, found.total, query))  # type: ignore[arg-type]
+    return json_model(
+        QueuePage(
+            **{**paged, "items": items},
+            late=found.late,
+            response_target_seconds=int(target.total_seconds()),
+        )
+    )
 
 
 async def candidates(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -74,9 +75,12 @@ async def ready(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     collected = request.app[keys.METRICS]
     backlog = BacklogRepository(request.app[keys.SESSIONS])
+    target = timedelta(minutes=request.app[keys.SETTINGS].response_target_minutes)
     try:
+        depth, late = await backlog.operator_queue(late_before=datetime.now(UTC) - target)
         collected.observe_database(
-            queue_depth=await backlog.operator_queue(),
+            queue_depth=depth,
+            queue_late=late,
             worker_backlog=await _worker_backlog(request),
             deliveries=await backlog.deliveries_by_status(),
         )

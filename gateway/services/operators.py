@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
@@ -25,6 +26,11 @@ from storage.routing import RoutingRepository
 from storage.vectors import QueryVector
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class OpenQueue(Page):
+    late: int  # received before the response target's cutoff, in the whole queue
 
 
 @dataclass(frozen=True)
@@ -73,10 +79,16 @@ class OperatorService:
         """Receipt-to-suggestion time of the messages received in the last `minutes`."""
         return await self._repository.pipeline_latency(minutes=minutes)
 
-    async def queue(self, *, sector: str | None, page: int, per_page: int) -> Page:
+    async def queue(
+        self, *, sector: str | None, page: int, per_page: int, late_before: datetime
+    ) -> OpenQueue:
+        """One page of the open queue, oldest first, and how many of the whole queue (of
+        that sector) were received before `late_before`: past the response target."""
         if sector is not None and self._sectors is not None and self._sectors.get(sector) is None:
             raise NotFound(f"no sector named {sector!r}; known: {', '.join(self._sectors.names)}")
-        return await self._repository.open_queue(page=page, per_page=per_page, sector=sector)
+        found = await self._repository.open_queue(page=page, per_page=per_page, sector=sector)
+        late = await self._repository.open_received_before(sector=sector, before=late_before)
+        return OpenQueue(found.items, found.total, late)
 
     async def _embedded(self, interaction_id: int) -> tuple[ChatInteraction, list[float] | None]:
         try:

@@ -1,9 +1,9 @@
 """Prometheus metrics, in a registry of the application's own (never the global one).
 
 Counters and the histogram move as things happen in this process; the gauges (operators'
-queue, worker backlog, deliveries by state) are read from the database at scrape time,
-so they hold for every process sharing the database. Work done by a separate
-`atende worker` process is counted there, not here.
+queue and how much of it is late, worker backlog, deliveries by state) are read from the
+database at scrape time, so they hold for every process sharing the database. Work done by
+a separate `atende worker` process is counted there, not here.
 """
 
 from __future__ import annotations
@@ -51,6 +51,12 @@ class Metrics:
             "Messages not yet validated by a human (from the database).",
             registry=self.registry,
         )
+        self.queue_late = Gauge(
+            "atende_operator_queue_late",
+            "Messages of the operators' queue waiting longer than the response target "
+            "(ATENDE_RESPONSE_TARGET_MINUTES; from the database).",
+            registry=self.registry,
+        )
         self.worker_backlog = Gauge(
             "atende_worker_backlog",
             "Messages waiting for embedding, routing or suggestion (from the database).",
@@ -79,9 +85,15 @@ class Metrics:
         self.webhooks.labels(channel, outcome).inc()
 
     def observe_database(
-        self, *, queue_depth: int, worker_backlog: int, deliveries: dict[str, int]
+        self,
+        *,
+        queue_depth: int,
+        queue_late: int,
+        worker_backlog: int,
+        deliveries: dict[str, int],
     ) -> None:
         self.queue_depth.set(queue_depth)
+        self.queue_late.set(queue_late)
         self.worker_backlog.set(worker_backlog)
         for state in DELIVERY_STATES:
             self.deliveries.labels(state).set(deliveries.get(state, 0))

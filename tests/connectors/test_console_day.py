@@ -1,8 +1,8 @@
 """The console over an operator's day, in a real browser (Debian's Chromium driven by
 Playwright): answering from the possible answers the decision ranks, by mouse and by
 keyboard, on a desktop and a phone; a queue longer than it lists; a reload that keeps the
-operator's place and unsent answer; the queue counted in the tab's title. Screenshots go to
-tests/artifacts/console/.
+operator's place and unsent answer; the queue counted in the tab's title; the customers
+waiting past the response target. Screenshots go to tests/artifacts/console/.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.conftest import issue_key
+from tests.conftest import issue_key, run_sql
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.connectors.test_console_work import (
     ANSWER,
@@ -149,3 +149,48 @@ async def test_a_long_queue_a_reload_and_the_tabs_title(client, settings):
             await page.inner_text("#detail") == "Escolha uma mensagem da fila para ver os detalhes."
         )
         await shot(page, "19-long-queue")
+
+
+async def test_customers_waiting_past_the_response_target_stand_out(client, settings):
+    db = settings.async_database_url or ""
+    waiting = {}
+    for text, sector, minutes in [
+        ("Boleto vencido, e agora?", "financeiro", 40),
+        ("Meu pedido não chegou", "vendas", 16),
+        (ASKED, "vendas", 2),
+    ]:
+        created = await post(client, text, sector)
+        waiting[minutes] = created["id"]
+        await run_sql(
+            db,
+            "UPDATE chat_interactions SET created_at = now() - make_interval(mins => :m)"
+            " WHERE id = :id",
+            m=minutes,
+            id=created["id"],
+        )
+    key = await issue_key(db, "operator", name="ana")
+
+    async with browser() as new_page:
+        page = await new_page(DESKTOP)
+        await sign_in(page, client, key, "Ana")
+        await page.locator("#queue-count", has_text="3").wait_for(timeout=WAIT_MS)
+        # The default target is 15 minutes: two customers have waited longer.
+        late = page.locator("#queue-late")
+        assert await late.inner_text() == "2 há mais de 15 min"
+        assert await late.get_attribute("title") == (
+            "Esperando há mais que o prazo de resposta (15 min)"
+        )
+        for minutes, marked in [(40, True), (16, True), (2, False)]:
+            item = page.locator(f'#queue-list li[data-id="{waiting[minutes]}"]')
+            assert ("late" in (await item.get_attribute("class") or "").split()) is marked
+            assert await item.locator(".badge.late").count() == int(marked)
+            assert (await item.locator(".waited").inner_text()).startswith(f"há {minutes} min")
+        await shot(page, "21-late")
+
+        # Per sector, as the queue is filtered.
+        await page.select_option("#sector-filter", "vendas")
+        await page.locator("#queue-count", has_text=re.compile("^2$")).wait_for(timeout=WAIT_MS)
+        assert await late.inner_text() == "1 há mais de 15 min"
+        await page.select_option("#sector-filter", "suporte")
+        await page.locator("#queue-count", has_text=re.compile("^0$")).wait_for(timeout=WAIT_MS)
+        assert await late.is_hidden()

@@ -34,6 +34,8 @@ const STRINGS = {
     "queue.title": "Fila pendente", "queue.empty": "Nenhuma mensagem esperando resposta.",
     "queue.more": "Mostrando as {shown} mais antigas de {total}: as demais aparecem conforme estas são respondidas, ou filtrando por setor.",
     "queue.taken_by": "com {name}", "queue.taken_by_me": "com você",
+    "queue.late": "{count} há mais de {target}", "queue.late_title": "Esperando há mais que o prazo de resposta ({target})",
+    "queue.late_badge": "atrasada",
     "detail.choose": "Escolha uma mensagem da fila para ver os detalhes.",
     "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
     "state.pending": "sem resposta", "state.ai": "sugestão da IA", "state.human": "aprovada",
@@ -126,6 +128,8 @@ const STRINGS = {
     "queue.title": "Waiting queue", "queue.empty": "No message is waiting for an answer.",
     "queue.more": "Showing the {shown} oldest of {total}: the rest appear as these are answered, or by filtering by sector.",
     "queue.taken_by": "with {name}", "queue.taken_by_me": "with you",
+    "queue.late": "{count} over {target}", "queue.late_title": "Waiting longer than the response target ({target})",
+    "queue.late_badge": "late",
     "detail.choose": "Choose a message from the queue to see its details.",
     "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
     "state.pending": "no answer", "state.ai": "AI suggestion", "state.human": "approved",
@@ -217,6 +221,8 @@ const state = {
   sectors: [],
   items: [],
   total: 0,          // how many wait in all (the queue shows the oldest 100)
+  late: 0,           // how many of them waited past the response target when read
+  target: 0,         // the response target, in seconds (ATENDE_RESPONSE_TARGET_MINUTES)
   loadedAt: 0,       // when the queue was read (its waiting times count from then)
   selected: Number.isInteger(place.selected) ? place.selected : null, // shown in the detail panel
   view: "message",   // what the detail panel shows: message, conversation or search
@@ -373,6 +379,8 @@ async function refreshQueue() {
     const page = await api("GET", `/operator/queue?${query}`);
     state.items = page.items;
     state.total = page.total;
+    state.late = page.late;
+    state.target = page.response_target_seconds;
     state.loadedAt = Date.now();
     $("queue-count").textContent = String(page.total);
     showCount(page.total);
@@ -400,9 +408,26 @@ function takenBadge(message) {
     isMine(message) ? t("queue.taken_by_me") : t("queue.taken_by", { name: message.assigned_to }));
 }
 
+const waitedSeconds = (message) => (message.waiting_seconds ?? 0) + (Date.now() - state.loadedAt) / 1000;
+// Past the response target now, not only when the queue was read: the list is redrawn
+// every 30 s between reads.
+const isLate = (message) => state.target > 0 && waitedSeconds(message) > state.target;
+
 function waited(message) {
-  const seconds = (message.waiting_seconds ?? 0) + (Date.now() - state.loadedAt) / 1000;
-  return el("span", { class: "waited" }, t("waited", { age: age(seconds) }));
+  return el("span", { class: `waited${isLate(message) ? " late" : ""}` },
+    t("waited", { age: age(waitedSeconds(message)) }));
+}
+
+// How many wait past the target. The server counts the whole queue; those shown may have
+// passed it since. Either the late ones are all shown (oldest first), and the shown
+// count is the newer, or every one shown is late, and the server's is the larger.
+function showLate() {
+  const late = Math.max(state.late, state.items.filter(isLate).length);
+  const target = age(state.target);
+  const badge = $("queue-late");
+  badge.hidden = late === 0;
+  badge.textContent = t("queue.late", { count: late, target });
+  badge.title = t("queue.late_title", { target });
 }
 
 function renderQueue() {
@@ -411,7 +436,8 @@ function renderQueue() {
     "li",
     {
       class: ["queue-item", message.id === state.selected && "selected",
-        state.fresh.has(message.id) && "fresh", message.assigned_to && "taken"]
+        state.fresh.has(message.id) && "fresh", message.assigned_to && "taken",
+        isLate(message) && "late"]
         .filter(Boolean).join(" "),
       "data-id": message.id,
       tabindex: "0",
@@ -421,10 +447,12 @@ function renderQueue() {
     el("div", { class: "meta" },
       el("strong", {}, `#${message.id}`),
       el("span", {}, `${channelName(message.channel)} · ${message.sector || t("no_sector")}`),
-      badgeOf(message), takenBadge(message), waited(message)),
+      badgeOf(message), takenBadge(message),
+      isLate(message) && el("span", { class: "badge late" }, t("queue.late_badge")), waited(message)),
     el("p", { class: "text" }, message.message),
   )));
   state.fresh.clear();
+  showLate();
   $("queue-empty").hidden = state.items.length > 0;
   const more = $("queue-more");
   more.hidden = state.total <= state.items.length;
