@@ -2,7 +2,7 @@
 Playwright): answering from the possible answers the decision ranks, by mouse and by
 keyboard, on a desktop and a phone; a queue longer than it lists; a reload that keeps the
 operator's place and unsent answer; the queue counted in the tab's title; the customers
-waiting past the response target. Screenshots go to tests/artifacts/console/.
+waiting past the response target; the next message nobody holds. Screenshots go to tests/artifacts/console/.
 """
 
 from __future__ import annotations
@@ -194,3 +194,49 @@ async def test_customers_waiting_past_the_response_target_stand_out(client, sett
         await page.select_option("#sector-filter", "suporte")
         await page.locator("#queue-count", has_text=re.compile("^0$")).wait_for(timeout=WAIT_MS)
         assert await late.is_hidden()
+
+
+async def test_next_free_opens_the_oldest_message_nobody_else_holds(client, settings):
+    ids = [(await post(client, text, "vendas"))["id"] for text in (ASKED, "Oi", "Olá")]
+    held, older, newer = ids
+    for created in ids:
+        await wait_until_triaged(client, created)
+    response = await client.post(
+        f"{API}/operator/messages/{held}/take", json={"operator_name": "Bruno"}
+    )
+    assert response.status == 200, await response.text()
+    key = await issue_key(settings.async_database_url or "", "operator", name="ana")
+
+    async with browser() as new_page:
+        page = await new_page(DESKTOP)
+        await sign_in(page, client, key, "Ana")
+        await page.locator("#queue-count", has_text="3").wait_for(timeout=WAIT_MS)
+        opened = page.locator("#detail h2")
+        # The oldest is Bruno's: `n` skips it.
+        await page.keyboard.press("n")
+        await opened.filter(has_text=f"#{older}").wait_for(timeout=WAIT_MS)
+        await page.click("#next-free")  # the button does the same; the open one is skipped
+        await opened.filter(has_text=f"#{newer}").wait_for(timeout=WAIT_MS)
+        await page.keyboard.press("n")
+        await opened.filter(has_text=f"#{older}").wait_for(timeout=WAIT_MS)
+
+        # Answered, it leaves the queue; `n` goes on to the next one nobody holds.
+        await page.fill("#answer", "Olá! Como posso ajudar?")
+        await page.keyboard.press("Control+Enter")
+        await page.locator("#detail-state", has_text="aprovada por Ana").wait_for(timeout=WAIT_MS)
+        await page.locator("#queue-count", has_text="2").wait_for(timeout=WAIT_MS)
+        await page.locator("#customer-message").click()  # out of the answer box
+        await page.keyboard.press("n")
+        await opened.filter(has_text=f"#{newer}").wait_for(timeout=WAIT_MS)
+        await page.keyboard.press("n")
+        assert await page.inner_text("#queue-note") == "Nenhuma outra mensagem livre na fila."
+        await opened.filter(has_text=f"#{newer}").wait_for(timeout=WAIT_MS)
+        assert await page.get_attribute("#next-free", "title") == (
+            "Abrir a mais antiga que ninguém assumiu (n)"
+        )
+        await shot(page, "22-next-free")
+        phone = await new_page(PHONE)  # the queue's head wraps on a phone
+        await sign_in(phone, client, key, "Ana")
+        await phone.locator("#next-free").click()
+        await phone.locator("#detail h2", has_text=f"#{newer}").wait_for(timeout=WAIT_MS)
+        await no_sideways_scroll(phone)

@@ -36,6 +36,8 @@ const STRINGS = {
     "queue.taken_by": "com {name}", "queue.taken_by_me": "com você",
     "queue.late": "{count} há mais de {target}", "queue.late_title": "Esperando há mais que o prazo de resposta ({target})",
     "queue.late_badge": "atrasada",
+    "queue.next": "Próxima livre", "queue.next_title": "Abrir a mais antiga que ninguém assumiu (n)",
+    "queue.none_free": "Nenhuma outra mensagem livre na fila.",
     "detail.choose": "Escolha uma mensagem da fila para ver os detalhes.",
     "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
     "state.pending": "sem resposta", "state.ai": "sugestão da IA", "state.human": "aprovada",
@@ -105,7 +107,7 @@ const STRINGS = {
     "help.take": "assumir / devolver a mensagem", "help.conversation": "ver a conversa inteira do cliente",
     "help.search": "buscar mensagens parecidas", "help.escape": "fechar / sair do campo de texto",
     "help.use": "usar a 1ª, 2ª ou 3ª resposta possível no campo de resposta",
-    "help.help": "mostrar esta ajuda",
+    "help.help": "mostrar esta ajuda", "help.next": "a mais antiga que ninguém assumiu",
   },
   "en": {
     "title": "Operator console", "title.short": "· operator console",
@@ -130,6 +132,8 @@ const STRINGS = {
     "queue.taken_by": "with {name}", "queue.taken_by_me": "with you",
     "queue.late": "{count} over {target}", "queue.late_title": "Waiting longer than the response target ({target})",
     "queue.late_badge": "late",
+    "queue.next": "Next free", "queue.next_title": "Open the oldest one nobody has taken (n)",
+    "queue.none_free": "No other free message in the queue.",
     "detail.choose": "Choose a message from the queue to see its details.",
     "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
     "state.pending": "no answer", "state.ai": "AI suggestion", "state.human": "approved",
@@ -199,7 +203,7 @@ const STRINGS = {
     "help.take": "take / give back the message", "help.conversation": "see the customer's whole conversation",
     "help.search": "search similar messages", "help.escape": "close / leave the text field",
     "help.use": "put the 1st, 2nd or 3rd possible answer in the answer box",
-    "help.help": "show this help",
+    "help.help": "show this help", "help.next": "the oldest one nobody has taken",
   },
 };
 
@@ -453,6 +457,7 @@ function renderQueue() {
   )));
   state.fresh.clear();
   showLate();
+  $("queue-note").textContent = "";
   $("queue-empty").hidden = state.items.length > 0;
   const more = $("queue-more");
   more.hidden = state.total <= state.items.length;
@@ -845,6 +850,17 @@ function moveSelection(step) {
   });
 }
 
+// The oldest message that nobody else holds, other than the one open: where an operator
+// goes after answering, without opening what a colleague is already answering.
+function nextFree() {
+  const next = state.items.find((m) => m.id !== state.selected && (!m.assigned_to || isMine(m)));
+  $("queue-note").textContent = next ? "" : t("queue.none_free");
+  if (!next) return;
+  select(next.id).then(() => {
+    document.querySelector(`#queue-list li[data-id="${next.id}"]`)?.scrollIntoView({ block: "nearest" });
+  });
+}
+
 function toggleHelp(show) {
   $("help").hidden = !show;
   if (show) $("help-close").focus();
@@ -880,6 +896,7 @@ function onKey(event) {
       if (button && !button.disabled) act(button.id);
     },
     c: () => state.detail && openConversation(),
+    n: nextFree,
     1: () => message && useAnswer(0), 2: () => message && useAnswer(1), 3: () => message && useAnswer(2),
     "/": () => $("search-input").focus(),
     "?": () => toggleHelp($("help").hidden),
@@ -975,6 +992,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("signout").addEventListener("click", () => signOut());
   $("search-form").addEventListener("submit", search);
   $("help-button").addEventListener("click", () => toggleHelp(true));
+  $("next-free").addEventListener("click", nextFree);
   $("help-close").addEventListener("click", () => toggleHelp(false));
   $("help").addEventListener("click", (event) => { if (event.target.id === "help") toggleHelp(false); });
   document.addEventListener("keydown", onKey);
