@@ -180,6 +180,7 @@ async def test_customers_waiting_past_the_response_target_stand_out(client, sett
         assert await late.get_attribute("title") == (
             "Esperando há mais que o prazo de resposta (15 min)"
         )
+        assert await page.title() == "(3 · 2 atrasadas) atende · console do operador"
         for minutes, marked in [(40, True), (16, True), (2, False)]:
             item = page.locator(f'#queue-list li[data-id="{waiting[minutes]}"]')
             assert ("late" in (await item.get_attribute("class") or "").split()) is marked
@@ -191,9 +192,11 @@ async def test_customers_waiting_past_the_response_target_stand_out(client, sett
         await page.select_option("#sector-filter", "vendas")
         await page.locator("#queue-count", has_text=re.compile("^2$")).wait_for(timeout=WAIT_MS)
         assert await late.inner_text() == "1 há mais de 15 min"
+        assert await page.title() == "(2 · 1 atrasada) atende · console do operador"
         await page.select_option("#sector-filter", "suporte")
         await page.locator("#queue-count", has_text=re.compile("^0$")).wait_for(timeout=WAIT_MS)
         assert await late.is_hidden()
+        assert await page.title() == "atende · console do operador"
 
 
 async def test_next_free_opens_the_oldest_message_nobody_else_holds(client, settings):

@@ -15,6 +15,7 @@ const CONVERSATION_PAGE = 20;
 const STRINGS = {
   "pt-BR": {
     "title": "Console do operador", "title.short": "· console do operador",
+    "title.late_one": "1 atrasada", "title.late": "{count} atrasadas",
     "signin.key": "Chave de API (operador ou administrador)",
     "signin.name": "Seu nome (opcional, fica registrado nas respostas)",
     "signin.submit": "Entrar",
@@ -111,6 +112,7 @@ const STRINGS = {
   },
   "en": {
     "title": "Operator console", "title.short": "· operator console",
+    "title.late_one": "1 late", "title.late": "{count} late",
     "signin.key": "API key (operator or admin)",
     "signin.name": "Your name (optional, recorded on your answers)",
     "signin.submit": "Sign in",
@@ -349,11 +351,12 @@ function keepPlace() {
   sessionStorage.setItem(STORE_PLACE, JSON.stringify({ sector, selected, draft }));
 }
 
-// The queue's size in the tab's title too, so a console left in a background tab still
-// tells the operator that customers are waiting.
-function showCount(total) {
+// The queue's size in the tab's title too, and how many wait past the response target,
+// so a console left in a background tab still tells the operator that customers wait.
+function showCount(total, late = 0) {
   const title = `atende ${t("title.short")}`;
-  document.title = total ? `(${total}) ${title}` : title;
+  const overdue = late === 1 ? t("title.late_one") : t("title.late", { count: late });
+  document.title = total ? `(${late ? `${total} · ${overdue}` : total}) ${title}` : title;
 }
 
 async function loadSectors() {
@@ -387,7 +390,6 @@ async function refreshQueue() {
     state.target = page.response_target_seconds;
     state.loadedAt = Date.now();
     $("queue-count").textContent = String(page.total);
-    showCount(page.total);
     pageError(null);
   } catch (exc) {
     const text = failed(exc);
@@ -432,6 +434,7 @@ function showLate() {
   badge.hidden = late === 0;
   badge.textContent = t("queue.late", { count: late, target });
   badge.title = t("queue.late_title", { target });
+  showCount(state.total, late);
 }
 
 function renderQueue() {
