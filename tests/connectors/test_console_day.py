@@ -2,7 +2,8 @@
 Playwright): answering from the possible answers the decision ranks, by mouse and by
 keyboard, on a desktop and a phone; a queue longer than it lists; a reload that keeps the
 operator's place and unsent answer; the queue counted in the tab's title; the customers
-waiting past the response target; the next message nobody holds. Screenshots go to tests/artifacts/console/.
+waiting past the response target; the next message nobody holds. Screenshots go to
+tests/artifacts/console/.
 """
 
 from __future__ import annotations
