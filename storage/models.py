@@ -83,6 +83,8 @@ class ChatInteraction(Base):
     # The operator answering it, and since when (migration 0008).
     assigned_to: Mapped[str | None] = mapped_column(Text, nullable=True)
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # First answered: by a human's validation or a sector's auto-send (migration 0011).
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

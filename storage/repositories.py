@@ -140,10 +140,17 @@ class MessageRepository:
                 # Sent back to wait for a human: a rejected suggestion lives on in its
                 # review, not on the row.
                 row.suggestion = None
+            newly_human = before.validated_by != "human" and row.validated_by == "human"
+            if newly_human and row.answered_at is None:
+                # First answered now (the transaction's time, as created_at's). A row
+                # stored already answered keeps none: nobody waited for it.
+                row.answered_at = func.now()
             await session.flush()
             if in_transaction is not None:
                 await in_transaction(session, row)
-            await session.refresh(row, attribute_names=["updated_at", "delivery_parts"])
+            await session.refresh(
+                row, attribute_names=["updated_at", "answered_at", "delivery_parts"]
+            )
             return row
 
     async def list_page(

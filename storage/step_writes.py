@@ -114,3 +114,16 @@ async def write_steps(session: AsyncSession, writes: Sequence[StepWrite]) -> dic
     result = await session.execute(_WRITE_STEPS, params)
     done = {w.interaction_id for w in writes if w.done}
     return {row.id: row.pipeline_ms for row in result if row.id in done}
+
+
+async def mark_answered(session: AsyncSession, interaction_id: int) -> None:
+    """Stamp a row as first answered now, in `session`'s transaction: a sector's auto-send
+    queued its suggestion for the customer (a human's validation stamps it in
+    `MessageRepository.update`)."""
+    await session.execute(
+        text(
+            "UPDATE chat_interactions SET answered_at = now()"
+            " WHERE id = :id AND answered_at IS NULL"
+        ),
+        {"id": interaction_id},
+    )

@@ -77,6 +77,7 @@ async def test_only_an_opted_in_sector_above_its_threshold_sends(tmp_path, db_ur
         same = rows["O aplicativo fecha sozinho quando eu abro"]
         assert same["validated_by"] == "ai"
         assert same["suggestion"]["auto_send"] is True
+        assert same["answered_at"] is not None  # answered for the customer, by its sector
         for _ in range(400):
             if received:
                 break
@@ -86,6 +87,7 @@ async def test_only_an_opted_in_sector_above_its_threshold_sends(tmp_path, db_ur
         vendas = rows["Quanto custa o plano anual?"]
         assert vendas["answer"] == KB[1]["answer"]  # suggested, but waits for a human
         assert vendas["suggestion"]["auto_send"] is False
+        assert vendas["answered_at"] is None
         paraphrase = rows["Meu app está fechando sozinho depois que atualizei"]
         if paraphrase["suggestion"] is not None:
             expected = paraphrase["suggestion"]["similarity"] >= 0.97

@@ -87,6 +87,21 @@ async def test_rejecting_returns_the_message_to_pending_without_the_suggestion(c
     assert [c["id"] for c in (await candidates.json())["items"]] == [source]
 
 
+async def test_a_message_is_dated_when_first_answered_not_when_stored_answered(client):
+    created = await wait_until_triaged(client, (await post(client, QUESTION, "vendas"))["id"])
+    assert created["answered_at"] is None
+    url = f"{API}/operator/messages/{created['id']}/approve"
+    answered = await (await client.post(url, json={"answer": ANSWER})).json()
+    assert answered["created_at"] <= answered["answered_at"] <= answered["updated_at"]
+    # A later correction of the answer keeps when the customer was first answered.
+    response = await client.put(f"{API}/messages/{created['id']}", json={"answer": "Outra."})
+    assert (await response.json())["answered_at"] == answered["answered_at"]
+    # Stored already answered (the knowledge base): nobody waited for it.
+    await import_kb(client, [{"question": "Oi", "answer": "Olá!", "sector": "geral"}])
+    known = (await kb_ids(client, ["Oi"]))["Oi"]
+    assert (await (await client.get(f"{API}/messages/{known}")).json())["answered_at"] is None
+
+
 async def test_approve_without_any_answer_is_refused(client):
     created = await wait_until_triaged(client, (await post(client, "Olá, bom dia", "geral"))["id"])
     response = await client.post(f"{API}/operator/messages/{created['id']}/approve", json={})

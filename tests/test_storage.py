@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 from sqlalchemy import text
@@ -133,3 +134,53 @@ async def test_migration_sizes_vectors_for_the_configured_model(empty_db_url):
         assert column == "vector(512)"
     finally:
         await engine.dispose()
+
+
+async def test_answered_at_is_filled_in_for_messages_answered_before_it(empty_db_url):
+    # Four messages under revision 0010: answered and sent, answered by approving a
+    # suggestion on the REST channel (nothing sent), answered with no trace of when, and
+    # auto-sent by its sector (still a suggestion). Revision 0011 dates what it can.
+    engine = create_engine(empty_db_url)
+    try:
+        await migrate.upgrade(engine, 384, revision="0010")
+        async with engine.begin() as conn:
+            sent = await _insert(conn, validated_by="human", answer="Ok.", channel="telegram")
+            approved = await _insert(conn, validated_by="human", answer="Ok.")
+            unknown = await _insert(conn, validated_by="human", answer="Ok.")
+            auto = await _insert(conn, validated_by="ai", answer="Ok.", channel="telegram")
+            waiting = await _insert(conn)
+            for interaction_id, at in ((sent, "2026-11-02"), (auto, "2026-11-03")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO deliveries (interaction_id, answer_hash, part, parts,"
+                        " channel, recipient, body, created_at)"
+                        " VALUES (:id, 'h', 1, 1, 'telegram', '42', 'Ok.', :at)"
+                    ),
+                    {"id": interaction_id, "at": date.fromisoformat(at)},
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO suggestion_reviews (interaction_id, outcome, suggested_answer,"
+                    " created_at) VALUES (:id, 'rejected', 'Não.', '2026-11-04'),"
+                    " (:id, 'approved', 'Ok.', '2026-11-05')"
+                ),
+                {"id": approved},
+            )
+        await migrate.upgrade(engine, 384)
+        async with engine.connect() as conn:
+            answered = dict(
+                (
+                    await conn.execute(
+                        text("SELECT id, answered_at::date::text FROM chat_interactions")
+                    )
+                ).all()
+            )
+    finally:
+        await engine.dispose()
+    assert answered == {
+        sent: "2026-11-02",
+        approved: "2026-11-05",
+        unknown: None,
+        auto: "2026-11-03",
+        waiting: None,
+    }

@@ -124,6 +124,12 @@ class MessageOut(BaseModel):
         default=None, description="The operator who took the message to answer it, if any."
     )
     assigned_at: datetime | None = Field(default=None, description="When they took it.")
+    answered_at: datetime | None = Field(
+        default=None,
+        description="When the message was first answered: a human validated its answer, or "
+        "its sector auto-sent the suggestion. Null while it waits, and for messages stored "
+        "already answered.",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -148,6 +154,7 @@ class MessageOut(BaseModel):
             delivery=DeliveryOut.of(row.delivery_parts),  # type: ignore[attr-defined]
             assigned_to=row.assigned_to,
             assigned_at=row.assigned_at,
+            answered_at=row.answered_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )

@@ -35,7 +35,7 @@ from gateway.services.triage import build_triage, search_nearby, triage_message
 from storage.models import ChatInteraction
 from storage.repositories import MetaRepository
 from storage.routing import RoutingRepository
-from storage.step_writes import StepWrite, write_steps
+from storage.step_writes import StepWrite, mark_answered, write_steps
 from storage.vectors import QueryVector
 
 if TYPE_CHECKING:
@@ -235,7 +235,10 @@ class PipelineWorker:
             auto_send = values.get("suggestion", {}).get("auto_send", False)
             if auto_send and self._outbox is not None:
                 # Queued in the same transaction as the suggestion: both or neither.
-                queued += await self._outbox.enqueue_answer(session, row, values["answer"])
+                sent = await self._outbox.enqueue_answer(session, row, values["answer"])
+                if sent:
+                    await mark_answered(session, row.id)
+                queued += sent
             if self._metrics is not None:
                 self._metrics.triaged(elapsed_ms, suggested="suggestion" in values)
             log.info(
