@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import structlog
 from aiohttp import web
@@ -154,7 +155,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.API_KEYS] = ApiKeyService(ApiKeyRepository(app[keys.SESSIONS]))
     app[keys.ANALYTICS] = AnalyticsService(
-        AnalyticsRepository(app[keys.SESSIONS]), app[keys.SECTORS]
+        AnalyticsRepository(app[keys.SESSIONS]),
+        app[keys.SECTORS],
+        response_target=timedelta(minutes=settings.response_target_minutes),
     )
     app[keys.KNOWLEDGE] = KnowledgeBase(
         RoutingRepository(app[keys.SESSIONS]), app[keys.SECTORS], app[keys.EMBEDDER]

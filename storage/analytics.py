@@ -62,6 +62,18 @@ class QueueAges:
     oldest_seconds: float | None
     p50_seconds: float | None
     bands: dict[str, int]
+    late: int = 0  # waiting longer than the response target
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """How long the range's answered messages waited for their first answer."""
+
+    sector: str | None
+    answered: int
+    within_target: int
+    p50_seconds: float | None
+    p95_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,8 @@ class AnalyticsRows:
     failures: list[FailureCount]
     queue: QueueAges
     sector_reviews: list[SectorReviews] = field(default_factory=list)
+    responses: ResponseTimes | None = None  # every sector's together
+    sector_responses: list[ResponseTimes] = field(default_factory=list)
 
 
 class AnalyticsRepository:
@@ -105,7 +119,10 @@ class AnalyticsRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def read(self, *, start: datetime, end: datetime, bucket: str) -> AnalyticsRows:
+    async def read(
+        self, *, start: datetime, end: datetime, bucket: str, target_seconds: float
+    ) -> AnalyticsRows:
+        """`target_seconds`: the response target the answers and the queue are held to."""
         if bucket not in BUCKETS:
             raise ValueError(f"bucket must be one of {BUCKETS}, got {bucket!r}")
         window = {"start": start, "end": end}
@@ -118,6 +135,7 @@ class AnalyticsRepository:
             messages = await self._messages(session, window, bucket)
             total, suggested = await self._suggested(session, window)
             latency = await self._latency(session, window)
+            responses = await self._responses(session, {**window, "target": target_seconds})
             return AnalyticsRows(
                 now=now,
                 messages=messages,
@@ -128,8 +146,10 @@ class AnalyticsRepository:
                 latency_p50_ms=latency["p50"],
                 latency_p95_ms=latency["p95"],
                 failures=await self._failures(session, window),
-                queue=await self._queue(session),
+                queue=await self._queue(session, target_seconds),
                 sector_reviews=await self._sector_reviews(session),
+                responses=next((r for overall, r in responses if overall), None),
+                sector_responses=[r for overall, r in responses if not overall],
             )
 
     @staticmethod
@@ -226,7 +246,46 @@ class AnalyticsRepository:
         return [FailureCount(row.code, row.reason, int(row.n)) for row in result]
 
     @staticmethod
-    async def _queue(session: AsyncSession) -> QueueAges:
+    async def _responses(
+        session: AsyncSession, window: dict[str, Any]
+    ) -> list[tuple[bool, ResponseTimes]]:
+        """Time from receipt to first answer of the range's messages answered so far, per
+        sector and for all (flagged True); a message still waiting is the queue's."""
+        result = await session.execute(
+            text(
+                f"""
+                SELECT a.sector, GROUPING(a.sector) = 1 AS overall, count(*) AS answered,
+                       count(*) FILTER (WHERE a.wait <= :target) AS within_target,
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY a.wait) AS p50,
+                       percentile_cont(0.95) WITHIN GROUP (ORDER BY a.wait) AS p95
+                FROM (
+                    SELECT m.sector,
+                           greatest(0, extract(epoch FROM m.answered_at - m.created_at))::float8
+                             AS wait
+                    FROM chat_interactions m
+                    WHERE {_IN_RANGE} AND m.answered_at IS NOT NULL AND {_CUSTOMER}
+                ) AS a
+                GROUP BY ROLLUP (a.sector)
+                """
+            ),
+            window,
+        )
+        return [
+            (
+                bool(row.overall),
+                ResponseTimes(
+                    None if row.overall else row.sector,
+                    int(row.answered),
+                    int(row.within_target),
+                    row.p50,
+                    row.p95,
+                ),
+            )
+            for row in result
+        ]
+
+    @staticmethod
+    async def _queue(session: AsyncSession, target_seconds: float) -> QueueAges:
         """The operators' queue as `RoutingRepository.open_queue` defines it, by age now."""
         bands = ",\n".join(
             f"count(*) FILTER (WHERE age >= {low}"
@@ -240,6 +299,7 @@ class AnalyticsRepository:
                     f"""
                     SELECT count(*) AS waiting, max(age) AS oldest,
                            percentile_cont(0.5) WITHIN GROUP (ORDER BY age) AS p50,
+                           count(*) FILTER (WHERE age > :target) AS late,
                            {bands}
                     FROM (
                         SELECT extract(epoch FROM now() - m.created_at)::float8 AS age
@@ -247,7 +307,8 @@ class AnalyticsRepository:
                         WHERE m.validated_by <> 'human' AND {_CUSTOMER}
                     ) AS waiting
                     """
-                )
+                ),
+                {"target": target_seconds},
             )
         ).one()
         values = row._mapping
@@ -256,6 +317,7 @@ class AnalyticsRepository:
             oldest_seconds=values["oldest"],
             p50_seconds=values["p50"],
             bands={name: int(values[name]) for name, _, _ in AGE_BANDS},
+            late=int(values["late"]),
         )
 
     @staticmethod

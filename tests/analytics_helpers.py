@@ -19,6 +19,7 @@ from storage.routing import KB_ACCOUNT, KB_CHANNEL, KB_CLIENT_ID
 from tests.conftest import run_sql
 
 M, H, D = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+TARGET = 15 * M  # the default response target
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Msg:
     suggested: bool  # still carries its suggestion
     pipeline_ms: float | None
     kb: bool = False
+    answered_after: timedelta | None = None  # from receipt to its first answer
 
 
 @dataclass(frozen=True)
@@ -50,13 +52,13 @@ class Failure:
 MESSAGES = (
     Msg(1 * M, "vendas", "pending", False, None),  # just in, not triaged yet
     Msg(12 * M, "suporte", "ai", True, 850.0),
-    Msg(50 * M, "vendas", "ai", True, 420.0),
+    Msg(50 * M, "vendas", "ai", True, 420.0, answered_after=timedelta(seconds=1)),  # auto-sent
     Msg(5 * H, "financeiro", "pending", False, 300.0),  # triaged, nothing to suggest
-    Msg(30 * H, "vendas", "human", True, 510.0),  # approved as suggested
-    Msg(31 * H, "vendas", "human", True, 640.0),  # approved edited
+    Msg(30 * H, "vendas", "human", True, 510.0, answered_after=10 * M),  # approved as suggested
+    Msg(31 * H, "vendas", "human", True, 640.0, answered_after=40 * M),  # approved edited
     Msg(50 * H, "suporte", "pending", False, 1200.0),  # its suggestion was rejected
     Msg(52 * H, None, "pending", False, None),  # never routed
-    Msg(75 * H, "suporte", "human", False, 2000.0),  # answered by hand
+    Msg(75 * H, "suporte", "human", False, 2000.0, answered_after=3 * M),  # answered by hand
     Msg(5 * D, "vendas", "pending", False, None),  # before the range, still waiting
     Msg(2 * H, "vendas", "human", False, None, kb=True),  # a knowledge-base pair
 )
@@ -113,10 +115,10 @@ async def seed(db: str) -> History:
             """
             INSERT INTO chat_interactions (id, client_id, sector, message, answer,
                 validated_by, channel, channel_account, suggestion, pipeline_ms,
-                created_at, updated_at)
+                answered_at, created_at, updated_at)
             OVERRIDING SYSTEM VALUE
             VALUES (:id, :client, :sector, :message, :answer, :validated, 'rest', :account,
-                CAST(:suggestion AS jsonb), :ms, :created, :created)
+                CAST(:suggestion AS jsonb), :ms, :answered, :created, :created)
             """,
             id=interaction_id,
             client=KB_CLIENT_ID if msg.kb else uuid.uuid4(),
@@ -127,6 +129,7 @@ async def seed(db: str) -> History:
             account=KB_ACCOUNT if msg.kb else "",
             suggestion='{"method": "retrieval", "confidence": 0.9}' if msg.suggested else None,
             ms=msg.pipeline_ms,
+            answered=history.created(msg.ago) + msg.answered_after if msg.answered_after else None,
             created=history.created(msg.ago),
         )
     assert KB_CHANNEL == "rest"  # the statement above writes knowledge pairs as 'rest'
@@ -210,6 +213,10 @@ def expected(history: History, now: datetime) -> dict:
             if r.ago <= days * D:
                 rates[(r.sector, days)][r.outcome] += 1
     reviewed = sum(reviews.values())
+    waits: dict[str | None, list[float]] = defaultdict(list)
+    for _, m in in_range:
+        if m.answered_after is not None:
+            waits[m.sector].append(m.answered_after.total_seconds())
     return {
         "per_bucket": per_bucket,
         "by_sector": Counter(m.sector for _, m in in_range),
@@ -228,4 +235,6 @@ def expected(history: History, now: datetime) -> dict:
         "p50_age": percentile(ages, 0.5),
         "bands": bands,
         "rates": rates,
+        "late": sum(1 for _, m in customers if m.validated_by != "human" and m.ago > TARGET),
+        "waits": waits,
     }

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.analytics_helpers import MESSAGES, D, H, expected, seed
+from tests.analytics_helpers import MESSAGES, D, H, expected, percentile, seed
 from tests.conftest import bearer, issue_key, make_settings
 
 API = "/api/v1"
@@ -94,6 +94,29 @@ async def test_the_numbers_are_the_ones_counted_from_the_history(client, setting
         for band in ("lt_5m", "5m_30m", "30m_2h", "2h_24h", "gt_24h")
     }
 
+    assert queue["late"] == want["late"]
+
+    # Time to first answer of the range's messages, against the 15-minute target.
+    responses = body["responses"]
+    assert responses["target_seconds"] == 900
+    everything = [w for waits in want["waits"].values() for w in waits]
+    by_sector = {s["sector"]: s for s in responses["by_sector"]}
+    assert {"financeiro", "suporte", "vendas", "admin", "geral"} <= set(by_sector)
+    for times, waits in [(responses, everything)] + [
+        (by_sector[sector], want["waits"].get(sector, [])) for sector in by_sector
+    ]:
+        within = sum(1 for w in waits if w <= 900)
+        assert (times["answered"], times["within_target"]) == (len(waits), within)
+        assert times["within_target_share"] == (round(within / len(waits), 4) if waits else None)
+        for q, name in ((0.5, "p50_seconds"), (0.95, "p95_seconds")):
+            expected_seconds = percentile(waits, q)
+            if expected_seconds is None:
+                assert times[name] is None
+            else:
+                assert times[name] == pytest.approx(expected_seconds, abs=0.05)
+    # Auto-sent at once and approved after 10 minutes: within; approved after 40: late.
+    assert (by_sector["vendas"]["answered"], by_sector["vendas"]["within_target"]) == (3, 2)
+
     rates = {(r["sector"], r["days"]): r for r in body["sector_rates"]}
     for (sector, days), outcomes in want["rates"].items():
         rate = rates[(sector, days)]
@@ -129,6 +152,13 @@ async def test_the_numbers_are_the_ones_counted_from_the_history(client, setting
     assert float(table[("pipeline_ms", "", "", "p95")]) == pytest.approx(p95, abs=0.05)
     assert table[("queue_waiting", "", "", "")] == str(want["waiting"])
     assert table[("queue_age", "", "", "gt_24h")] == str(want["bands"]["gt_24h"])
+    assert table[("queue_late", "", "", "")] == str(want["late"])
+    assert table[("answered", "", "", "")] == str(len(everything))
+    assert table[("sector_answered", "vendas", "", "")] == "3"
+    assert table[("sector_answered_within_target", "vendas", "", "")] == "2"
+    assert float(table[("response_seconds", "", "", "p50")]) == pytest.approx(
+        percentile(everything, 0.5), abs=0.05
+    )
     for (code, reason), n in want["failures"].items():
         cell = f"{code}: {reason}"
         # A cell a spreadsheet would run as a formula is written as text.

@@ -80,6 +80,17 @@ async def test_the_page_shows_the_counts_of_the_history(client, settings):
         ]
         failures = {(r[0], r[1]): int(r[2]) for r in await _cells(page, "table-failures")}
         assert failures == dict(want["failures"])  # the <script> reason shown as text
+        # Waiting past the 15-minute target now, and the range's answers against it.
+        assert await page.inner_text("#stat-late") == f"{want['late']} há mais de 15 min"
+        waits = [w for sector in want["waits"].values() for w in sector]
+        within = sum(1 for w in waits if w <= 900)
+        assert await page.inner_text("#stat-within-label") == "Respondidas no prazo (15 min)"
+        assert await page.inner_text("#stat-within") == f"{round(100 * within / len(waits))}%"
+        responses = {row[0]: row[1:3] for row in await _cells(page, "table-responses")}
+        assert responses["Total"] == [str(len(waits)), f"{within} ({within / len(waits):.0%})"]
+        assert responses["vendas"] == ["3", "2 (66,7%)"]
+        assert set(responses) == {*want["waits"], "Total"}
+
         rates = {row[0]: row for row in await _cells(page, "table-rates")}
         for (sector, days), outcomes in want["rates"].items():
             row = rates[sector or "(sem setor)"]

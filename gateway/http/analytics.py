@@ -8,7 +8,12 @@ spreadsheet pivots as it likes and which gains rows, never columns, as metrics a
 - `reviews` and `review_share` (detail: approved, edited or rejected), and `reviewed`;
 - `pipeline_ms` (detail: count, p50 or p95): receipt to suggestion;
 - `delivery_failures` (detail: "code: reason") and `delivery_failures_total`;
-- `queue_waiting`, `queue_oldest_seconds`, `queue_p50_seconds`, `queue_age` (detail: band);
+- `queue_waiting`, `queue_oldest_seconds`, `queue_p50_seconds`, `queue_age` (detail: band),
+  `queue_late` (waiting past the response target);
+- `response_target_seconds`; `answered`, `answered_within_target`, `within_target_share`
+  and `response_seconds` (detail: p50 or p95): the range's messages answered, against the
+  target; the same per sector as `sector_answered`, `sector_answered_within_target`,
+  `sector_within_target_share` and `sector_response_seconds`;
 - `sector_reviewed`, `acceptance_rate`, `precision` (sector; detail: 7d or 30d).
 An empty sector on a per-sector metric is a message not routed (yet); an empty value is
 a number that does not exist (a share of nothing).
@@ -82,6 +87,16 @@ def csv_rows(report: Analytics) -> Iterator[Row]:
     yield "queue_p50_seconds", None, None, "", queue.p50_seconds
     for band in queue.bands:
         yield "queue_age", None, None, band.band, band.count
+    yield "queue_late", None, None, "", queue.late
+    responses = report.responses
+    yield "response_target_seconds", None, None, "", responses.target_seconds
+    for prefix, times in [("", responses)] + [("sector_", s) for s in responses.by_sector]:
+        sector = getattr(times, "sector", None)
+        yield f"{prefix}answered", sector, None, "", times.answered
+        yield f"{prefix}answered_within_target", sector, None, "", times.within_target
+        yield f"{prefix}within_target_share", sector, None, "", times.within_target_share
+        yield f"{prefix}response_seconds", sector, None, "p50", times.p50_seconds
+        yield f"{prefix}response_seconds", sector, None, "p95", times.p95_seconds
     for rate in report.sector_rates:
         window = f"{rate.days}d"
         yield "sector_reviewed", rate.sector, None, window, rate.reviewed

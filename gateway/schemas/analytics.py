@@ -96,6 +96,30 @@ class QueueAge(BaseModel):
     oldest_seconds: float | None
     p50_seconds: float | None
     bands: list[AgeBand]
+    late: int = Field(description="Of them, waiting longer than the response target now.")
+
+
+class SectorResponseTimes(BaseModel):
+    sector: str | None = Field(description="The sector; null: a message never routed.")
+    answered: int = Field(description="Messages received in the range and answered since.")
+    within_target: int = Field(description="Of them, answered within the response target.")
+    within_target_share: float | None = Field(description="within_target / answered.")
+    p50_seconds: float | None = Field(description="Median time from receipt to first answer.")
+    p95_seconds: float | None
+
+
+class ResponseTimes(BaseModel):
+    target_seconds: int = Field(
+        description="The response target (ATENDE_RESPONSE_TARGET_MINUTES), in seconds."
+    )
+    answered: int = Field(description="Messages received in the range and answered since.")
+    within_target: int = Field(description="Of them, answered within the response target.")
+    within_target_share: float | None = Field(description="within_target / answered.")
+    p50_seconds: float | None = Field(description="Median time from receipt to first answer.")
+    p95_seconds: float | None
+    by_sector: list[SectorResponseTimes] = Field(
+        description="Every configured sector, answered or not, then any other seen."
+    )
 
 
 class SectorRate(BaseModel):
@@ -123,6 +147,10 @@ class Analytics(BaseModel):
     latency: Latency
     delivery_failures: DeliveryFailures
     queue: QueueAge
+    responses: ResponseTimes = Field(
+        description="Time to first answer (a human's, or a sector's auto-send) of the "
+        "range's messages, against the response target."
+    )
     sector_rates: list[SectorRate] = Field(
         description="Per sector, over the last 7 and the last 30 days."
     )

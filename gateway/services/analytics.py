@@ -22,9 +22,11 @@ from gateway.schemas.analytics import (
     MessageBucket,
     MessageCounts,
     QueueAge,
+    ResponseTimes,
     ReviewOutcomes,
     SectorCount,
     SectorRate,
+    SectorResponseTimes,
     SuggestionShare,
 )
 from storage.analytics import (
@@ -34,6 +36,7 @@ from storage.analytics import (
     AnalyticsRows,
     ReviewCounts,
 )
+from storage.analytics import ResponseTimes as StoredResponseTimes
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
@@ -81,9 +84,16 @@ def _share(part: int, whole: int) -> float | None:
 class AnalyticsService:
     """Messages, suggestions, reviews, latency, failed deliveries and the queue, counted."""
 
-    def __init__(self, repository: AnalyticsRepository, catalog: SectorCatalog) -> None:
+    def __init__(
+        self,
+        repository: AnalyticsRepository,
+        catalog: SectorCatalog,
+        *,
+        response_target: timedelta = timedelta(minutes=15),
+    ) -> None:
         self._repository = repository
         self._catalog = catalog
+        self._target = response_target
 
     @staticmethod
     def window(
@@ -110,7 +120,12 @@ class AnalyticsService:
         return Window(since, until, bucket)
 
     async def report(self, window: Window) -> Analytics:
-        rows = await self._repository.read(start=window.start, end=window.end, bucket=window.bucket)
+        rows = await self._repository.read(
+            start=window.start,
+            end=window.end,
+            bucket=window.bucket,
+            target_seconds=self._target.total_seconds(),
+        )
         return Analytics(
             start=window.start,
             end=window.end,
@@ -140,7 +155,9 @@ class AnalyticsService:
                 oldest_seconds=_round(rows.queue.oldest_seconds),
                 p50_seconds=_round(rows.queue.p50_seconds),
                 bands=[AgeBand(band=name, count=rows.queue.bands[name]) for name, *_ in AGE_BANDS],
+                late=rows.queue.late,
             ),
+            responses=self._responses(rows),
             sector_rates=self._rates(rows),
         )
 
@@ -174,6 +191,19 @@ class AnalyticsService:
             ],
         )
 
+    def _responses(self, rows: AnalyticsRows) -> ResponseTimes:
+        found = {r.sector: r for r in rows.sector_responses}
+        by_sector = [
+            _response_times(found.get(s) or StoredResponseTimes(s, 0, 0, None, None))
+            for s in self._sectors(set(found))
+        ]
+        overall = _response_times(rows.responses or StoredResponseTimes(None, 0, 0, None, None))
+        return ResponseTimes(
+            target_seconds=int(self._target.total_seconds()),
+            **overall.model_dump(exclude={"sector"}),
+            by_sector=by_sector,
+        )
+
     def _rates(self, rows: AnalyticsRows) -> list[SectorRate]:
         found = {(r.sector, r.days): r.counts for r in rows.sector_reviews}
         rates = []
@@ -204,4 +234,15 @@ def _outcomes(counts: ReviewCounts) -> ReviewOutcomes:
         approved_share=_share(counts.approved, counts.reviewed),
         edited_share=_share(counts.edited, counts.reviewed),
         rejected_share=_share(counts.rejected, counts.reviewed),
+    )
+
+
+def _response_times(found: StoredResponseTimes) -> SectorResponseTimes:
+    return SectorResponseTimes(
+        sector=found.sector,
+        answered=found.answered,
+        within_target=found.within_target,
+        within_target_share=_share(found.within_target, found.answered),
+        p50_seconds=_round(found.p50_seconds),
+        p95_seconds=_round(found.p95_seconds),
     )

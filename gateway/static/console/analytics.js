@@ -31,7 +31,11 @@ const STRINGS = {
     "stat.reviewed": "Sugestões revisadas",
     "stat.latency": "Recebimento → sugestão (p50 / p95)",
     "stat.failures": "Falhas de envio", "stat.waiting": "Esperando um humano agora",
-    "stat.oldest": "mais antiga: {age}",
+    "stat.oldest": "mais antiga: {age}", "stat.late": "{count} há mais de {target}",
+    "stat.within": "Respondidas no prazo ({target})", "stat.within_p50": "mediana: {age}",
+    "responses.title": "Tempo até a primeira resposta, por setor",
+    "responses.note": "Mensagens recebidas no período e já respondidas (por um operador ou pelo envio automático do setor), contra o prazo de resposta de {target}.",
+    "col.answered": "Respondidas", "col.within": "No prazo", "col.p50": "Mediana", "col.p95": "p95",
     "chart.messages": "Mensagens por setor",
     "chart.reviews": "O que os operadores fizeram com as sugestões",
     "chart.queue": "Idade da fila", "chart.failures": "Falhas de envio por motivo",
@@ -63,7 +67,11 @@ const STRINGS = {
     "stat.reviewed": "Suggestions reviewed",
     "stat.latency": "Receipt → suggestion (p50 / p95)",
     "stat.failures": "Failed deliveries", "stat.waiting": "Waiting for a human now",
-    "stat.oldest": "oldest: {age}",
+    "stat.oldest": "oldest: {age}", "stat.late": "{count} over {target}",
+    "stat.within": "Answered within target ({target})", "stat.within_p50": "median: {age}",
+    "responses.title": "Time to first answer, per sector",
+    "responses.note": "Messages received in the range and answered since (by an operator or by the sector's auto-send), against the {target} response target.",
+    "col.answered": "Answered", "col.within": "Within target", "col.p50": "Median", "col.p95": "p95",
     "chart.messages": "Messages per sector",
     "chart.reviews": "What operators did with suggestions",
     "chart.queue": "Queue age", "chart.failures": "Failed deliveries by reason",
@@ -178,6 +186,21 @@ function render(report) {
   $("stat-waiting").textContent = number(report.queue.waiting);
   $("stat-oldest").textContent = report.queue.waiting
     ? ` ${t("stat.oldest", { age: age(report.queue.oldest_seconds) })}` : "";
+  const responses = report.responses;
+  const target = age(responses.target_seconds);
+  $("stat-late").textContent = report.queue.late
+    ? t("stat.late", { count: number(report.queue.late), target }) : "";
+  $("stat-within-label").textContent = t("stat.within", { target });
+  $("stat-within").textContent = percent(responses.within_target_share);
+  $("stat-within-p50").textContent = responses.answered
+    ? ` ${t("stat.within_p50", { age: age(responses.p50_seconds) })}` : "";
+  $("responses-note").textContent = t("responses.note", { target });
+  table("table-responses",
+    [t("col.sector"), t("col.answered"), t("col.within"), t("col.p50"), t("col.p95")],
+    [...responses.by_sector.filter((s) => s.answered > 0), { ...responses, sector: undefined }]
+      .map((s) => [s.sector === undefined ? t("col.total") : sectorName(s.sector),
+        number(s.answered), `${number(s.within_target)} (${percent(s.within_target_share)})`,
+        age(s.p50_seconds), age(s.p95_seconds)]));
 
   const sectors = report.messages.by_sector.filter((s) => s.count > 0).map((s) => s.sector);
   table("table-messages",
