@@ -10,6 +10,8 @@ const STORE_NAME = "atende.console.operator";
 // The sector filter, the open message and what was typed for it, so that reloading the tab
 // keeps the operator's place and their unsent answer.
 const STORE_PLACE = "atende.console.place";
+// Whether to alert on the desktop: a choice of this browser's, kept across sign-ins.
+const STORE_NOTIFY = "atende.console.notify";
 const CONVERSATION_PAGE = 20;
 
 const STRINGS = {
@@ -39,6 +41,11 @@ const STRINGS = {
     "queue.late_badge": "atrasada",
     "queue.next": "Próxima livre", "queue.next_title": "Abrir a mais antiga que ninguém assumiu (n)",
     "queue.none_free": "Nenhuma outra mensagem livre na fila.",
+    "notify.label": "Avisos",
+    "notify.off": "Avisos desligados: clique para avisar no computador quando chegar uma mensagem e esta aba não estiver à vista",
+    "notify.on": "Avisos ligados: uma mensagem que chega com esta aba fora de vista é avisada no computador (clique para desligar)",
+    "notify.title": "Nova mensagem · {sector}",
+    "notify.blocked": "O navegador bloqueou os avisos deste site: libere-os nas permissões do site para ligá-los.",
     "detail.choose": "Escolha uma mensagem da fila para ver os detalhes.",
     "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
     "state.pending": "sem resposta", "state.ai": "sugestão da IA", "state.human": "aprovada",
@@ -136,6 +143,11 @@ const STRINGS = {
     "queue.late_badge": "late",
     "queue.next": "Next free", "queue.next_title": "Open the oldest one nobody has taken (n)",
     "queue.none_free": "No other free message in the queue.",
+    "notify.label": "Alerts",
+    "notify.off": "Alerts off: click to be alerted on this computer when a message arrives and this tab is not in view",
+    "notify.on": "Alerts on: a message that arrives while this tab is out of view is announced on this computer (click to turn off)",
+    "notify.title": "New message · {sector}",
+    "notify.blocked": "The browser blocks alerts from this site: allow them in the site's permissions to turn them on.",
     "detail.choose": "Choose a message from the queue to see its details.",
     "channel.telegram": "Telegram", "channel.whatsapp": "WhatsApp", "channel.rest": "API",
     "state.pending": "no answer", "state.ai": "AI suggestion", "state.human": "approved",
@@ -237,6 +249,8 @@ const state = {
   search: null,      // {query, items}
   stream: null,      // AbortController of the live feed
   fresh: new Set(),  // ids to highlight as just arrived
+  notified: new Set(), // ids already announced by a desktop alert
+  notify: localStorage.getItem(STORE_NOTIFY) === "on", // this browser's choice, not a secret
   refreshTimer: null,
   // {id, text}: what the operator typed, kept across live re-renders and reloads
   draft: place.draft && Number.isInteger(place.draft.id) && typeof place.draft.text === "string"
@@ -340,6 +354,7 @@ async function showApp() {
   $("signin-view").hidden = true;
   $("app-view").hidden = false;
   $("operator-label").textContent = state.operator ? t("operator", { name: state.operator }) : "";
+  showNotifyToggle();
   await loadSectors();
   await refreshQueue();
   listen();
@@ -919,9 +934,53 @@ function setLive(on) {
   live.textContent = t(on ? "live.on" : "live.off");
 }
 
+// --- Desktop alerts -------------------------------------------------------------------
+
+const canNotify = () => "Notification" in window;
+
+function showNotifyToggle() {
+  const button = $("notify-toggle");
+  button.hidden = !canNotify();
+  const on = state.notify && canNotify() && Notification.permission === "granted";
+  button.title = t(on ? "notify.on" : "notify.off");
+  button.setAttribute("aria-pressed", String(on));
+}
+
+async function toggleNotify() {
+  const on = !(state.notify && Notification.permission === "granted");
+  if (on && Notification.permission !== "granted" && await Notification.requestPermission() !== "granted") {
+    pageError(t("notify.blocked"));
+    state.notify = false;
+  } else {
+    state.notify = on;
+  }
+  localStorage.setItem(STORE_NOTIFY, state.notify ? "on" : "off");
+  showNotifyToggle();
+}
+
+// A new message, once routed, of the sector shown (or any), while this tab is out of
+// view: an operator working in another window learns of it without watching the tab.
+function notify(message) {
+  if (!state.notify || !canNotify() || Notification.permission !== "granted") return;
+  if (document.visibilityState === "visible" || message.validated_by === "human") return;
+  if (state.notified.has(message.id) || (state.sector && message.sector !== state.sector)) return;
+  if (state.notified.size > 1000) state.notified.clear();
+  state.notified.add(message.id);
+  const alert = new Notification(t("notify.title", { sector: message.sector || t("no_sector") }), {
+    body: message.message.length > 140 ? `${message.message.slice(0, 140)}…` : message.message,
+    tag: `atende-${message.id}`,
+  });
+  alert.onclick = () => {
+    window.focus();
+    select(message.id);
+    alert.close();
+  };
+}
+
 function onEvent(kind, event) {
   const message = event.message;
   if (kind === "message.stored") state.fresh.add(message.id);
+  if (kind === "message.triaged") notify(message);
   scheduleRefresh();
   if (message.id === state.selected && state.view === "message") loadDetail(message.id);
   const conversation = state.conversation;
@@ -996,6 +1055,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("search-form").addEventListener("submit", search);
   $("help-button").addEventListener("click", () => toggleHelp(true));
   $("next-free").addEventListener("click", nextFree);
+  $("notify-toggle").addEventListener("click", toggleNotify);
   $("help-close").addEventListener("click", () => toggleHelp(false));
   $("help").addEventListener("click", (event) => { if (event.target.id === "help") toggleHelp(false); });
   document.addEventListener("keydown", onKey);
