@@ -7,6 +7,7 @@ beyond reading the environment and the files it names.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -315,6 +316,10 @@ class Settings(BaseSettings):
         default=ConsoleLanguage.PT_BR,
         description="Language of the operator console's labels: pt-BR or en.",
     )
+
+    @property
+    def response_target(self) -> timedelta:
+        return timedelta(minutes=self.response_target_minutes)
 
     @field_validator("log_level")
     @classmethod

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import structlog
 from aiohttp import web
@@ -157,7 +156,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.ANALYTICS] = AnalyticsService(
         AnalyticsRepository(app[keys.SESSIONS]),
         app[keys.SECTORS],
-        response_target=timedelta(minutes=settings.response_target_minutes),
+        response_target=settings.response_target,
     )
     app[keys.KNOWLEDGE] = KnowledgeBase(
         RoutingRepository(app[keys.SESSIONS]), app[keys.SECTORS], app[keys.EMBEDDER]

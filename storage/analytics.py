@@ -66,7 +66,7 @@ class QueueAges:
 
 
 @dataclass(frozen=True)
-class ResponseTimes:
+class ResponseTimeRow:
     """How long the range's answered messages waited for their first answer."""
 
     sector: str | None
@@ -109,8 +109,8 @@ class AnalyticsRows:
     failures: list[FailureCount]
     queue: QueueAges
     sector_reviews: list[SectorReviews] = field(default_factory=list)
-    responses: ResponseTimes | None = None  # every sector's together
-    sector_responses: list[ResponseTimes] = field(default_factory=list)
+    responses: ResponseTimeRow | None = None  # every sector's together
+    sector_responses: list[ResponseTimeRow] = field(default_factory=list)
 
 
 class AnalyticsRepository:
@@ -248,7 +248,7 @@ class AnalyticsRepository:
     @staticmethod
     async def _responses(
         session: AsyncSession, window: dict[str, Any]
-    ) -> list[tuple[bool, ResponseTimes]]:
+    ) -> list[tuple[bool, ResponseTimeRow]]:
         """Time from receipt to first answer of the range's messages answered so far, per
         sector and for all (flagged True); a message still waiting is the queue's."""
         result = await session.execute(
@@ -273,7 +273,7 @@ class AnalyticsRepository:
         return [
             (
                 bool(row.overall),
-                ResponseTimes(
+                ResponseTimeRow(
                     None if row.overall else row.sector,
                     int(row.answered),
                     int(row.within_target),

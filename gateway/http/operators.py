@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -39,7 +39,7 @@ _FILE_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/
 
 async def queue(request: web.Request) -> web.Response:
     query = parse_query(request, QueueQuery)
-    target = timedelta(minutes=request.app[keys.SETTINGS].response_target_minutes)
+    target = request.app[keys.SETTINGS].response_target
     now = datetime.now(UTC)
     found = await request.app[keys.OPERATORS].queue(
         sector=query.sector, page=query.page, per_page=query.per_page, late_before=now - target

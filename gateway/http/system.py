@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -75,7 +75,7 @@ async def ready(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     collected = request.app[keys.METRICS]
     backlog = BacklogRepository(request.app[keys.SESSIONS])
-    target = timedelta(minutes=request.app[keys.SETTINGS].response_target_minutes)
+    target = request.app[keys.SETTINGS].response_target
     try:
         depth, late = await backlog.operator_queue(late_before=datetime.now(UTC) - target)
         collected.observe_database(

@@ -99,8 +99,7 @@ class QueueAge(BaseModel):
     late: int = Field(description="Of them, waiting longer than the response target now.")
 
 
-class SectorResponseTimes(BaseModel):
-    sector: str | None = Field(description="The sector; null: a message never routed.")
+class AnswerTimes(BaseModel):
     answered: int = Field(description="Messages received in the range and answered since.")
     within_target: int = Field(description="Of them, answered within the response target.")
     within_target_share: float | None = Field(description="within_target / answered.")
@@ -108,16 +107,15 @@ class SectorResponseTimes(BaseModel):
     p95_seconds: float | None
 
 
-class ResponseTimes(BaseModel):
+class SectorAnswerTimes(AnswerTimes):
+    sector: str | None = Field(description="The sector; null: a message never routed.")
+
+
+class ResponseTimes(AnswerTimes):
     target_seconds: int = Field(
         description="The response target (ATENDE_RESPONSE_TARGET_MINUTES), in seconds."
     )
-    answered: int = Field(description="Messages received in the range and answered since.")
-    within_target: int = Field(description="Of them, answered within the response target.")
-    within_target_share: float | None = Field(description="within_target / answered.")
-    p50_seconds: float | None = Field(description="Median time from receipt to first answer.")
-    p95_seconds: float | None
-    by_sector: list[SectorResponseTimes] = Field(
+    by_sector: list[SectorAnswerTimes] = Field(
         description="Every configured sector, answered or not, then any other seen."
     )
 

@@ -24,9 +24,9 @@ from gateway.schemas.analytics import (
     QueueAge,
     ResponseTimes,
     ReviewOutcomes,
+    SectorAnswerTimes,
     SectorCount,
     SectorRate,
-    SectorResponseTimes,
     SuggestionShare,
 )
 from storage.analytics import (
@@ -34,9 +34,9 @@ from storage.analytics import (
     RATE_WINDOWS_DAYS,
     AnalyticsRepository,
     AnalyticsRows,
+    ResponseTimeRow,
     ReviewCounts,
 )
-from storage.analytics import ResponseTimes as StoredResponseTimes
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
@@ -89,7 +89,7 @@ class AnalyticsService:
         repository: AnalyticsRepository,
         catalog: SectorCatalog,
         *,
-        response_target: timedelta = timedelta(minutes=15),
+        response_target: timedelta,
     ) -> None:
         self._repository = repository
         self._catalog = catalog
@@ -194,10 +194,10 @@ class AnalyticsService:
     def _responses(self, rows: AnalyticsRows) -> ResponseTimes:
         found = {r.sector: r for r in rows.sector_responses}
         by_sector = [
-            _response_times(found.get(s) or StoredResponseTimes(s, 0, 0, None, None))
+            _response_times(found.get(s) or ResponseTimeRow(s, 0, 0, None, None))
             for s in self._sectors(set(found))
         ]
-        overall = _response_times(rows.responses or StoredResponseTimes(None, 0, 0, None, None))
+        overall = _response_times(rows.responses or ResponseTimeRow(None, 0, 0, None, None))
         return ResponseTimes(
             target_seconds=int(self._target.total_seconds()),
             **overall.model_dump(exclude={"sector"}),
@@ -237,8 +237,8 @@ def _outcomes(counts: ReviewCounts) -> ReviewOutcomes:
     )
 
 
-def _response_times(found: StoredResponseTimes) -> SectorResponseTimes:
-    return SectorResponseTimes(
+def _response_times(found: ResponseTimeRow) -> SectorAnswerTimes:
+    return SectorAnswerTimes(
         sector=found.sector,
         answered=found.answered,
         within_target=found.within_target,
