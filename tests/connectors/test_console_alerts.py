@@ -1,6 +1,7 @@
 """Desktop alerts of the console, in a real browser (Debian's Chromium driven by
 Playwright): an operator turns them on, and a message that arrives while the tab is out
-of view is announced, for the sector they watch; a click on the alert opens it.
+of view is announced, for the sector they watch, unless its sector already answered it by
+itself; a click on the alert opens it.
 
 The page's Notification is the browser's own, with the permission granted as the
 operator would grant it; the test only records what the page asked it to show.
@@ -8,10 +9,14 @@ operator would grant it; the test only records what the page asked it to show.
 
 from __future__ import annotations
 
-from tests.conftest import issue_key
+import pytest
+from aiohttp import web
+
+from tests.conftest import issue_key, make_settings
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.connectors.test_console_work import DESKTOP, sign_in
-from tests.routing_helpers import post, wait_until_triaged
+from tests.routing_helpers import API, CLIENT, import_kb, post, wait_until_triaged
+from tests.test_auto_send import KB, sectors_file
 
 # Records every alert the page shows, and lets the test put the tab out of view as another
 # window in front of it would (headless Chromium keeps every tab visible).
@@ -103,3 +108,44 @@ async def test_a_message_arriving_out_of_view_is_announced_on_the_desktop(client
         assert await toggle.get_attribute("aria-pressed") == "true"
         await toggle.click()
         assert await toggle.get_attribute("aria-pressed") == "false"
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    # suporte sends a known answer by itself at similarity 0.97 or more.
+    return make_settings(db_url, sectors_file=sectors_file(tmp_path, suporte=0.97))
+
+
+async def test_a_message_its_sector_answered_by_itself_is_not_announced(
+    client, settings, aiohttp_server
+):
+    async def answered(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    callback = web.Application()
+    callback.router.add_post("/hook", answered)
+    hook = str((await aiohttp_server(callback)).make_url("/hook"))
+    await import_kb(client, KB)
+    key = await issue_key(settings.async_database_url or "", "operator", name="ana")
+    async with browser() as new_page:
+        page = await new_page(DESKTOP)
+        await page.context.grant_permissions(["notifications"], origin=str(client.make_url("/")))
+        await page.context.add_init_script(RECORD)
+        await sign_in(page, client, key, "Ana")
+        await page.click("#notify-toggle")
+        await page.evaluate("window.__inView(false)")
+
+        asked = []
+        for text in (KB[0]["question"], "Não consigo entrar na minha conta"):
+            body = {"client_id": CLIENT, "sector": "suporte", "message": text}
+            response = await client.post(f"{API}/messages/", json={**body, "callback_url": hook})
+            asked.append(await wait_until_triaged(client, (await response.json())["id"]))
+        sent, waiting = asked
+        assert sent["suggestion"]["auto_send"] is True
+        assert sent["answered_at"] is not None
+        assert waiting["answered_at"] is None
+        await _until_shown(page, 1)
+        await page.wait_for_timeout(1500)  # the feed's three next reads: nothing more
+        assert await _alerts(page) == [
+            {"title": "Nova mensagem · suporte", "body": "Não consigo entrar na minha conta"}
+        ]

@@ -962,7 +962,8 @@ async function toggleNotify() {
 // view: an operator working in another window learns of it without watching the tab.
 function notify(message) {
   if (!state.notify || !canNotify() || Notification.permission !== "granted") return;
-  if (document.visibilityState === "visible" || message.validated_by === "human") return;
+  // Already answered (by a human, or auto-sent by its sector): nobody needs to come.
+  if (document.visibilityState === "visible" || message.answered_at) return;
   if (state.notified.has(message.id) || (state.sector && message.sector !== state.sector)) return;
   if (state.notified.size > 1000) state.notified.clear();
   state.notified.add(message.id);
