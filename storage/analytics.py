@@ -62,7 +62,7 @@ class QueueAges:
     oldest_seconds: float | None
     p50_seconds: float | None
     bands: dict[str, int]
-    late: int = 0  # waiting longer than the response target
+    late: int = 0  # waiting longer than the response target, with no answer sent yet
 
 
 @dataclass(frozen=True)
@@ -299,10 +299,11 @@ class AnalyticsRepository:
                     f"""
                     SELECT count(*) AS waiting, max(age) AS oldest,
                            percentile_cont(0.5) WITHIN GROUP (ORDER BY age) AS p50,
-                           count(*) FILTER (WHERE age > :target) AS late,
+                           count(*) FILTER (WHERE age > :target AND NOT answered) AS late,
                            {bands}
                     FROM (
-                        SELECT extract(epoch FROM now() - m.created_at)::float8 AS age
+                        SELECT extract(epoch FROM now() - m.created_at)::float8 AS age,
+                               m.answered_at IS NOT NULL AS answered
                         FROM chat_interactions m
                         WHERE m.validated_by <> 'human' AND {_CUSTOMER}
                     ) AS waiting

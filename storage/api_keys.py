@@ -99,12 +99,15 @@ class BacklogRepository:
 
     async def operator_queue(self, *, late_before: datetime) -> tuple[int, int]:
         """Messages not yet validated by a human (the operators' queue), and how many of
-        them were received before `late_before`."""
+        them were received before `late_before` and have had no answer yet."""
         async with self._sessions() as session:
             result = await session.execute(
                 select(
                     func.count(),
-                    func.count().filter(ChatInteraction.created_at < late_before),
+                    func.count().filter(
+                        ChatInteraction.created_at < late_before,
+                        ChatInteraction.answered_at.is_(None),
+                    ),
                 )
                 .select_from(ChatInteraction)
                 .where(ChatInteraction.validated_by != "human")

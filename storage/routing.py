@@ -273,13 +273,18 @@ class RoutingRepository:
             per_page=per_page,
         )
 
-    async def open_received_before(self, *, sector: str | None, before: datetime) -> int:
-        """How many rows of the open queue were received before `before`."""
+    async def unanswered_before(self, *, sector: str | None, before: datetime) -> int:
+        """How many rows of the open queue were received before `before` and have had no
+        answer yet (a sector's auto-send answers a message that stays in the queue)."""
         async with self._sessions() as session:
             count = await session.scalar(
                 select(func.count())
                 .select_from(ChatInteraction)
-                .where(*_open(sector), ChatInteraction.created_at < before)
+                .where(
+                    *_open(sector),
+                    ChatInteraction.created_at < before,
+                    ChatInteraction.answered_at.is_(None),
+                )
             )
             return count or 0
 

@@ -235,6 +235,10 @@ def expected(history: History, now: datetime) -> dict:
         "p50_age": percentile(ages, 0.5),
         "bands": bands,
         "rates": rates,
-        "late": sum(1 for _, m in customers if m.validated_by != "human" and m.ago > TARGET),
+        "late": sum(
+            1
+            for _, m in customers
+            if m.validated_by != "human" and m.answered_after is None and m.ago > TARGET
+        ),
         "waits": waits,
     }

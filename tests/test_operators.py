@@ -131,12 +131,14 @@ async def test_the_queue_is_by_sector_and_oldest_first(client):
 
 async def test_messages_waiting_past_the_response_target_are_marked_and_counted(client, db_url):
     # The target is 15 minutes by default: two messages received 20 and 16 minutes ago
-    # are late, one of 14 minutes is not, nor one answered by a human long ago.
+    # are late, one of 14 minutes is not, nor one its sector answered by itself (it waits
+    # for review, not for an answer), nor one answered by a human long ago.
     waiting = {}
     for text, sector, minutes in [
         ("Meu pedido não chegou", "vendas", 20),
         ("Esqueci minha senha", "suporte", 16),
         ("Qual o prazo de entrega para o Nordeste?", "vendas", 14),
+        ("O app fecha sozinho", "suporte", 30),
         ("Quero trocar o produto", "vendas", 60),
     ]:
         created = await wait_until_triaged(client, (await post(client, text, sector))["id"])
@@ -148,6 +150,13 @@ async def test_messages_waiting_past_the_response_target_are_marked_and_counted(
             m=minutes,
             id=created["id"],
         )
+    auto_sent = next(i for i, minutes in waiting.items() if minutes == 30)
+    await run_sql(  # as a sector's auto-send leaves it: suggested, and answered
+        db_url,
+        "UPDATE chat_interactions SET validated_by = 'ai', answer = 'Atualize o app.',"
+        " answered_at = created_at + interval '1 second' WHERE id = :id",
+        id=auto_sent,
+    )
     answered = max(waiting)
     response = await client.put(
         f"{API}/messages/{answered}", json={"answer": "Ok.", "validated_by": "human"}
@@ -158,6 +167,7 @@ async def test_messages_waiting_past_the_response_target_are_marked_and_counted(
     assert page["response_target_seconds"] == 900
     assert page["late"] == 2
     assert [(waiting[m["id"]], m["late"]) for m in page["items"]] == [
+        (30, False),
         (20, True),
         (16, True),
         (14, False),

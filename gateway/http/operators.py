@@ -48,7 +48,7 @@ async def queue(request: web.Request) -> web.Response:
         QueueItem(
             **MessageOut.of(r).model_dump(),
             waiting_seconds=round(max(0.0, (now - r.created_at).total_seconds()), 1),
-            late=r.created_at < now - target,
+            late=r.answered_at is None and r.created_at < now - target,
         )
         for r in found.items
     ]

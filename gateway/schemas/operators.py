@@ -14,15 +14,16 @@ class QueueQuery(PageQuery):
 class QueueItem(MessageOut):
     waiting_seconds: float = Field(description="Seconds since the message was received.")
     late: bool = Field(
-        description="Waiting longer than the response target (ATENDE_RESPONSE_TARGET_MINUTES)."
+        description="Waiting longer than the response target (ATENDE_RESPONSE_TARGET_MINUTES) "
+        "with no answer sent yet (a sector's auto-send answers before a human reviews)."
     )
 
 
 class QueuePage(MessagePage):
     items: list[QueueItem]  # type: ignore[assignment]
     late: int = Field(
-        description="Messages of the whole queue (of the sector asked, if any) waiting longer "
-        "than the response target, on every page."
+        description="Messages of the whole queue (of the sector asked, if any) that are late, "
+        "on every page."
     )
     response_target_seconds: int = Field(
         description="How long a customer should wait at most for a human's answer."

@@ -83,11 +83,12 @@ class OperatorService:
         self, *, sector: str | None, page: int, per_page: int, late_before: datetime
     ) -> OpenQueue:
         """One page of the open queue, oldest first, and how many of the whole queue (of
-        that sector) were received before `late_before`: past the response target."""
+        that sector) were received before `late_before` and still have no answer: past the
+        response target."""
         if sector is not None and self._sectors is not None and self._sectors.get(sector) is None:
             raise NotFound(f"no sector named {sector!r}; known: {', '.join(self._sectors.names)}")
         found = await self._repository.open_queue(page=page, per_page=per_page, sector=sector)
-        late = await self._repository.open_received_before(sector=sector, before=late_before)
+        late = await self._repository.unanswered_before(sector=sector, before=late_before)
         return OpenQueue(found.items, found.total, late)
 
     async def _embedded(self, interaction_id: int) -> tuple[ChatInteraction, list[float] | None]:

@@ -431,8 +431,10 @@ function takenBadge(message) {
 
 const waitedSeconds = (message) => (message.waiting_seconds ?? 0) + (Date.now() - state.loadedAt) / 1000;
 // Past the response target now, not only when the queue was read: the list is redrawn
-// every 30 s between reads.
-const isLate = (message) => state.target > 0 && waitedSeconds(message) > state.target;
+// every 30 s between reads. A message its sector auto-sent an answer to waits for review,
+// not for an answer.
+const isLate = (message) => state.target > 0 && !message.answered_at
+  && waitedSeconds(message) > state.target;
 
 function waited(message) {
   return el("span", { class: `waited${isLate(message) ? " late" : ""}` },
