@@ -78,6 +78,13 @@ class TooManyRequests(AtendeError):
         self.retry_after = retry_after
 
 
+class BadGateway(AtendeError):
+    """The platform behind a request (Telegram, WhatsApp) refused it or could not be reached."""
+
+    status = 502
+    code = "bad_gateway"
+
+
 class ServiceUnavailable(AtendeError):
     status = 503
     code = "service_unavailable"

@@ -110,6 +110,24 @@ class Sent:
     platform_message_id: str | None
 
 
+# The most a customer's file may weigh to be fetched for an operator (the Telegram Bot
+# API's own limit for downloads, and WhatsApp's for most media).
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A file a customer sent, as the platform holds it."""
+
+    content: bytes
+    mime_type: str
+    file_name: str | None = None
+
+
+class MediaUnavailable(Exception):
+    """The platform would not give the file (gone, too large, refused, unreachable)."""
+
+
 class SendFailed(Exception):
     """A send that was not confirmed. `permanent` ones are never retried; `retry_after` is
     the platform's own wait in seconds, when it gave one; `maybe_sent` says the request
@@ -156,6 +174,14 @@ class Connector(abc.ABC):
     async def send(self, recipient: str, text: str, *, context: Mapping[str, Any]) -> Sent:
         """Send one text; raise `SendFailed` when the platform refuses or cannot be reached.
         `context` describes the interaction (ids, part) for channels that want it."""
+
+    def has_file(self, media: Mapping[str, Any]) -> bool:
+        """Whether a message's `media` names a file the platform holds."""
+        return False
+
+    async def fetch_media(self, media: Mapping[str, Any]) -> MediaFile:
+        """The file behind a message's `media` reference; raise `MediaUnavailable`."""
+        raise MediaUnavailable(f"{self.channel} messages carry no files")
 
     async def aclose(self) -> None:  # noqa: B027 (most connectors hold nothing)
         """Release what the connector holds open."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.base import SendFailed
+from connectors.base import MediaUnavailable, SendFailed
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,13 @@ class JsonReply:
     status: int
     body: Any  # the parsed JSON, or None when the answer was not JSON
     retry_after: float | None
+
+
+@dataclass(frozen=True)
+class RawReply:
+    status: int
+    content: bytes
+    content_type: str
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -63,6 +70,24 @@ class JsonHttpClient:
             # The request may have been read and acted on before the answer was lost.
             reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
             raise SendFailed("unconfirmed", reason, permanent=False, maybe_sent=True) from exc
+
+    async def download(
+        self, url: str, *, headers: dict[str, str] | None = None, limit: int
+    ) -> RawReply:
+        """GET a file, at most `limit` bytes of it; raise `MediaUnavailable` past that or
+        when the server cannot be reached."""
+        try:
+            async with self._open().get(url, headers=headers or {}) as response:
+                if (response.content_length or 0) > limit:
+                    raise MediaUnavailable(f"the file weighs {response.content_length} bytes")
+                content = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    content += chunk
+                    if len(content) > limit:
+                        raise MediaUnavailable(f"the file weighs over {limit} bytes")
+                return RawReply(response.status, bytes(content), response.content_type)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise MediaUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import warnings
 from collections.abc import Mapping
 from datetime import timedelta
@@ -25,7 +26,15 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from config.channels import TelegramBot
-from connectors.base import Connector, Inbound, SendFailed, Sent
+from connectors.base import (
+    MAX_MEDIA_BYTES,
+    Connector,
+    Inbound,
+    MediaFile,
+    MediaUnavailable,
+    SendFailed,
+    Sent,
+)
 from connectors.ratelimit import RateLimiter
 from connectors.signing import check_shared_secret
 from connectors.telegram.normalise import normalise_raw, normalise_update, parse_update
@@ -138,6 +147,27 @@ class TelegramConnector(Connector):
         except TelegramError as exc:
             raise SendFailed("telegram_error", exc.message, permanent=False) from exc
         return Sent(str(message.message_id))
+
+    def has_file(self, media: Mapping[str, Any]) -> bool:
+        return isinstance(media.get("file_id"), str)
+
+    async def fetch_media(self, media: Mapping[str, Any]) -> MediaFile:
+        """getFile, then the file itself from the Bot API's file server."""
+        file_id = media.get("file_id")
+        if not isinstance(file_id, str) or not file_id:
+            raise MediaUnavailable("the message's media has no file_id")
+        try:
+            bot = await self.bot()
+            found = await bot.get_file(file_id)
+            if found.file_size is not None and found.file_size > MAX_MEDIA_BYTES:
+                raise MediaUnavailable(f"the file weighs {found.file_size} bytes, over the limit")
+            content = bytes(await found.download_as_bytearray())
+        except (TelegramError, RuntimeError) as exc:  # RuntimeError: no file_path given
+            raise MediaUnavailable(f"telegram: {exc}") from exc
+        # A photo comes with no MIME type; its path on the file server ends in .jpg.
+        guessed = mimetypes.guess_type(found.file_path or "")[0]
+        mime_type = media.get("mime_type") or guessed or "application/octet-stream"
+        return MediaFile(content, str(mime_type), media.get("file_name"))
 
     async def aclose(self) -> None:
         if self._bot is not None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from config.channels import WhatsAppNumber
 from config.errors import Forbidden
-from connectors.base import Connector, Inbound, SendFailed, Sent
+from connectors.base import (
+    MAX_MEDIA_BYTES,
+    Connector,
+    Inbound,
+    MediaFile,
+    MediaUnavailable,
+    SendFailed,
+    Sent,
+)
 from connectors.http import JsonHttpClient, JsonReply, encode_json
 from connectors.ratelimit import RateLimiter
 from connectors.signing import check_body_signature
@@ -57,7 +66,8 @@ class WhatsAppConnector(Connector):
         self.account = config.name
         self._config = config
         self._http = http
-        self._messages_url = f"{graph_url.rstrip('/')}/{version}/{config.phone_number_id}/messages"
+        self._graph = f"{graph_url.rstrip('/')}/{version}"
+        self._messages_url = f"{self._graph}/{config.phone_number_id}/messages"
         # Cloud API: 80 messages a second per number by default.
         self.limiter = RateLimiter(80.0)
 
@@ -104,3 +114,28 @@ class WhatsAppConnector(Connector):
         messages = reply.body.get("messages") if isinstance(reply.body, dict) else None
         wamid = messages[0].get("id") if isinstance(messages, list) and messages else None
         return Sent(str(wamid) if wamid else None)
+
+    def has_file(self, media: Mapping[str, Any]) -> bool:
+        return isinstance(media.get("id"), str)  # a button's reply has a reply_id instead
+
+    async def fetch_media(self, media: Mapping[str, Any]) -> MediaFile:
+        """The media's URL from the Graph API (`GET /<version>/<media id>`), then the file,
+        both with the number's access token; the URL lasts five minutes, so it is asked
+        each time."""
+        media_id = media.get("id")
+        if not isinstance(media_id, str) or not media_id.isalnum():
+            raise MediaUnavailable("the message's media has no id")
+        auth = {"Authorization": f"Bearer {self._config.access_token.get_secret_value()}"}
+        reply = await self._http.download(f"{self._graph}/{media_id}", headers=auth, limit=65536)
+        try:
+            described = json.loads(reply.content) if reply.status == 200 else None
+        except ValueError:
+            described = None
+        url = described.get("url") if isinstance(described, dict) else None
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise MediaUnavailable(f"the Graph API answered {reply.status} for media {media_id}")
+        found = await self._http.download(url, headers=auth, limit=MAX_MEDIA_BYTES)
+        if found.status != 200:
+            raise MediaUnavailable(f"the media server answered {found.status}")
+        mime_type = media.get("mime_type") or described.get("mime_type") or found.content_type
+        return MediaFile(found.content, str(mime_type), media.get("filename"))

@@ -2,7 +2,8 @@
 
 The page holds no secret and needs no key to load; everything it shows comes from the
 API, called with the operator's key. Its policy allows only its own scripts and styles
-(no inline code, no other origin), which limits what an injected message could do.
+(no inline code, no other origin), which limits what an injected message could do; blob:
+pictures are the customers' photos, fetched with the key (an <img> cannot send it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from gateway.http import keys
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 _POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 

@@ -19,6 +19,7 @@ _ERROR_TEXT = {
     415: "The body is not application/json.",
     422: "A field is invalid; `error.details` names it.",
     429: "Too many requests; see Retry-After.",
+    502: "The platform behind the request (Telegram, WhatsApp) refused it or is unreachable.",
     503: "A dependency (database, embedding provider) is unavailable.",
 }
 

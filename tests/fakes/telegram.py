@@ -36,6 +36,9 @@ class FakeTelegram:
     gate: asyncio.Event | None = None
     delays: list[float] = field(default_factory=list)  # seconds before a sendMessage answer
     waiting: asyncio.Event = field(default_factory=asyncio.Event)
+    # Files customers sent, by file_id: (path on the file server, content), as getFile
+    # and `/file/bot<token>/<path>` serve them.
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(500))
 
     def fail_next(self, status: int, description: str, **parameters: Any) -> None:
@@ -44,7 +47,16 @@ class FakeTelegram:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         return app
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] not in self.tokens:
+            return web.Response(status=401)
+        for path, content in self.files.values():
+            if path == request.match_info["path"]:
+                return web.Response(body=content, content_type="application/octet-stream")
+        return web.Response(status=404)
 
     @staticmethod
     def _error(status: int, description: str, parameters: dict | None = None) -> web.Response:
@@ -78,6 +90,14 @@ class FakeTelegram:
         if method == "getUpdates":
             offset = int(params.get("offset") or 0)
             result = [u for u in self.updates if u["update_id"] >= offset]
+            return web.json_response({"ok": True, "result": result})
+        if method == "getFile":
+            found = self.files.get(str(params.get("file_id")))
+            if found is None:
+                return self._error(400, "Bad Request: invalid file_id")
+            path, content = found
+            result = {"file_id": params["file_id"], "file_unique_id": "u" + path[-6:],
+                      "file_size": len(content), "file_path": path}  # fmt: skip
             return web.json_response({"ok": True, "result": result})
         if method == "sendMessage":
             if self.gate is not None:

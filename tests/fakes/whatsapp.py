@@ -27,6 +27,9 @@ class FakeWhatsApp:
     received: list[tuple[str, str]] = field(default_factory=list)
     failures: list[GraphFailure] = field(default_factory=list)  # consumed in order
     delays: list[float] = field(default_factory=list)  # seconds before answering, in order
+    # Files customers sent, by media id: (MIME type, content). The Graph API describes
+    # one at `GET /<version>/<media id>` with a short-lived URL, served here too.
+    media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def fail_next(self, status: int, code: int, message: str, details: str = "") -> None:
@@ -35,7 +38,32 @@ class FakeWhatsApp:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{version}/{phone_number_id}/messages", self._messages)
+        app.router.add_get("/{version}/{media_id}", self._describe_media)
+        app.router.add_get("/media-download/{media_id}", self._download_media)
         return app
+
+    def _authorised(self, request: web.Request) -> bool:
+        tokens = {f"Bearer {token}" for token in self.numbers.values()}
+        return request.headers.get("Authorization") in tokens
+
+    async def _describe_media(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._error(401, 190, "Invalid OAuth access token")
+        media_id = request.match_info["media_id"]
+        if media_id not in self.media:
+            return self._error(400, 100, "Unsupported get request", "no media with this id")
+        mime_type, content = self.media[media_id]
+        url = str(request.url.with_path(f"/media-download/{media_id}").with_query(None))
+        return web.json_response(
+            {"messaging_product": "whatsapp", "url": url, "mime_type": mime_type,
+             "sha256": "0" * 64, "file_size": len(content), "id": media_id}
+        )  # fmt: skip
+
+    async def _download_media(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401)
+        mime_type, content = self.media[request.match_info["media_id"]]
+        return web.Response(body=content, content_type=mime_type)
 
     @staticmethod
     def _error(status: int, code: int, message: str, details: str = "") -> web.Response:

@@ -41,6 +41,10 @@ const STRINGS = {
     "queue.late_badge": "atrasada",
     "queue.next": "Próxima livre", "queue.next_title": "Abrir a mais antiga que ninguém assumiu (n)",
     "queue.none_free": "Nenhuma outra mensagem livre na fila.",
+    "file.loading": "carregando a imagem que o cliente enviou…",
+    "file.picture": "Imagem enviada pelo cliente",
+    "file.download": "Baixar o arquivo do cliente ({kind})",
+    "file.failed": "Não foi possível trazer o arquivo: {message}",
     "notify.label": "Avisos",
     "notify.off": "Avisos desligados: clique para avisar no computador quando chegar uma mensagem e esta aba não estiver à vista",
     "notify.on": "Avisos ligados: uma mensagem que chega com esta aba fora de vista é avisada no computador (clique para desligar)",
@@ -143,6 +147,10 @@ const STRINGS = {
     "queue.late_badge": "late",
     "queue.next": "Next free", "queue.next_title": "Open the oldest one nobody has taken (n)",
     "queue.none_free": "No other free message in the queue.",
+    "file.loading": "loading the picture the customer sent…",
+    "file.picture": "Picture sent by the customer",
+    "file.download": "Download the customer's file ({kind})",
+    "file.failed": "Could not fetch the file: {message}",
     "notify.label": "Alerts",
     "notify.off": "Alerts off: click to be alerted on this computer when a message arrives and this tab is not in view",
     "notify.on": "Alerts on: a message that arrives while this tab is out of view is announced on this computer (click to turn off)",
@@ -250,6 +258,7 @@ const state = {
   stream: null,      // AbortController of the live feed
   fresh: new Set(),  // ids to highlight as just arrived
   notified: new Set(), // ids already announced by a desktop alert
+  file: null,        // {id, url: Promise of a blob: URL}: the open message's file
   notify: localStorage.getItem(STORE_NOTIFY) === "on", // this browser's choice, not a secret
   refreshTimer: null,
   // {id, text}: what the operator typed, kept across live re-renders and reloads
@@ -515,6 +524,58 @@ async function loadDetail(id) {
   }
 }
 
+// --- A file the customer sent -----------------------------------------------------------
+
+// The platform keeps it; GET /messages/{id}/file fetches it with the channel's credentials.
+// An <img> cannot send the key, so the file comes by fetch() and is shown from a blob: URL,
+// kept while its message is open (the panel is redrawn on every live event).
+const PICTURES = new Set(["photo", "image", "sticker"]);
+const hasFile = (message) => Boolean(message.media && (message.media.file_id || message.media.id));
+
+async function fetchFile(id) {
+  let response;
+  try {
+    response = await fetch(`${API}/messages/${id}/file`, {
+      headers: { Authorization: `Bearer ${state.key}` },
+    });
+  } catch {
+    throw new Error(t("offline"));
+  }
+  if (!response.ok) {
+    let text = response.statusText;
+    try { text = (await response.json()).error.message; } catch { /* not JSON */ }
+    throw new Error(text);
+  }
+  return response.blob();
+}
+
+function fileUrl(id) {
+  if (state.file && state.file.id === id) return state.file.url;
+  if (state.file) URL.revokeObjectURL(state.file.url);
+  state.file = { id, url: fetchFile(id).then((blob) => URL.createObjectURL(blob)) };
+  state.file.url.catch(() => { if (state.file && state.file.id === id) state.file = null; });
+  return state.file.url;
+}
+
+function renderFile(message) {
+  if (!hasFile(message)) return null;
+  const box = el("div", { class: "customer-file", id: "customer-file" });
+  const kind = message.message_type.replace(/^edit:/, "");
+  const fail = (exc) => box.replaceChildren(el("p", { class: "error small", role: "alert" },
+    t("file.failed", { message: exc.message })));
+  if (PICTURES.has(kind)) {
+    box.append(el("p", { class: "muted small" }, t("file.loading")));
+    fileUrl(message.id).then((url) => box.replaceChildren(
+      el("img", { src: url, alt: t("file.picture"), class: "customer-picture" }))).catch(fail);
+    return box;
+  }
+  const name = message.media.file_name || message.media.filename || `${kind}-${message.id}`;
+  box.append(el("button", { type: "button", id: "file-download", onclick: () => fileUrl(message.id)
+    .then((url) => { el("a", { href: url, download: name }).click(); }).catch(fail) },
+  t("file.download", { kind })));
+  return box;
+}
+
 function deliveryText(delivery) {
   if (!delivery) return t("delivery.none");
   const text = t(`delivery.${delivery.status}`);
@@ -677,6 +738,7 @@ function renderDetail() {
       el("dt", {}, t("field.delivery")), el("dd", { id: "delivery-state" }, deliveryText(message.delivery))),
     open ? assignment.controls : null,
     el("p", { class: "customer", id: "customer-message" }, message.message),
+    renderFile(message),
     ...renderSuggestion(message, candidates, offered.length > 0),
     ...offered,
     el("h3", {}, t("answer.title")),
