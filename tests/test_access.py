@@ -30,6 +30,7 @@ EXPECTED = {
     ("GET", f"{API}/sectors"): {A, O, I},
     ("POST", f"{API}/messages/"): {A, I},
     ("GET", f"{API}/messages/{{id}}"): {A, O, I},
+    ("GET", f"{API}/messages/{{id}}/file"): {A, O, I},
     ("PUT", f"{API}/messages/{{id}}"): {A, O},
     ("POST", f"{API}/messages/search"): {A, O, I},
     ("GET", f"{API}/messages/client/{{client_id}}"): {A, O, I},
