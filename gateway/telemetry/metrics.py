@@ -53,8 +53,8 @@ class Metrics:
         )
         self.queue_late = Gauge(
             "atende_operator_queue_late",
-            "Messages of the operators' queue waiting longer than the response target "
-            "(ATENDE_RESPONSE_TARGET_MINUTES; from the database).",
+            "Messages of the operators' queue with no answer yet, waiting longer than the "
+            "response target (ATENDE_RESPONSE_TARGET_MINUTES; from the database).",
             registry=self.registry,
         )
         self.worker_backlog = Gauge(
