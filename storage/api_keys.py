@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import ApiKey, ChatInteraction
+from storage.routing import unanswered_before
 
 # last_used_at is a hint for people, not an audit log: write it at most this often per key,
 # so an authenticated request is one read, not a read and a write.
@@ -104,10 +105,7 @@ class BacklogRepository:
             result = await session.execute(
                 select(
                     func.count(),
-                    func.count().filter(
-                        ChatInteraction.created_at < late_before,
-                        ChatInteraction.answered_at.is_(None),
-                    ),
+                    func.count().filter(unanswered_before(late_before)),
                 )
                 .select_from(ChatInteraction)
                 .where(ChatInteraction.validated_by != "human")

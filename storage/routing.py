@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
@@ -280,11 +280,7 @@ class RoutingRepository:
             count = await session.scalar(
                 select(func.count())
                 .select_from(ChatInteraction)
-                .where(
-                    *_open(sector),
-                    ChatInteraction.created_at < before,
-                    ChatInteraction.answered_at.is_(None),
-                )
+                .where(*_open(sector), unanswered_before(before))
             )
             return count or 0
 
@@ -335,3 +331,9 @@ def _open(sector: str | None) -> list[ColumnElement[bool]]:
     if sector is not None:
         conditions.append(ChatInteraction.sector == sector)
     return conditions
+
+
+def unanswered_before(before: datetime) -> ColumnElement[bool]:
+    """Received before `before` and not answered yet: late, for a cutoff of now less the
+    response target. A sector's auto-send answers a message that stays in the queue."""
+    return and_(ChatInteraction.created_at < before, ChatInteraction.answered_at.is_(None))
