@@ -41,6 +41,15 @@ async def _alerts(page) -> list[dict]:
     return await page.evaluate("window.__alerts.map((a) => ({title: a.title, body: a.body}))")
 
 
+async def _signed_in(new_page, client, key: str):
+    """A console page signed in as Ana, whose browser lets atende notify and records it."""
+    page = await new_page(DESKTOP)
+    await page.context.grant_permissions(["notifications"], origin=str(client.make_url("/")))
+    await page.context.add_init_script(RECORD)
+    await sign_in(page, client, key, "Ana")
+    return page
+
+
 async def _until_shown(page, count: int) -> None:
     # Polled from here: the console's policy forbids the eval wait_for_function needs.
     for _ in range(WAIT_MS // 100):
@@ -59,10 +68,7 @@ async def _arrives(client, text: str, sector: str) -> int:
 async def test_a_message_arriving_out_of_view_is_announced_on_the_desktop(client, settings):
     key = await issue_key(settings.async_database_url or "", "operator", name="ana")
     async with browser() as new_page:
-        page = await new_page(DESKTOP)
-        await page.context.grant_permissions(["notifications"], origin=str(client.make_url("/")))
-        await page.context.add_init_script(RECORD)
-        await sign_in(page, client, key, "Ana")
+        page = await _signed_in(new_page, client, key)
         toggle = page.locator("#notify-toggle")
         assert await toggle.get_attribute("aria-pressed") == "false"
         assert (await toggle.get_attribute("title")).startswith("Avisos desligados")
@@ -128,10 +134,7 @@ async def test_a_message_its_sector_answered_by_itself_is_not_announced(
     await import_kb(client, KB)
     key = await issue_key(settings.async_database_url or "", "operator", name="ana")
     async with browser() as new_page:
-        page = await new_page(DESKTOP)
-        await page.context.grant_permissions(["notifications"], origin=str(client.make_url("/")))
-        await page.context.add_init_script(RECORD)
-        await sign_in(page, client, key, "Ana")
+        page = await _signed_in(new_page, client, key)
         await page.click("#notify-toggle")
         await page.evaluate("window.__inView(false)")
 
