@@ -7,6 +7,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from config.errors import ValidationFailed
+
 SECTOR_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 
 
@@ -53,6 +55,13 @@ class SectorCatalog(BaseModel):
 
     def get(self, name: str) -> SectorDefinition | None:
         return next((s for s in self.sectors if s.name == name), None)
+
+    def check(self, name: str, field: str = "sector") -> None:
+        """Refuse a sector this catalog does not hold, naming `field` and the known ones."""
+        if self.get(name) is None:
+            raise ValidationFailed.on(
+                field, f"unknown sector {name!r}; known: {', '.join(self.names)}"
+            )
 
 
 def load_sectors(path: Path) -> SectorCatalog:

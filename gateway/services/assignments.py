@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from config.errors import Conflict, NotFound, ValidationFailed
+from config.errors import Conflict, NotFound
 from config.sectors import SectorCatalog
 from storage.assignments import AssignmentRepository, Decide
 from storage.models import ChatInteraction
@@ -82,10 +82,7 @@ class AssignmentService:
 
     async def transfer(self, interaction_id: int, sector: str, actor: Actor) -> ChatInteraction:
         """Move the message to `sector`'s queue, unassigned, as a human's routing."""
-        if self._sectors.get(sector) is None:
-            raise ValidationFailed.on(
-                "sector", f"unknown sector {sector!r}; known: {', '.join(self._sectors.names)}"
-            )
+        self._sectors.check(sector)
 
         def decide(row: ChatInteraction) -> dict[str, Any]:
             not_answered(row)

@@ -54,10 +54,8 @@ def _pair(record: dict, where: str, catalog: SectorCatalog) -> KnowledgePair:
     for name, text in (("question", question), ("answer", answer)):
         if not is_storable(text):
             raise ValidationFailed.on(where, f"{name} {UNSTORABLE_TEXT}")
-    if sector is not None and catalog.get(sector) is None:
-        raise ValidationFailed.on(
-            where, f"unknown sector {sector!r}; known: {', '.join(catalog.names)}"
-        )
+    if sector is not None:
+        catalog.check(sector, where)
     return KnowledgePair(question, answer, sector)
 
 

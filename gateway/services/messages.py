@@ -46,15 +46,9 @@ class MessageService:
         self._max_chars = max_message_chars
         self._on_stored = on_stored
 
-    def _check_sector(self, sector: str, field: str = "sector") -> None:
-        if self._sectors.get(sector) is None:
-            raise ValidationFailed.on(
-                field, f"unknown sector {sector!r}; known: {', '.join(self._sectors.names)}"
-            )
-
     async def create(self, body: MessageCreate) -> ChatInteraction:
         if body.sector is not None:
-            self._check_sector(body.sector)
+            self._sectors.check(body.sector)
         if len(body.message) > self._max_chars:
             raise ValidationFailed.on(
                 "message", f"has {len(body.message)} characters; the limit is {self._max_chars}"
@@ -115,7 +109,7 @@ class MessageService:
 
     async def search(self, body: SearchRequest) -> list[ScoredInteraction]:
         if body.sector is not None:
-            self._check_sector(body.sector)
+            self._sectors.check(body.sector)
         try:
             [vector] = await self._embedder.embed([body.query])
         except EmbeddingError as exc:
