@@ -27,6 +27,7 @@ from gateway.http import (
     keys,
     messages,
     operators,
+    replies,
     system,
     webhooks,
 )
@@ -42,6 +43,7 @@ from gateway.services.knowledge import KnowledgeBase
 from gateway.services.messages import MessageService
 from gateway.services.operators import OperatorService
 from gateway.services.pipeline import build_pipeline
+from gateway.services.replies import ReplyService
 from gateway.telemetry.metrics import Metrics
 from storage import migrate, sector_indexes
 from storage.analytics import AnalyticsRepository
@@ -49,6 +51,7 @@ from storage.api_keys import ApiKeyRepository
 from storage.assignments import AssignmentRepository
 from storage.database import create_engine, ping, session_factory
 from storage.embedded import EmbeddedPostgres
+from storage.replies import ReplyRepository
 from storage.repositories import MessageRepository, MetaRepository, SectorRepository
 from storage.routing import RoutingRepository
 
@@ -152,6 +155,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.ASSIGNMENTS] = AssignmentService(
         AssignmentRepository(app[keys.SESSIONS]), app[keys.SECTORS]
     )
+    app[keys.REPLIES] = ReplyService(ReplyRepository(app[keys.SESSIONS]), app[keys.SECTORS])
     app[keys.API_KEYS] = ApiKeyService(ApiKeyRepository(app[keys.SESSIONS]))
     app[keys.ANALYTICS] = AnalyticsService(
         AnalyticsRepository(app[keys.SESSIONS]),
@@ -207,6 +211,7 @@ def create_app(settings: Settings, *, host: str | None = None) -> web.Applicatio
             *messages.OPERATIONS,
             *operators.OPERATIONS,
             *assignments.OPERATIONS,
+            *replies.OPERATIONS,
             *events.OPERATIONS,
             *access.OPERATIONS,
             *analytics.OPERATIONS,

@@ -195,3 +195,20 @@ class SuggestionReview(Base):
     method: Mapped[str | None] = mapped_column(Text, nullable=True)
     operator_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SavedReply(Base):
+    """An answer operators keep ready to send (migration 0012): one sector's, or every
+    sector's when `sector` is None; titles are unique per sector, whatever their case."""
+
+    __tablename__ = "saved_replies"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    sector: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Kept by the table's trigger, as chat_interactions' is.
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
