@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
-from storage.models import ChatInteraction
+from storage.models import DERIVED, ChatInteraction
 
 Decide = Callable[[ChatInteraction], dict[str, Any]]
 
@@ -45,5 +45,5 @@ class AssignmentRepository:
             for name, value in values.items():
                 setattr(row, name, value)
             await session.flush()
-            await session.refresh(row, attribute_names=[*values, "updated_at", "delivery_parts"])
+            await session.refresh(row, attribute_names=[*values, "updated_at", *DERIVED])
             return row

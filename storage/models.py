@@ -212,3 +212,18 @@ class SavedReply(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Kept by the table's trigger, as chat_interactions' is.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# The customer's name as their channel last showed it (storage.channels.Customer, whose id
+# is a channel message's client_id); None for messages sent over REST.
+_customers = table("customers", column("id"), column("profile_name"))
+ChatInteraction.customer_name = column_property(  # type: ignore[attr-defined]
+    select(_customers.c.profile_name)
+    .where(_customers.c.id == ChatInteraction.client_id)
+    .correlate(ChatInteraction)
+    .scalar_subquery()
+)
+
+# What is read with a message rather than stored on it: refreshed with the columns an
+# update changed, as a flush expires them.
+DERIVED = ("delivery_parts", "customer_name")

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
-from storage.models import ChatInteraction, Meta, Sector
+from storage.models import DERIVED, ChatInteraction, Meta, Sector
 from storage.reviews import Before, review_of
 from storage.step_writes import StepWrite, write_steps
 
@@ -148,9 +148,7 @@ class MessageRepository:
             await session.flush()
             if in_transaction is not None:
                 await in_transaction(session, row)
-            await session.refresh(
-                row, attribute_names=["updated_at", "answered_at", "delivery_parts"]
-            )
+            await session.refresh(row, attribute_names=["updated_at", "answered_at", *DERIVED])
             return row
 
     async def list_page(

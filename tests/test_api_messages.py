@@ -31,6 +31,7 @@ async def test_create_then_read(client):
     assert created["sector"] == "financeiro"
     assert created["validated_by"] == "pending"
     assert created["channel"] == "rest"
+    assert created["customer_name"] is None  # REST messages carry no channel profile
     assert created["answer"] is None
     response = await client.get(f"{API}/messages/{created['id']}")
     assert response.status == 200

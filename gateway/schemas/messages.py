@@ -92,6 +92,11 @@ class MessageOut(BaseModel):
     operator_name: str | None
     validated_by: ValidatedBy
     channel: Channel
+    customer_name: str | None = Field(
+        default=None,
+        description="The customer's name as their channel shows it (Telegram's first and last "
+        "name, WhatsApp's profile name), the latest they wrote with; null over REST.",
+    )
     embedded: bool = Field(description="Whether the message has its vector yet.")
     sector_confidence: float | None = Field(
         default=None, description="The router's confidence in the sector (0-1), when it chose."
@@ -144,6 +149,7 @@ class MessageOut(BaseModel):
             operator_name=row.operator_name,
             validated_by=row.validated_by,  # type: ignore[arg-type]
             channel=row.channel,  # type: ignore[arg-type]
+            customer_name=row.customer_name,  # type: ignore[attr-defined]
             embedded=row.embedding_model is not None,
             sector_confidence=row.route_confidence,
             route_reason=row.route_reason,

@@ -56,6 +56,7 @@ async def test_text_message_is_stored_with_its_customer(app_client):
     page = await response.json()
     assert [item["message"] for item in page["items"]] == ["Meu boleto venceu"]
     assert page["items"][0]["channel"] == "telegram"
+    assert page["items"][0]["customer_name"] == "Maria"
 
 
 async def test_one_customer_keeps_one_client_id_and_the_latest_name(app_client):
@@ -71,6 +72,9 @@ async def test_one_customer_keeps_one_client_id_and_the_latest_name(app_client):
         {"channel_user_id": "4242", "profile_name": "Maria S."},
         {"channel_user_id": "77", "profile_name": "Maria"},
     ]
+    # Every message of a customer shows the name they last wrote with.
+    response = await app_client.get(f"/api/v1/messages/client/{rows[0]['client_id']}")
+    assert [m["customer_name"] for m in (await response.json())["items"]] == ["Maria S."] * 2
 
 
 async def test_the_same_update_twice_stores_one_row(app_client):

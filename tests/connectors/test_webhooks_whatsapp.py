@@ -77,6 +77,8 @@ async def test_every_entry_change_and_message_is_walked(app_client):
         ("5511999990000", "Joana"),
     ]
     assert customers[1]["last_inbound_at"].timestamp() == 1_700_000_000
+    response = await app_client.get(f"/api/v1/messages/{rows[2]['id']}")
+    assert (await response.json())["customer_name"] == "Caio"
 
 
 async def test_kinds_are_stored_with_type_text_and_media(app_client):
