@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from config.settings import Settings
+from config.settings import ConsoleLanguage, Settings
 from connectors.signing import signature_header
 from gateway.http import keys
 from tests.conftest import bearer, issue_key, make_settings
@@ -165,3 +165,9 @@ def whatsapp_text(wamid: str, body: str, *, sender: str = "5511999990000") -> di
         "type": "text",
         "text": {"body": body},
     }
+
+
+@pytest.fixture
+def english(db_url: str) -> Settings:
+    """A gateway whose console speaks English."""
+    return make_settings(db_url, console_language=ConsoleLanguage.EN)

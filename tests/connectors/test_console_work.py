@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
-from config.settings import ConsoleLanguage
-from tests.conftest import bearer, issue_key, make_settings, query_sql, run_sql
+from tests.conftest import bearer, issue_key, query_sql, run_sql
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
 
@@ -251,11 +248,6 @@ async def test_errors_are_said_in_the_page_and_nothing_is_sent_twice(client, set
     held = await (await client.get(f"{API}/messages/{first['id']}")).json()
     assert held["assigned_to"] == "Ana"
     assert held["validated_by"] == "ai"
-
-
-@pytest.fixture
-def english(db_url):
-    return make_settings(db_url, console_language=ConsoleLanguage.EN)
 
 
 async def test_the_console_speaks_english_by_a_setting(english, aiohttp_client):

@@ -1,5 +1,6 @@
 // The operator console: sign in with an API key, watch the queue live, take a message,
-// answer customers, read a customer's whole conversation, search past messages.
+// answer customers, read a customer's whole conversation, search past messages (the saved
+// replies beside the answer box are replies.js's).
 // Every call goes to the REST API with `Authorization: Bearer <key>`; the key lives in
 // sessionStorage (this tab only). Live updates come from GET /api/v1/operator/events,
 // read with fetch() so it can carry the same header (EventSource cannot).
@@ -61,6 +62,7 @@ const STRINGS = {
     "waited": "há {age}",
     "message.title": "Mensagem #{id}",
     "field.channel": "Canal", "field.sector": "Setor", "field.received": "Recebida",
+    "field.customer": "Cliente",
     "field.state": "Estado", "field.delivery": "Entrega", "field.assigned": "Com quem",
     "state.by": "{state} por {name}",
     "assigned.nobody": "ninguém: está livre", "assigned.someone": "{name}, desde {time}",
@@ -167,6 +169,7 @@ const STRINGS = {
     "waited": "{age} ago",
     "message.title": "Message #{id}",
     "field.channel": "Channel", "field.sector": "Sector", "field.received": "Received",
+    "field.customer": "Customer",
     "field.state": "State", "field.delivery": "Delivery", "field.assigned": "Taken by",
     "state.by": "{state} by {name}",
     "assigned.nobody": "nobody: it is free", "assigned.someone": "{name}, since {time}",
@@ -479,6 +482,7 @@ function renderQueue() {
     },
     el("div", { class: "meta" },
       el("strong", {}, `#${message.id}`),
+      message.customer_name && el("span", { class: "customer-name" }, message.customer_name),
       el("span", {}, `${channelName(message.channel)} · ${message.sector || t("no_sector")}`),
       badgeOf(message), takenBadge(message),
       isLate(message) && el("span", { class: "badge late" }, t("queue.late_badge")), waited(message)),
@@ -657,11 +661,18 @@ function useAnswer(at) {
   state.draft = { id: message.id, text: chosen.answer };
   keepPlace();
   box.focus();
-  state.status = { id: message.id, text: t("status.used", { n: at + 1 }), error: false };
+  showStatus(message.id, t("status.used", { n: at + 1 }));
+}
+
+// The outcome of the last action on message `id`, under its answer box (kept across re-renders).
+function showStatus(id, text, error = false) {
+  state.status = { id, text, error };
   const node = $("action-status");
-  node.textContent = state.status.text;
-  node.className = "status-line";
-  node.setAttribute("role", "status");
+  if (state.selected === id && node) {
+    node.textContent = text;
+    node.className = `status-line${error ? " error" : ""}`;
+    node.setAttribute("role", error ? "alert" : "status");
+  }
 }
 
 function renderHistory(message, history) {
@@ -727,6 +738,8 @@ function renderDetail() {
       ? el("p", { class: "notice", id: "taken-notice", role: "status" },
         t("assigned.other_banner", { name: message.assigned_to })) : null,
     el("dl", {},
+      message.customer_name && el("dt", {}, t("field.customer")),
+      message.customer_name && el("dd", { id: "detail-customer" }, message.customer_name),
       el("dt", {}, t("field.channel")), el("dd", {}, channelName(message.channel)),
       el("dt", {}, t("field.sector")), el("dd", { id: "detail-sector" }, sector),
       el("dt", {}, t("field.received")), el("dd", {}, when(message.created_at)),
@@ -741,7 +754,8 @@ function renderDetail() {
     renderFile(message),
     ...renderSuggestion(message, candidates, offered.length > 0),
     ...offered,
-    el("h3", {}, t("answer.title")),
+    el("div", { class: "answer-head" }, el("h3", {}, t("answer.title")), replies.button()),
+    replies.panel(message), // replies.js: saved replies, put in the answer box
     answer,
     el("div", { class: "actions" },
       el("button", { type: "button", class: "primary", disabled: !suggested,
@@ -774,15 +788,7 @@ async function act(action) {
   if (id === null || !state.detail) return;
   const text = $("answer").value.trim();
   const who = state.operator ? { operator_name: state.operator } : {};
-  const say = (line, error) => {
-    state.status = { id, text: line, error };
-    const node = $("action-status");
-    if (state.selected === id && node) {
-      node.textContent = line;
-      node.className = `status-line${error ? " error" : ""}`;
-      node.setAttribute("role", error ? "alert" : "status");
-    }
-  };
+  const say = (line, error) => showStatus(id, line, error);
   if ((action === "edit" || action === "reply") && !text) {
     say(t("status.write_first"), true);
     return;
@@ -859,7 +865,9 @@ function turn(message) {
   return el("li", { class: "turn", "data-id": message.id },
     el("div", { class: "bubble customer-bubble" },
       el("div", { class: "who" },
-        t("conversation.customer", { channel: channelName(message.channel), time: when(message.created_at) }),
+        message.customer_name
+          ? `${message.customer_name} · ${channelName(message.channel)} · ${when(message.created_at)}`
+          : t("conversation.customer", { channel: channelName(message.channel), time: when(message.created_at) }),
         " · ", el("a", { href: "#", onclick: (event) => { event.preventDefault(); select(message.id); } },
           `#${message.id} ${t("conversation.open")}`)),
       message.message),
@@ -954,6 +962,7 @@ function onKey(event) {
   if (event.key === "Escape") {
     if (!$("help").hidden) toggleHelp(false);
     else if (typing) event.target.blur();
+    else replies.close();
     return;
   }
   if (typing) {
@@ -978,6 +987,7 @@ function onKey(event) {
       if (button && !button.disabled) act(button.id);
     },
     c: () => state.detail && openConversation(),
+    p: () => message && replies.open(),
     n: nextFree,
     1: () => message && useAnswer(0), 2: () => message && useAnswer(1), 3: () => message && useAnswer(2),
     "/": () => $("search-input").focus(),
