@@ -9,7 +9,8 @@ they are history, not customers' messages, and are left out of every count here.
 
 The indexes these use: `chat_interactions (created_at)` and `suggestion_reviews
 (created_at)` (migration 0007) for the range, the partial `ix_chat_interactions_open`
-(migration 0003) for the queue, and `deliveries (updated_at)` (migration 0005) for failures.
+(migrations 0003 and 0013) for the queue, and `deliveries (updated_at)` (migration 0005) for
+failures.
 """
 
 from __future__ import annotations
@@ -305,7 +306,7 @@ class AnalyticsRepository:
                         SELECT extract(epoch FROM now() - m.created_at)::float8 AS age,
                                m.answered_at IS NOT NULL AS answered
                         FROM chat_interactions m
-                        WHERE m.validated_by <> 'human' AND {_CUSTOMER}
+                        WHERE m.validated_by <> 'human' AND m.closed_at IS NULL AND {_CUSTOMER}
                     ) AS waiting
                     """
                 ),

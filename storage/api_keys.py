@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import ApiKey, ChatInteraction
-from storage.routing import unanswered_before
+from storage.routing import in_queue, unanswered_before
 
 # last_used_at is a hint for people, not an audit log: write it at most this often per key,
 # so an authenticated request is one read, not a read and a write.
@@ -108,7 +108,7 @@ class BacklogRepository:
                     func.count().filter(unanswered_before(late_before)),
                 )
                 .select_from(ChatInteraction)
-                .where(ChatInteraction.validated_by != "human")
+                .where(*in_queue())
             )
             depth, late = result.one()
             return int(depth), int(late)

@@ -24,7 +24,8 @@ class AssignmentRepository:
 
         Of two operators taking one message at once, the second waits for the lock and
         then sees the first one's name. `assigned_at` is the database's time whenever
-        `assigned_to` becomes someone new, so it is on the same clock as `created_at`.
+        `assigned_to` becomes someone new, and `closed_at` when an open message is given a
+        `close_reason`, so both are on the same clock as `created_at`.
         """
         async with self._sessions.begin() as session:
             row = await session.get(
@@ -42,6 +43,8 @@ class AssignmentRepository:
             taker = values.get("assigned_to")
             if taker is not None and taker != row.assigned_to:
                 values["assigned_at"] = func.now()
+            if values.get("close_reason") is not None and row.closed_at is None:
+                values["closed_at"] = func.now()
             for name, value in values.items():
                 setattr(row, name, value)
             await session.flush()

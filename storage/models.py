@@ -29,6 +29,8 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 VALIDATED_BY = ("pending", "ai", "human")
+# Why an operator closed a message without answering it (migration 0013's check).
+CLOSE_REASONS = ("no_reply_needed", "spam", "duplicate")
 CHANNELS = ("rest", "telegram", "whatsapp")
 
 
@@ -85,6 +87,10 @@ class ChatInteraction(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # First answered: by a human's validation or a sector's auto-send (migration 0011).
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Closed without an answer by an operator, who and why (CLOSE_REASONS; migration 0013).
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

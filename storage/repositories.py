@@ -145,6 +145,9 @@ class MessageRepository:
                 # First answered now (the transaction's time, as created_at's). A row
                 # stored already answered keeps none: nobody waited for it.
                 row.answered_at = func.now()
+            if newly_human and row.closed_at is not None:
+                # Answered after all: no longer closed without an answer.
+                row.closed_at = row.closed_by = row.close_reason = None
             await session.flush()
             if in_transaction is not None:
                 await in_transaction(session, row)

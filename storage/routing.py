@@ -267,7 +267,7 @@ class RoutingRepository:
         """Rows waiting for a human (a suggestion or no answer), oldest first."""
         return await page_of(
             self._sessions,
-            _open(sector),
+            in_queue(sector),
             (ChatInteraction.created_at, ChatInteraction.id),
             page=page,
             per_page=per_page,
@@ -280,7 +280,7 @@ class RoutingRepository:
             count = await session.scalar(
                 select(func.count())
                 .select_from(ChatInteraction)
-                .where(*_open(sector), unanswered_before(before))
+                .where(*in_queue(sector), unanswered_before(before))
             )
             return count or 0
 
@@ -325,9 +325,10 @@ class RoutingRepository:
             return [(row.id, row.external_id) for row in result.all()]
 
 
-def _open(sector: str | None) -> list[ColumnElement[bool]]:
-    """The open queue's rows (waiting for a human), of one sector or all."""
-    conditions = [ChatInteraction.validated_by != "human"]
+def in_queue(sector: str | None = None) -> list[ColumnElement[bool]]:
+    """The open queue's rows (waiting for a human: not answered by one, nor closed without
+    an answer), of one sector or all. Migration 0013's partial index has this predicate."""
+    conditions = [ChatInteraction.validated_by != "human", ChatInteraction.closed_at.is_(None)]
     if sector is not None:
         conditions.append(ChatInteraction.sector == sector)
     return conditions

@@ -43,6 +43,8 @@ EXPECTED = {
     ("POST", f"{API}/operator/messages/{{id}}/take"): {A, O},
     ("POST", f"{API}/operator/messages/{{id}}/release"): {A, O},
     ("POST", f"{API}/operator/messages/{{id}}/transfer"): {A, O},
+    ("POST", f"{API}/operator/messages/{{id}}/close"): {A, O},
+    ("POST", f"{API}/operator/messages/{{id}}/reopen"): {A, O},
     ("GET", f"{API}/operator/replies"): {A, O},
     ("POST", f"{API}/operator/replies"): {A, O},
     ("PUT", f"{API}/operator/replies/{{id}}"): {A, O},

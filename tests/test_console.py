@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.services.activity import (
     APPROVED,
+    CLOSED,
     DELIVERY,
     REJECTED,
     STORED,
@@ -151,3 +152,6 @@ def test_kinds_follow_the_state_changes():
     sending = state("human", True, ANSWER, "sending")
     assert transitions(sending, state("human", True, ANSWER, "sent")) == [DELIVERY]
     assert transitions(sending, sending) == []
+    closed = MessageState("pending", True, False, None, "vendas", None, closed=True)
+    assert transitions(state(triaged=True), closed) == [CLOSED]
+    assert transitions(closed, state(triaged=True)) == [UPDATED]  # reopened

@@ -11,7 +11,7 @@ from gateway.http.operations import MESSAGE_ID, Handler, Operation, allow
 from gateway.http.parsing import parse_body, path_int
 from gateway.http.responses import json_model
 from gateway.schemas.messages import MessageOut
-from gateway.schemas.operators import AssignmentRequest, TransferRequest
+from gateway.schemas.operators import AssignmentRequest, CloseRequest, TransferRequest
 from gateway.services.access import Role
 from gateway.services.assignments import Actor
 
@@ -57,6 +57,23 @@ async def transfer(request: web.Request) -> web.Response:
     return json_model(MessageOut.of(row))
 
 
+async def close(request: web.Request) -> web.Response:
+    interaction_id = path_int(request, "id")
+    body = await parse_body(request, CloseRequest)
+    row = await request.app[keys.ASSIGNMENTS].close(
+        interaction_id, body.reason, actor_of(request, body.operator_name)
+    )
+    return json_model(MessageOut.of(row))
+
+
+async def reopen(request: web.Request) -> web.Response:
+    body = await _optional_body(request)
+    row = await request.app[keys.ASSIGNMENTS].reopen(
+        path_int(request, "id"), actor_of(request, body.operator_name)
+    )
+    return json_model(MessageOut.of(row))
+
+
 def message_action(verb: str, handler: Handler, summary: str, body: type[BaseModel]) -> Operation:
     """An operator's POST on one message (take, release, transfer, approve, reject): it
     answers with the message as it now stands, and fails alike."""
@@ -93,5 +110,19 @@ OPERATIONS = (
         transfer,
         "Hand a waiting message to another sector's queue, no longer taken by anyone",
         TransferRequest,
+    ),
+    message_action(
+        "close",
+        close,
+        "Close a waiting message without answering it (thanks, spam, a question asked "
+        "again): it leaves the queue and nothing is sent. 409 when a human answered it or "
+        "someone else holds it; closing it again changes nothing",
+        CloseRequest,
+    ),
+    message_action(
+        "reopen",
+        reopen,
+        "Put a closed message back in the queue, in its place by when it was received",
+        AssignmentRequest,
     ),
 )

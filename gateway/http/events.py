@@ -108,7 +108,7 @@ OPERATIONS = (
         events,
         "Live feed for the operator console (text/event-stream): message.stored, "
         "message.triaged, message.approved, message.rejected, message.updated, message.assigned, "
-        "delivery.updated, each with the message as GET /messages/{id} shows it",
+        "message.closed, delivery.updated, each with the message as GET /messages/{id} shows it",
         "operators",
         None,
         text_media_type="text/event-stream",

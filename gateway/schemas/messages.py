@@ -13,6 +13,7 @@ from storage.models import ChatInteraction
 
 ValidatedBy = Literal["pending", "ai", "human"]
 Channel = Literal["rest", "telegram", "whatsapp"]
+CloseReason = Literal["no_reply_needed", "spam", "duplicate"]  # storage.models.CLOSE_REASONS
 
 
 class _Strict(BaseModel):
@@ -135,6 +136,16 @@ class MessageOut(BaseModel):
         "its sector auto-sent the suggestion. Null while it waits, and for messages stored "
         "already answered.",
     )
+    closed_at: datetime | None = Field(
+        default=None,
+        description="When an operator closed it without an answer (it left the queue); null "
+        "while open, and again once reopened or answered.",
+    )
+    closed_by: str | None = Field(default=None, description="Who closed it.")
+    close_reason: CloseReason | None = Field(
+        default=None,
+        description="Why: no_reply_needed (thanks, ok), spam, or duplicate (asked again).",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -161,6 +172,9 @@ class MessageOut(BaseModel):
             assigned_to=row.assigned_to,
             assigned_at=row.assigned_at,
             answered_at=row.answered_at,
+            closed_at=row.closed_at,
+            closed_by=row.closed_by,
+            close_reason=row.close_reason,  # type: ignore[arg-type]
             created_at=row.created_at,
             updated_at=row.updated_at,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from gateway.schemas.messages import MessageOut, MessagePage, PageQuery, _Strict
+from gateway.schemas.messages import CloseReason, MessageOut, MessagePage, PageQuery, _Strict
 
 
 class QueueQuery(PageQuery):
@@ -85,6 +85,13 @@ class AssignmentRequest(_Strict):
         min_length=1,
         max_length=200,
         description="Who takes it, as the console shows it; omitted: the API key's name.",
+    )
+
+
+class CloseRequest(AssignmentRequest):
+    reason: CloseReason = Field(
+        description="no_reply_needed (thanks, ok), spam, or duplicate (the customer asked it "
+        "again in another message)."
     )
 
 

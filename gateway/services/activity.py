@@ -30,6 +30,7 @@ APPROVED = "message.approved"
 REJECTED = "message.rejected"
 UPDATED = "message.updated"
 ASSIGNED = "message.assigned"  # taken or released: only who holds it changed
+CLOSED = "message.closed"  # closed without an answer: it left the queue
 DELIVERY = "delivery.updated"
 
 
@@ -44,6 +45,7 @@ class MessageState:
     sector: str | None
     delivery: str | None
     assigned_to: str | None = None
+    closed: bool = False
 
     @classmethod
     def of(cls, row: ChatInteraction) -> MessageState:
@@ -57,6 +59,7 @@ class MessageState:
             sector=row.sector,
             delivery=",".join(statuses) or None,
             assigned_to=row.assigned_to,
+            closed=row.closed_at is not None,
         )
 
 
@@ -69,12 +72,15 @@ def transitions(before: MessageState, after: MessageState) -> list[str]:
         kinds.append(APPROVED)
     elif before.validated_by == "ai" and after.validated_by == "pending":
         kinds.append(REJECTED)
-    elif not kinds and (before.validated_by, before.answer, before.sector) != (
+    elif not before.closed and after.closed:
+        kinds.append(CLOSED)
+    elif not kinds and (before.validated_by, before.answer, before.sector, before.closed) != (
         after.validated_by,
         after.answer,
         after.sector,
+        after.closed,
     ):
-        kinds.append(UPDATED)
+        kinds.append(UPDATED)  # reopened, too
     if not kinds and before.assigned_to != after.assigned_to:
         kinds.append(ASSIGNED)
     if before.delivery != after.delivery and after.delivery is not None:
@@ -87,6 +93,8 @@ def _guess(after: MessageState) -> list[str]:
     happened last."""
     if after.validated_by == "human":
         return [APPROVED] if after.delivery in (None, "pending") else [DELIVERY]
+    if after.closed:
+        return [CLOSED]
     return [TRIAGED] if after.validated_by == "ai" else [UPDATED]
 
 

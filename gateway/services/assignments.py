@@ -1,4 +1,5 @@
-"""Assignment: an operator takes a pending message, releases it, or hands it to a sector.
+"""Assignment: an operator takes a pending message, releases it, hands it to a sector, or
+closes it without an answer.
 
 Taking a message tells the other operators (their queue shows "com Ana") that someone
 is answering it, so two people do not write to one customer. Only the holder may
@@ -22,6 +23,8 @@ log = structlog.get_logger(__name__)
 
 # What a message holds once nobody is answering it.
 UNASSIGNED: dict[str, Any] = {"assigned_to": None, "assigned_at": None}
+# What a message holds once it is no longer closed (reopened, or answered after all).
+OPEN: dict[str, Any] = {"closed_at": None, "closed_by": None, "close_reason": None}
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ def not_answered(row: ChatInteraction) -> None:
 
 
 class AssignmentService:
-    """Take, release and transfer, each decided on the locked row."""
+    """Take, release, transfer, close and reopen, each decided on the locked row."""
 
     def __init__(self, repository: AssignmentRepository, sectors: SectorCatalog) -> None:
         self._repository = repository
@@ -58,6 +61,11 @@ class AssignmentService:
     async def take(self, interaction_id: int, actor: Actor) -> ChatInteraction:
         def decide(row: ChatInteraction) -> dict[str, Any]:
             not_answered(row)
+            if row.closed_at is not None:
+                raise Conflict(
+                    f"message {row.id} was closed by {row.closed_by} without an answer; "
+                    "reopen it to answer it"
+                )
             if row.assigned_to == actor.name:
                 return {}  # taking it again changes nothing, not even since when
             if row.assigned_to is not None:
@@ -97,6 +105,31 @@ class AssignmentService:
 
         row = await self._change(interaction_id, decide)
         log.info("message_transferred", interaction_id=interaction_id, sector=sector)
+        return row
+
+    async def close(self, interaction_id: int, reason: str, actor: Actor) -> ChatInteraction:
+        """Take the message out of the queue without answering it ("ok, obrigado!", spam, a
+        question sent twice): nothing is sent, and nobody holds it any more."""
+
+        def decide(row: ChatInteraction) -> dict[str, Any]:
+            not_answered(row)
+            if row.closed_at is not None:
+                return {}  # closed already: the first close, and its reason, stand
+            actor.check_holds(row, "close")
+            return {**UNASSIGNED, "closed_by": actor.name, "close_reason": reason}
+
+        row = await self._change(interaction_id, decide)
+        log.info("message_closed", interaction_id=interaction_id, reason=reason, by=actor.name)
+        return row
+
+    async def reopen(self, interaction_id: int, actor: Actor) -> ChatInteraction:
+        """Put a closed message back in the queue, in its place by when it was received."""
+
+        def decide(row: ChatInteraction) -> dict[str, Any]:
+            return dict(OPEN) if row.closed_at is not None else {}
+
+        row = await self._change(interaction_id, decide)
+        log.info("message_reopened", interaction_id=interaction_id, by=actor.name)
         return row
 
     async def _change(self, interaction_id: int, decide: Decide) -> ChatInteraction:
