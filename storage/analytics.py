@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.models import CLOSE_REASONS
 from storage.routing import KB_ACCOUNT, KB_CHANNEL
 
 # Queue-age bands: (name, lower bound in seconds, upper bound or None), as the console
@@ -112,6 +113,8 @@ class AnalyticsRows:
     sector_reviews: list[SectorReviews] = field(default_factory=list)
     responses: ResponseTimeRow | None = None  # every sector's together
     sector_responses: list[ResponseTimeRow] = field(default_factory=list)
+    # The range's messages closed without an answer, by reason (storage.models.CLOSE_REASONS).
+    closed: dict[str, int] = field(default_factory=dict)
 
 
 class AnalyticsRepository:
@@ -134,7 +137,7 @@ class AnalyticsRepository:
             await session.execute(text(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))
             now = (await session.execute(text("SELECT now()"))).scalar_one()
             messages = await self._messages(session, window, bucket)
-            total, suggested = await self._suggested(session, window)
+            total, suggested, closed = await self._suggested(session, window)
             latency = await self._latency(session, window)
             responses = await self._responses(session, {**window, "target": target_seconds})
             return AnalyticsRows(
@@ -142,6 +145,7 @@ class AnalyticsRepository:
                 messages=messages,
                 total_messages=total,
                 suggested_messages=suggested,
+                closed=closed,
                 reviews=await self._reviews(session, window),
                 latency_count=int(latency["n"]),
                 latency_p50_ms=latency["p50"],
@@ -174,9 +178,16 @@ class AnalyticsRepository:
         return [SectorBucketCount(row.bucket, row.sector, int(row.n)) for row in result]
 
     @staticmethod
-    async def _suggested(session: AsyncSession, window: dict[str, Any]) -> tuple[int, int]:
+    async def _suggested(
+        session: AsyncSession, window: dict[str, Any]
+    ) -> tuple[int, int, dict[str, int]]:
+        """The range's messages, how many got a suggestion, and how many are closed without
+        an answer, by reason."""
         # A rejected suggestion is taken off its message and kept only in its review, so
         # "got a suggestion" is either of the two.
+        closed = ",\n".join(
+            f"count(*) FILTER (WHERE m.close_reason = '{r}') AS {r}" for r in CLOSE_REASONS
+        )
         row = (
             await session.execute(
                 text(
@@ -186,7 +197,8 @@ class AnalyticsRepository:
                                WHERE m.suggestion IS NOT NULL OR EXISTS (
                                    SELECT 1 FROM suggestion_reviews r
                                    WHERE r.interaction_id = m.id)
-                           ) AS suggested
+                           ) AS suggested,
+                           {closed}
                     FROM chat_interactions m
                     WHERE {_IN_RANGE} AND {_CUSTOMER}
                     """
@@ -194,7 +206,8 @@ class AnalyticsRepository:
                 window,
             )
         ).one()
-        return int(row.total), int(row.suggested)
+        values = row._mapping
+        return int(row.total), int(row.suggested), {r: int(values[r]) for r in CLOSE_REASONS}
 
     @staticmethod
     async def _latency(session: AsyncSession, window: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class Msg:
     pipeline_ms: float | None
     kb: bool = False
     answered_after: timedelta | None = None  # from receipt to its first answer
+    closed: str | None = None  # closed without an answer, for this reason
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ MESSAGES = (
     Msg(75 * H, "suporte", "human", False, 2000.0, answered_after=3 * M),  # answered by hand
     Msg(5 * D, "vendas", "pending", False, None),  # before the range, still waiting
     Msg(2 * H, "vendas", "human", False, None, kb=True),  # a knowledge-base pair
+    Msg(3 * H, "geral", "pending", False, 150.0, closed="no_reply_needed"),  # "ok, obrigado"
+    Msg(26 * H, "geral", "pending", False, 180.0, closed="spam"),
+    Msg(40 * H, "suporte", "ai", True, 700.0, closed="duplicate"),  # asked again elsewhere
+    Msg(8 * D, "geral", "pending", False, None, closed="spam"),  # before the range
 )
 REVIEWS = (
     Review(4, 29 * H, "approved", "vendas"),
@@ -115,10 +120,11 @@ async def seed(db: str) -> History:
             """
             INSERT INTO chat_interactions (id, client_id, sector, message, answer,
                 validated_by, channel, channel_account, suggestion, pipeline_ms,
-                answered_at, created_at, updated_at)
+                answered_at, closed_at, closed_by, close_reason, created_at, updated_at)
             OVERRIDING SYSTEM VALUE
             VALUES (:id, :client, :sector, :message, :answer, :validated, 'rest', :account,
-                CAST(:suggestion AS jsonb), :ms, :answered, :created, :created)
+                CAST(:suggestion AS jsonb), :ms, :answered, :closed_at, :closed_by, :reason,
+                :created, :created)
             """,
             id=interaction_id,
             client=KB_CLIENT_ID if msg.kb else uuid.uuid4(),
@@ -130,6 +136,9 @@ async def seed(db: str) -> History:
             suggestion='{"method": "retrieval", "confidence": 0.9}' if msg.suggested else None,
             ms=msg.pipeline_ms,
             answered=history.created(msg.ago) + msg.answered_after if msg.answered_after else None,
+            closed_at=history.created(msg.ago) + M if msg.closed else None,
+            closed_by="Ana" if msg.closed else None,
+            reason=msg.closed,
             created=history.created(msg.ago),
         )
     assert KB_CHANNEL == "rest"  # the statement above writes knowledge pairs as 'rest'
@@ -194,15 +203,10 @@ def expected(history: History, now: datetime) -> dict:
     failures = Counter(
         (f.code, f.reason) for f in FAILURES if f.status == "failed" and history.in_range(f.ago)
     )
-    ages = [
-        (now - history.created(m.ago)).total_seconds()
-        for _, m in customers
-        if m.validated_by != "human"
-    ]
+    waiting = [m for _, m in customers if m.validated_by != "human" and m.closed is None]
+    ages = [(now - history.created(m.ago)).total_seconds() for m in waiting]
     bands = Counter()
-    for _, m in customers:
-        if m.validated_by == "human":
-            continue
+    for m in waiting:
         for name, upper in BANDS:
             if upper is None or m.ago < upper:
                 bands[name] += 1
@@ -235,10 +239,7 @@ def expected(history: History, now: datetime) -> dict:
         "p50_age": percentile(ages, 0.5),
         "bands": bands,
         "rates": rates,
-        "late": sum(
-            1
-            for _, m in customers
-            if m.validated_by != "human" and m.answered_after is None and m.ago > TARGET
-        ),
+        "late": sum(1 for m in waiting if m.answered_after is None and m.ago > TARGET),
+        "closed": Counter(m.closed for _, m in in_range if m.closed),
         "waits": waits,
     }

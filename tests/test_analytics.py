@@ -95,6 +95,14 @@ async def test_the_numbers_are_the_ones_counted_from_the_history(client, setting
     }
 
     assert queue["late"] == want["late"]
+    # Closed without an answer: out of the queue, counted by reason.
+    closed = body["closed"]
+    assert {r: closed[r] for r in ("no_reply_needed", "spam", "duplicate")} == {
+        "no_reply_needed": 1,
+        "spam": 1,
+        "duplicate": 1,
+    }
+    assert closed["total"] == sum(want["closed"].values()) == 3
 
     # Time to first answer of the range's messages, against the 15-minute target.
     responses = body["responses"]
@@ -153,6 +161,8 @@ async def test_the_numbers_are_the_ones_counted_from_the_history(client, setting
     assert table[("queue_waiting", "", "", "")] == str(want["waiting"])
     assert table[("queue_age", "", "", "gt_24h")] == str(want["bands"]["gt_24h"])
     assert table[("queue_late", "", "", "")] == str(want["late"])
+    assert table[("closed_total", "", "", "")] == "3"
+    assert table[("closed", "", "", "spam")] == "1"
     assert table[("answered", "", "", "")] == str(len(everything))
     assert table[("sector_answered", "vendas", "", "")] == "3"
     assert table[("sector_answered_within_target", "vendas", "", "")] == "2"

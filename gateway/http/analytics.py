@@ -88,6 +88,9 @@ def csv_rows(report: Analytics) -> Iterator[Row]:
     for band in queue.bands:
         yield "queue_age", None, None, band.band, band.count
     yield "queue_late", None, None, "", queue.late
+    yield "closed_total", None, None, "", report.closed.total
+    for reason in ("no_reply_needed", "spam", "duplicate"):
+        yield "closed", None, None, reason, getattr(report.closed, reason)
     responses = report.responses
     yield "response_target_seconds", None, None, "", responses.target_seconds
     for prefix, times in [("", responses)] + [("sector_", s) for s in responses.by_sector]:

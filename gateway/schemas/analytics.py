@@ -86,6 +86,13 @@ class DeliveryFailures(BaseModel):
     by_reason: list[FailureReason] = Field(description="Most frequent first.")
 
 
+class ClosedCounts(BaseModel):
+    total: int = Field(description="Messages of the range closed without an answer.")
+    no_reply_needed: int = Field(description="Thanks, ok: nothing to answer.")
+    spam: int
+    duplicate: int = Field(description="Asked again in another message.")
+
+
 class AgeBand(BaseModel):
     band: str = Field(description="lt_5m, 5m_30m, 30m_2h, 2h_24h or gt_24h.")
     count: int
@@ -145,6 +152,10 @@ class Analytics(BaseModel):
     latency: Latency
     delivery_failures: DeliveryFailures
     queue: QueueAge
+    closed: ClosedCounts = Field(
+        description="The range's messages operators closed without an answer, by reason "
+        "(reopened or answered since: not counted)."
+    )
     responses: ResponseTimes = Field(
         description="Time to first answer (a human's, or a sector's auto-send) of the "
         "range's messages, against the response target."

@@ -16,6 +16,7 @@ from gateway.schemas.analytics import (
     AgeBand,
     Analytics,
     Bucket,
+    ClosedCounts,
     DeliveryFailures,
     FailureReason,
     Latency,
@@ -157,6 +158,7 @@ class AnalyticsService:
                 bands=[AgeBand(band=name, count=rows.queue.bands[name]) for name, *_ in AGE_BANDS],
                 late=rows.queue.late,
             ),
+            closed=ClosedCounts(total=sum(rows.closed.values()), **rows.closed),
             responses=self._responses(rows),
             sector_rates=self._rates(rows),
         )
