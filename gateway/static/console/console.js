@@ -1,6 +1,6 @@
 // The operator console: sign in with an API key, watch the queue live, take a message,
 // answer customers, read a customer's whole conversation, search past messages (the saved
-// replies beside the answer box are replies.js's).
+// replies beside the answer box are replies.js's; closing one without an answer, closing.js's).
 // Every call goes to the REST API with `Authorization: Bearer <key>`; the key lives in
 // sessionStorage (this tab only). Live updates come from GET /api/v1/operator/events,
 // read with fetch() so it can carry the same header (EventSource cannot).
@@ -602,7 +602,8 @@ function renderSuggestion(message, candidates, offered) {
   const suggestion = message.suggestion;
   if (!suggestion) {
     const none = offered ? "suggestion.none_offered" : "suggestion.none";
-    const text = message.validated_by === "human" ? t("suggestion.none_human") : t(none);
+    const text = message.validated_by === "human" ? t("suggestion.none_human")
+      : t(closing.isClosed(message) ? "closing.no_suggestion" : none); // nothing to write
     return [el("h3", {}, t("suggestion.title")), el("p", { class: "muted" }, text)];
   }
   const sources = new Set(suggestion.source_ids || []);
@@ -681,7 +682,8 @@ function renderHistory(message, history) {
     el("h3", {}, t("history.title")),
     others.length === 0 ? el("p", { class: "muted" }, t("history.first")) :
       el("ul", { class: "history" }, others.map((m) => el("li", {},
-        el("div", { class: "when" }, `#${m.id} · ${when(m.created_at)} · ${stateName(m.validated_by)}`),
+        el("div", { class: "when" }, `#${m.id} · ${when(m.created_at)} · ${
+          closing.isClosed(m) ? t("closing.history") : stateName(m.validated_by)}`),
         el("div", {}, m.message),
         m.answer && m.validated_by === "human" ? el("div", { class: "reply" }, `↳ ${m.answer}`) : null,
       ))),
@@ -714,9 +716,10 @@ function renderAssignment(message, open) {
 
 function renderDetail() {
   const { message, candidates, answers, history } = state.detail;
-  const open = message.validated_by !== "human";
+  // Closed without an answer (closing.js): nothing to answer until it is reopened.
+  const open = message.validated_by !== "human" && !closing.isClosed(message);
   const elsewhere = Boolean(message.assigned_to) && !isMine(message);
-  const suggested = message.validated_by === "ai" && !elsewhere;
+  const suggested = open && message.validated_by === "ai" && !elsewhere;
   const draft = state.draft && state.draft.id === message.id ? state.draft.text : null;
   const answer = el("textarea", { id: "answer", "aria-label": t("answer.label"),
     placeholder: t("answer.placeholder"), disabled: !open || elsewhere,
@@ -732,8 +735,10 @@ function renderDetail() {
     : t("no_sector");
   const assignment = renderAssignment(message, open);
   const offered = renderAnswers(message, answers, open && !elsewhere);
+  const closer = closing.controls(message, elsewhere); // Encerrar sem resposta, or Reabrir
   fill($("detail"),
     el("h2", {}, t("message.title", { id: message.id })),
+    closing.notice(message),
     elsewhere && open
       ? el("p", { class: "notice", id: "taken-notice", role: "status" },
         t("assigned.other_banner", { name: message.assigned_to })) : null,
@@ -744,10 +749,10 @@ function renderDetail() {
       el("dt", {}, t("field.sector")), el("dd", { id: "detail-sector" }, sector),
       el("dt", {}, t("field.received")), el("dd", {}, when(message.created_at)),
       el("dt", {}, t("field.assigned")), el("dd", { id: "detail-assigned" }, assignment.holder),
-      el("dt", {}, t("field.state")), el("dd", { id: "detail-state" },
-        message.operator_name && !open
+      el("dt", {}, t("field.state")), el("dd", { id: "detail-state" }, closing.state(message) ??
+        (message.operator_name && !open
           ? t("state.by", { state: stateName(message.validated_by), name: message.operator_name })
-          : stateName(message.validated_by)),
+          : stateName(message.validated_by))),
       el("dt", {}, t("field.delivery")), el("dd", { id: "delivery-state" }, deliveryText(message.delivery))),
     open ? assignment.controls : null,
     el("p", { class: "customer", id: "customer-message" }, message.message),
@@ -765,7 +770,9 @@ function renderDetail() {
       el("button", { type: "button", class: "danger", disabled: !suggested,
         onclick: () => act("reject") }, t("action.reject")),
       el("button", { type: "button", disabled: !open || elsewhere || message.validated_by === "ai",
-        onclick: () => act("reply") }, t("action.reply"))),
+        onclick: () => act("reply") }, t("action.reply")),
+      closer.button),
+    closer.choice,
     el("p", { class: `status-line${status && status.error ? " error" : ""}`, id: "action-status",
       role: status && status.error ? "alert" : "status" }, status ? status.text : ""),
     ...renderHistory(message, history),
@@ -849,7 +856,10 @@ async function loadOlder() {
 
 function turn(message) {
   const replies = [];
-  if (message.validated_by === "ai" && message.answer) {
+  const closed = closing.turn(message); // closing.js: who closed it without an answer, and why
+  if (closed) {
+    replies.push(closed);
+  } else if (message.validated_by === "ai" && message.answer) {
     replies.push(el("div", { class: "bubble suggested" },
       el("div", { class: "who" }, t("conversation.suggested")), message.answer));
   } else if (message.validated_by === "human" && message.answer) {
@@ -962,7 +972,7 @@ function onKey(event) {
   if (event.key === "Escape") {
     if (!$("help").hidden) toggleHelp(false);
     else if (typing) event.target.blur();
-    else replies.close();
+    else if (!closing.cancel()) replies.close();
     return;
   }
   if (typing) {
@@ -988,6 +998,7 @@ function onKey(event) {
     },
     c: () => state.detail && openConversation(),
     p: () => message && replies.open(),
+    x: () => message && closing.key(),
     n: nextFree,
     1: () => message && useAnswer(0), 2: () => message && useAnswer(1), 3: () => message && useAnswer(2),
     "/": () => $("search-input").focus(),
