@@ -84,7 +84,8 @@ class AssignmentRequest(_Strict):
         default=None,
         min_length=1,
         max_length=200,
-        description="Who takes it, as the console shows it; omitted: the API key's name.",
+        description="Who does it, as the console shows it (the name the operator signed in "
+        "with); omitted: the API key's name.",
     )
 
 
