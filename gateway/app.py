@@ -26,6 +26,7 @@ from gateway.http import (
     events,
     keys,
     messages,
+    notes,
     operators,
     replies,
     system,
@@ -41,6 +42,7 @@ from gateway.services.assignments import AssignmentService
 from gateway.services.embedding import EmbeddingWorker, check_embedding_model
 from gateway.services.knowledge import KnowledgeBase
 from gateway.services.messages import MessageService
+from gateway.services.notes import NoteService
 from gateway.services.operators import OperatorService
 from gateway.services.pipeline import build_pipeline
 from gateway.services.replies import ReplyService
@@ -51,6 +53,7 @@ from storage.api_keys import ApiKeyRepository
 from storage.assignments import AssignmentRepository
 from storage.database import create_engine, ping, session_factory
 from storage.embedded import EmbeddedPostgres
+from storage.notes import NoteRepository
 from storage.replies import ReplyRepository
 from storage.repositories import MessageRepository, MetaRepository, SectorRepository
 from storage.routing import RoutingRepository
@@ -156,6 +159,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         AssignmentRepository(app[keys.SESSIONS]), app[keys.SECTORS]
     )
     app[keys.REPLIES] = ReplyService(ReplyRepository(app[keys.SESSIONS]), app[keys.SECTORS])
+    app[keys.NOTES] = NoteService(NoteRepository(app[keys.SESSIONS]))
     app[keys.API_KEYS] = ApiKeyService(ApiKeyRepository(app[keys.SESSIONS]))
     app[keys.ANALYTICS] = AnalyticsService(
         AnalyticsRepository(app[keys.SESSIONS]),
@@ -212,6 +216,7 @@ def create_app(settings: Settings, *, host: str | None = None) -> web.Applicatio
             *operators.OPERATIONS,
             *assignments.OPERATIONS,
             *replies.OPERATIONS,
+            *notes.OPERATIONS,
             *events.OPERATIONS,
             *access.OPERATIONS,
             *analytics.OPERATIONS,

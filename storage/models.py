@@ -233,3 +233,16 @@ ChatInteraction.customer_name = column_property(  # type: ignore[attr-defined]
 # What is read with a message rather than stored on it: refreshed with the columns an
 # update changed, as a flush expires them.
 DERIVED = ("delivery_parts", "customer_name")
+
+
+class ClientNote(Base):
+    """An operator's note about a customer (their client_id), never shown to them
+    (migration 0014)."""
+
+    __tablename__ = "client_notes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

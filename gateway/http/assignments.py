@@ -26,14 +26,14 @@ def actor_of(request: web.Request, operator_name: str | None) -> Actor:
     return Actor(name=operator_name or principal.name, admin=principal.role is Role.ADMIN)
 
 
-async def _optional_body(request: web.Request) -> AssignmentRequest:
+async def optional_body(request: web.Request) -> AssignmentRequest:
     if not request.can_read_body:
         return AssignmentRequest()
     return await parse_body(request, AssignmentRequest)
 
 
 async def take(request: web.Request) -> web.Response:
-    body = await _optional_body(request)
+    body = await optional_body(request)
     row = await request.app[keys.ASSIGNMENTS].take(
         path_int(request, "id"), actor_of(request, body.operator_name)
     )
@@ -41,7 +41,7 @@ async def take(request: web.Request) -> web.Response:
 
 
 async def release(request: web.Request) -> web.Response:
-    body = await _optional_body(request)
+    body = await optional_body(request)
     row = await request.app[keys.ASSIGNMENTS].release(
         path_int(request, "id"), actor_of(request, body.operator_name)
     )
@@ -67,7 +67,7 @@ async def close(request: web.Request) -> web.Response:
 
 
 async def reopen(request: web.Request) -> web.Response:
-    body = await _optional_body(request)
+    body = await optional_body(request)
     row = await request.app[keys.ASSIGNMENTS].reopen(
         path_int(request, "id"), actor_of(request, body.operator_name)
     )
