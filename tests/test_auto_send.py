@@ -14,7 +14,8 @@ from config.errors import ConfigurationError
 from config.sectors import load_sectors
 from config.settings import CONFIG_DIR
 from gateway.app import create_app
-from tests.conftest import bearer, issue_key, make_settings
+from gateway.http import keys
+from tests.conftest import bearer, issue_key, make_settings, query_sql
 from tests.routing_helpers import API, CLIENT, import_kb, wait_until_triaged
 
 KB = [
@@ -101,6 +102,55 @@ async def test_only_an_opted_in_sector_above_its_threshold_sends(tmp_path, db_ur
         assert len(sent) == auto_sent
         response = await client.get(f"{API}/messages/{same['id']}")
         assert (await response.json())["delivery"]["status"] == "sent"
+    finally:
+        await client.close()
+
+
+async def test_a_message_closed_before_its_triage_is_not_auto_sent(
+    tmp_path, db_url, aiohttp_server
+):
+    settings = make_settings(
+        db_url, sectors_file=sectors_file(tmp_path, suporte=0.97), run_worker=False
+    )
+    client = TestClient(TestServer(create_app(settings)), headers=bearer(await issue_key(db_url)))
+    await client.start_server()
+    try:
+        app = client.server.app
+        await import_kb(client, KB)
+        received: list[dict] = []
+
+        async def answered(request: web.Request) -> web.Response:
+            received.append(await request.json())
+            return web.json_response({"ok": True})
+
+        hook = web.Application()  # where an auto-sent answer to a REST message would go
+        hook.router.add_post("/hook", answered)
+        callback = str((await aiohttp_server(hook)).make_url("/hook"))
+        body = {
+            "client_id": str(CLIENT),
+            "sector": "suporte",
+            "message": KB[0]["question"],
+            "callback_url": callback,
+        }
+        created = await (await client.post(f"{API}/messages/", json=body)).json()
+        response = await client.post(
+            f"{API}/operator/messages/{created['id']}/close", json={"reason": "duplicate"}
+        )
+        assert response.status == 200, await response.text()
+        await app[keys.EMBEDDING_WORKER].drain()  # triages what it embeds, as in `serve`
+        await app[keys.PIPELINE].drain()
+
+        row = await (await client.get(f"{API}/messages/{created['id']}")).json()
+        assert row["suggestion"]["auto_send"] is True  # it would have been sent
+        assert (row["close_reason"], row["answered_at"], row["delivery"]) == (
+            "duplicate",
+            None,
+            None,
+        )
+        sent = await query_sql(db_url, "SELECT count(*) AS n FROM deliveries")
+        assert sent == [{"n": 0}]
+        await asyncio.sleep(0.5)  # give a wrongful send the chance to show itself
+        assert received == []
     finally:
         await client.close()
 

@@ -233,7 +233,8 @@ class PipelineWorker:
         for row, values in finished:
             elapsed_ms = elapsed[row.id]
             auto_send = values.get("suggestion", {}).get("auto_send", False)
-            if auto_send and self._outbox is not None:
+            # An operator closed it before it was triaged: the customer is sent nothing.
+            if auto_send and self._outbox is not None and row.closed_at is None:
                 # Queued in the same transaction as the suggestion: both or neither.
                 sent = await self._outbox.enqueue_answer(session, row, values["answer"])
                 if sent:
