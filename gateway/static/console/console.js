@@ -1,6 +1,7 @@
 // The operator console: sign in with an API key, watch the queue live, take a message,
 // answer customers, read a customer's whole conversation, search past messages (the saved
-// replies beside the answer box are replies.js's; closing one without an answer, closing.js's).
+// replies beside the answer box are replies.js's; closing one without an answer, closing.js's;
+// the internal notes about a customer, notes.js's).
 // Every call goes to the REST API with `Authorization: Bearer <key>`; the key lives in
 // sessionStorage (this tab only). Live updates come from GET /api/v1/operator/events,
 // read with fetch() so it can carry the same header (EventSource cannot).
@@ -515,6 +516,7 @@ async function loadDetail(id) {
       api("GET", `/operator/messages/${id}/candidates?limit=5`).catch(() => null),
       api("GET", `/operator/messages/${id}/answers?limit=3`).catch(() => null),
       api("GET", `/messages/client/${message.client_id}?per_page=10`).catch(() => null),
+      notes.load(message), // notes.js: the customer's internal notes (the feed carries none)
     ]);
     if (state.selected !== id) return;
     state.detail = { message, candidates, answers, history };
@@ -687,6 +689,7 @@ function renderHistory(message, history) {
         el("div", {}, m.message),
         m.answer && m.validated_by === "human" ? el("div", { class: "reply" }, `↳ ${m.answer}`) : null,
       ))),
+    notes.section(message), // notes.js: what the operators tell each other about the customer
     el("button", { type: "button", id: "open-conversation", onclick: () => openConversation() },
       t("history.open")),
   ];
@@ -744,8 +747,11 @@ function renderDetail() {
         t("assigned.other_banner", { name: message.assigned_to })) : null,
     el("dl", {},
       message.customer_name && el("dt", {}, t("field.customer")),
-      message.customer_name && el("dd", { id: "detail-customer" }, message.customer_name),
-      el("dt", {}, t("field.channel")), el("dd", {}, channelName(message.channel)),
+      // notes.count: "2 notas" beside the customer's name (or, without one, their channel)
+      message.customer_name && el("dd", {},
+        el("span", { id: "detail-customer" }, message.customer_name), notes.count(message)),
+      el("dt", {}, t("field.channel")),
+      el("dd", {}, channelName(message.channel), message.customer_name ? null : notes.count(message)),
       el("dt", {}, t("field.sector")), el("dd", { id: "detail-sector" }, sector),
       el("dt", {}, t("field.received")), el("dd", {}, when(message.created_at)),
       el("dt", {}, t("field.assigned")), el("dd", { id: "detail-assigned" }, assignment.holder),
@@ -999,6 +1005,7 @@ function onKey(event) {
     c: () => state.detail && openConversation(),
     p: () => message && replies.open(),
     x: () => message && closing.key(),
+    o: () => message && notes.focus(),
     n: nextFree,
     1: () => message && useAnswer(0), 2: () => message && useAnswer(1), 3: () => message && useAnswer(2),
     "/": () => $("search-input").focus(),
