@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, false, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
-from storage.models import DERIVED, ChatInteraction, Meta, Sector
+from storage.models import DERIVED, REOPENED, ChatInteraction, Meta, Sector
 from storage.reviews import Before, review_of
 from storage.step_writes import StepWrite, write_steps
 
@@ -25,6 +25,7 @@ _WITHOUT_VECTOR = defer(ChatInteraction.embedding)
 class Page:
     items: list[ChatInteraction]
     total: int
+    tallied: int = 0  # of the `total`, how many meet page_of's `tally`
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,17 @@ async def page_of(
     *,
     page: int,
     per_page: int,
+    tally: ColumnElement[bool] | None = None,
 ) -> Page:
-    """One page of interactions matching `conditions`, with the total that match."""
+    """One page of interactions matching `conditions`, with the total that match and,
+    counted in the same statement, how many of those also meet `tally`."""
     async with sessions() as session:
-        total = await session.scalar(
-            select(func.count()).select_from(ChatInteraction).where(*conditions)
+        counted = await session.execute(
+            select(func.count(), func.count().filter(tally if tally is not None else false()))
+            .select_from(ChatInteraction)
+            .where(*conditions)
         )
+        total, tallied = counted.one()
         rows = await session.scalars(
             select(ChatInteraction)
             .options(_WITHOUT_VECTOR)
@@ -54,7 +60,7 @@ async def page_of(
             .limit(per_page)
             .offset((page - 1) * per_page)
         )
-        return Page(items=list(rows), total=total or 0)
+        return Page(items=list(rows), total=total or 0, tallied=tallied or 0)
 
 
 # pgvector 0.8: keep scanning the HNSW graph until enough rows pass the filter (a
@@ -147,7 +153,8 @@ class MessageRepository:
                 row.answered_at = func.now()
             if newly_human and row.closed_at is not None:
                 # Answered after all: no longer closed without an answer.
-                row.closed_at = row.closed_by = row.close_reason = None
+                for name, value in REOPENED.items():
+                    setattr(row, name, value)
             await session.flush()
             if in_transaction is not None:
                 await in_transaction(session, row)

@@ -263,26 +263,20 @@ class RoutingRepository:
 
     # --- the operators' queue ------------------------------------------------------------
 
-    async def open_queue(self, *, page: int, per_page: int, sector: str | None) -> Page:
-        """Rows waiting for a human (a suggestion or no answer), oldest first."""
+    async def open_queue(
+        self, *, page: int, per_page: int, sector: str | None, late_before: datetime
+    ) -> Page:
+        """Rows waiting for a human (a suggestion or no answer), oldest first; `tallied`:
+        how many of the whole queue (of that sector) were received before `late_before` and
+        have had no answer yet (a sector's auto-send answers a message that stays in it)."""
         return await page_of(
             self._sessions,
             in_queue(sector),
             (ChatInteraction.created_at, ChatInteraction.id),
             page=page,
             per_page=per_page,
+            tally=unanswered_before(late_before),
         )
-
-    async def unanswered_before(self, *, sector: str | None, before: datetime) -> int:
-        """How many rows of the open queue were received before `before` and have had no
-        answer yet (a sector's auto-send answers a message that stays in the queue)."""
-        async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(ChatInteraction)
-                .where(*in_queue(sector), unanswered_before(before))
-            )
-            return count or 0
 
     # --- the knowledge base --------------------------------------------------------------
 

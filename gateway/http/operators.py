@@ -56,7 +56,7 @@ async def queue(request: web.Request) -> web.Response:
     return json_model(
         QueuePage(
             **{**paged, "items": items},
-            late=found.late,
+            late=found.tallied,  # the open queue's tally: past the target, unanswered
             response_target_seconds=int(target.total_seconds()),
         )
     )

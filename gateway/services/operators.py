@@ -29,11 +29,6 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
-class OpenQueue(Page):
-    late: int  # received before the response target's cutoff, in the whole queue
-
-
-@dataclass(frozen=True)
 class RankedCandidates:
     message: ChatInteraction
     threshold: float
@@ -81,15 +76,15 @@ class OperatorService:
 
     async def queue(
         self, *, sector: str | None, page: int, per_page: int, late_before: datetime
-    ) -> OpenQueue:
-        """One page of the open queue, oldest first, and how many of the whole queue (of
-        that sector) were received before `late_before` and still have no answer: past the
-        response target."""
+    ) -> Page:
+        """One page of the open queue, oldest first; its `tallied` is how many of the whole
+        queue (of that sector) were received before `late_before` and still have no answer:
+        past the response target."""
         if sector is not None and self._sectors is not None and self._sectors.get(sector) is None:
             raise NotFound(f"no sector named {sector!r}; known: {', '.join(self._sectors.names)}")
-        found = await self._repository.open_queue(page=page, per_page=per_page, sector=sector)
-        late = await self._repository.unanswered_before(sector=sector, before=late_before)
-        return OpenQueue(found.items, found.total, late)
+        return await self._repository.open_queue(
+            page=page, per_page=per_page, sector=sector, late_before=late_before
+        )
 
     async def _embedded(self, interaction_id: int) -> tuple[ChatInteraction, list[float] | None]:
         try:
