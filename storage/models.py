@@ -31,6 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_colu
 VALIDATED_BY = ("pending", "ai", "human")
 # Why an operator closed a message without answering it (migration 0013's check).
 CLOSE_REASONS = ("no_reply_needed", "spam", "duplicate")
+# What a closed message holds once it is open again (reopened, or answered after all).
+REOPENED: dict[str, None] = {"closed_at": None, "closed_by": None, "close_reason": None}
 CHANNELS = ("rest", "telegram", "whatsapp")
 
 

@@ -17,14 +17,12 @@ import structlog
 from config.errors import Conflict, NotFound
 from config.sectors import SectorCatalog
 from storage.assignments import AssignmentRepository, Decide
-from storage.models import ChatInteraction
+from storage.models import REOPENED, ChatInteraction
 
 log = structlog.get_logger(__name__)
 
 # What a message holds once nobody is answering it.
 UNASSIGNED: dict[str, Any] = {"assigned_to": None, "assigned_at": None}
-# What a message holds once it is no longer closed (reopened, or answered after all).
-OPEN: dict[str, Any] = {"closed_at": None, "closed_by": None, "close_reason": None}
 
 
 @dataclass(frozen=True)
@@ -126,7 +124,7 @@ class AssignmentService:
         """Put a closed message back in the queue, in its place by when it was received."""
 
         def decide(row: ChatInteraction) -> dict[str, Any]:
-            return dict(OPEN) if row.closed_at is not None else {}
+            return dict(REOPENED) if row.closed_at is not None else {}
 
         row = await self._change(interaction_id, decide)
         log.info("message_reopened", interaction_id=interaction_id, by=actor.name)
