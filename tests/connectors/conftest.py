@@ -76,6 +76,13 @@ async def start_app(aiohttp_client, settings: Settings):
 
 
 @pytest.fixture
+async def live_client(channel_settings, aiohttp_client):
+    """The gateway with its workers running, as in `atende serve`: the pipeline routes and
+    suggests, the delivery worker sends, the live feed tells the console's pages."""
+    return await start_app(aiohttp_client, channel_settings.model_copy(update={"run_worker": True}))
+
+
+@pytest.fixture
 async def app_client(channel_settings: Settings, aiohttp_client):
     return await start_app(aiohttp_client, channel_settings)
 
@@ -133,6 +140,13 @@ def telegram_text_update(
             "text": text,
         },
     }
+
+
+async def send_telegram_texts(client, texts: list[tuple[str, int, str]]) -> None:
+    """Customers write to the bot, in order: (text, their user id, their first name)."""
+    for update_id, (said, user_id, name) in enumerate(texts, start=1):
+        update = telegram_text_update(update_id, 10 + update_id, said, user_id=user_id, name=name)
+        assert (await post_telegram(client, update)).status == 200
 
 
 def whatsapp_body(

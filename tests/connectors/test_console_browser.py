@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, issue_key
-from tests.connectors.conftest import post_telegram, start_app, telegram_text_update
+from tests.connectors.conftest import post_telegram, telegram_text_update
 from tests.routing_helpers import import_kb
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,12 +104,6 @@ async def browser_page(*, expected: tuple[str, ...] = ()) -> AsyncIterator:
 async def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-@pytest.fixture
-async def live_client(channel_settings, aiohttp_client):
-    # The workers run, as in `atende serve`: the pipeline suggests, the delivery worker sends.
-    return await start_app(aiohttp_client, channel_settings.model_copy(update={"run_worker": True}))
 
 
 async def test_an_operator_approves_a_telegram_message_that_arrived_live(

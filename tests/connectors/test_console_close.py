@@ -9,10 +9,8 @@ width and in English. Screenshots go to tests/artifacts/console/.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import bearer, issue_key
-from tests.connectors.conftest import deliveries, post_telegram, start_app, telegram_text_update
+from tests.connectors.conftest import deliveries, send_telegram_texts
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.connectors.test_console_work import DESKTOP, PHONE, no_sideways_scroll, sign_in
 from tests.routing_helpers import API, post, wait_until_triaged
@@ -21,12 +19,6 @@ THANKS = "ok, obrigado!"
 SPAM = "GANHE 5 MIL POR SEMANA trabalhando em casa, clique no link da bio"
 ORDER = "Meu pedido ainda não chegou, vocês podem ver?"
 REASONS_PT = ["Não precisa de resposta", "Spam", "Mensagem repetida", "Cancelar"]
-
-
-@pytest.fixture
-async def live_client(channel_settings, aiohttp_client):
-    # The workers run, as in `atende serve`: the pipeline routes, the delivery worker sends.
-    return await start_app(aiohttp_client, channel_settings.model_copy(update={"run_worker": True}))
 
 
 async def stored(client, message_id: int) -> dict:
@@ -66,11 +58,9 @@ async def arrived(page, text: str) -> int:
 
 
 async def send_updates(client) -> None:
-    for update_id, (text, user_id, name) in enumerate(
-        [(THANKS, 4242, "Maria"), (SPAM, 5151, "Promo"), (ORDER, 6262, "João")], start=1
-    ):
-        update = telegram_text_update(update_id, 10 + update_id, text, user_id=user_id, name=name)
-        assert (await post_telegram(client, update)).status == 200
+    await send_telegram_texts(
+        client, [(THANKS, 4242, "Maria"), (SPAM, 5151, "Promo"), (ORDER, 6262, "João")]
+    )
 
 
 async def test_an_operator_closes_messages_without_answering_and_reopens_one(

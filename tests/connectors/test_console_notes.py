@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.conftest import bearer, issue_key
-from tests.connectors.conftest import deliveries, post_telegram, start_app, telegram_text_update
+from tests.connectors.conftest import deliveries, post_telegram, telegram_text_update
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.connectors.test_console_work import DESKTOP, PHONE, no_sideways_scroll, sign_in
 from tests.routing_helpers import API, post, wait_until_triaged
@@ -26,12 +24,6 @@ BRUNO_NOTE = "Financeiro confirmou o pagamento às 14h."
 LONG_LINK = "Comprovante: https://example.com/" + "comprovante-" * 12 + "pdf"
 # Chromium logs the refused requests themselves; they are the point of those steps.
 REFUSED = ("status of 422", "status of 409")
-
-
-@pytest.fixture
-async def live_client(channel_settings, aiohttp_client):
-    # The workers run, as in `atende serve`: the pipeline routes, the feed tells the pages.
-    return await start_app(aiohttp_client, channel_settings.model_copy(update={"run_worker": True}))
 
 
 async def stored_notes(client, client_id: str) -> list[dict]:

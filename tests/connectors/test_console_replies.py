@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from tests.conftest import bearer, issue_key
-from tests.connectors.conftest import post_telegram, start_app, telegram_text_update
+from tests.connectors.conftest import post_telegram, telegram_text_update
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.connectors.test_console_work import DESKTOP, PHONE, no_sideways_scroll, sign_in
 from tests.routing_helpers import API, post, wait_until_triaged
@@ -25,12 +23,6 @@ PASSWORD = "Use 'Esqueci minha senha' na tela de entrada e siga o e-mail."
 ASKED = "Meu boleto venceu ontem, ainda posso pagar?"
 # Chromium logs the refused request itself; that one error is the point of the 409.
 REFUSED = ("status of 409",)
-
-
-@pytest.fixture
-async def live_client(channel_settings, aiohttp_client):
-    # The workers run, as in `atende serve`: the pipeline routes, the delivery worker sends.
-    return await start_app(aiohttp_client, channel_settings.model_copy(update={"run_worker": True}))
 
 
 async def save_reply(client, title: str, text: str, sector: str | None) -> dict:
