@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 
 from storage.models import DERIVED, ChatInteraction
 
@@ -50,3 +50,21 @@ class AssignmentRepository:
             await session.flush()
             await session.refresh(row, attribute_names=[*values, "updated_at", *DERIVED])
             return row
+
+    async def answered_since(self, interaction_id: int) -> bool | None:
+        """Whether the customer who sent the message got an answer, to another of their
+        messages, after it arrived (a human's, or one their sector sent by itself); None
+        when there is no such message."""
+        other = aliased(ChatInteraction)
+        answered = (
+            select(other.id)
+            .where(
+                other.client_id == ChatInteraction.client_id,
+                other.id != ChatInteraction.id,
+                other.answered_at >= ChatInteraction.created_at,
+            )
+            .exists()
+        )
+        query = select(answered).where(ChatInteraction.id == interaction_id)
+        async with self._sessions() as session:
+            return await session.scalar(query)

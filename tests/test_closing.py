@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gateway.services.activity import CLOSED, UPDATED
 from tests.conftest import bearer, issue_key, query_sql, run_sql
-from tests.routing_helpers import API, post
+from tests.routing_helpers import API, CLIENT, post
 from tests.test_console import next_event, open_stream
 from tests.test_operations import scrape, value
 
@@ -146,3 +146,43 @@ async def test_answering_a_closed_message_opens_it_and_the_feed_tells(client, se
         assert reopened["message"]["closed_at"] is None
     finally:
         stream.close()
+
+
+async def test_a_burst_of_messages_is_closed_as_answered_together_once_answered(client, settings):
+    db = settings.async_database_url or ""
+    ana = await operator(settings, "key-ana")
+
+    async def say(text: str, client_id: str = CLIENT) -> int:
+        body = {"client_id": client_id, "message": text, "sector": "financeiro"}
+        response = await client.post(f"{API}/messages/", json=body)
+        assert response.status == 201, await response.text()
+        return (await response.json())["id"]
+
+    hello, morning, question = [await say(t) for t in ("oi", "bom dia", "meu pix nao caiu")]
+    stranger = await say("oi", "0e0c1d52-8d0a-4b7e-9d6c-3f1b2a4c5d6e")
+
+    # Nobody answered the customer yet: refused, and the message stays in the queue.
+    refused = await close(client, hello, 409, headers=ana, reason="answered_together")
+    assert "no answer went to this customer" in refused["error"]["message"]
+    assert hello in [i["id"] for i in (await queue(client, ana))["items"]]
+
+    body = {"answer": "Oi! O Pix cai em até 30 min.", "validated_by": "human"}
+    response = await client.put(f"{API}/messages/{question}", json=body, headers=ana)
+    assert response.status == 200, await response.text()
+    for covered in (hello, morning):
+        closed = await close(client, covered, headers=ana, reason="answered_together")
+        assert (closed["close_reason"], closed["closed_by"]) == ("answered_together", "key-ana")
+    assert [i["id"] for i in (await queue(client, ana))["items"]] == [stranger]
+    # Closing queued nothing for the customer (over REST the answer itself is not delivered).
+    assert await query_sql(db, "SELECT id FROM deliveries") == []
+
+    # Another customer's answer does not cover them, nor one sent before the message came.
+    await close(client, stranger, 409, headers=ana, reason="answered_together")
+    later = await say("obrigado")
+    await close(client, later, 409, headers=ana, reason="answered_together")
+    assert await close(client, 999_999, 404, reason="answered_together")
+
+    closed = (await (await client.get(f"{API}/analytics")).json())["closed"]
+    assert (closed["answered_together"], closed["total"]) == (2, 2)
+    lines = (await (await client.get(f"{API}/analytics.csv")).text()).splitlines()
+    assert any(",answered_together," in line and line.endswith(",2") for line in lines)

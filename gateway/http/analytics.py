@@ -37,6 +37,7 @@ from gateway.http.responses import json_model
 from gateway.schemas.analytics import Analytics, AnalyticsQuery, ChartQuery
 from gateway.services.access import Role
 from gateway.services.analytics import AnalyticsService
+from storage.models import CLOSE_REASONS
 
 Row = tuple[str, str | None, datetime | None, str, float | int | None]
 CSV_HEADER = ("metric", "sector", "bucket", "detail", "value")
@@ -89,7 +90,7 @@ def csv_rows(report: Analytics) -> Iterator[Row]:
         yield "queue_age", None, None, band.band, band.count
     yield "queue_late", None, None, "", queue.late
     yield "closed_total", None, None, "", report.closed.total
-    for reason in ("no_reply_needed", "spam", "duplicate"):
+    for reason in CLOSE_REASONS:
         yield "closed", None, None, reason, getattr(report.closed, reason)
     responses = report.responses
     yield "response_target_seconds", None, None, "", responses.target_seconds

@@ -91,6 +91,9 @@ class ClosedCounts(BaseModel):
     no_reply_needed: int = Field(description="Thanks, ok: nothing to answer.")
     spam: int
     duplicate: int = Field(description="Asked again in another message.")
+    answered_together: int = Field(
+        description="Covered by the answer to another of the customer's messages."
+    )
 
 
 class AgeBand(BaseModel):

@@ -13,7 +13,8 @@ from storage.models import ChatInteraction
 
 ValidatedBy = Literal["pending", "ai", "human"]
 Channel = Literal["rest", "telegram", "whatsapp"]
-CloseReason = Literal["no_reply_needed", "spam", "duplicate"]  # storage.models.CLOSE_REASONS
+# storage.models.CLOSE_REASONS
+CloseReason = Literal["no_reply_needed", "spam", "duplicate", "answered_together"]
 
 
 class _Strict(BaseModel):
@@ -144,7 +145,8 @@ class MessageOut(BaseModel):
     closed_by: str | None = Field(default=None, description="Who closed it.")
     close_reason: CloseReason | None = Field(
         default=None,
-        description="Why: no_reply_needed (thanks, ok), spam, or duplicate (asked again).",
+        description="Why: no_reply_needed (thanks, ok), spam, duplicate (asked again), or "
+        "answered_together (the answer to another of the customer's messages covered it).",
     )
     created_at: datetime
     updated_at: datetime

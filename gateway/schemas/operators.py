@@ -91,8 +91,9 @@ class AssignmentRequest(_Strict):
 
 class CloseRequest(AssignmentRequest):
     reason: CloseReason = Field(
-        description="no_reply_needed (thanks, ok), spam, or duplicate (the customer asked it "
-        "again in another message)."
+        description="no_reply_needed (thanks, ok), spam, duplicate (the customer asked it "
+        "again in another message), or answered_together (the answer to another of the "
+        "customer's messages, sent after this one arrived, covered it: 409 if none was)."
     )
 
 

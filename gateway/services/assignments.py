@@ -107,7 +107,19 @@ class AssignmentService:
 
     async def close(self, interaction_id: int, reason: str, actor: Actor) -> ChatInteraction:
         """Take the message out of the queue without answering it ("ok, obrigado!", spam, a
-        question sent twice): nothing is sent, and nobody holds it any more."""
+        question sent twice, or one the answer to another message covered): nothing is
+        sent, and nobody holds it any more."""
+        # The conversation and the analytics then say the customer was answered: only
+        # true once an answer went to them after this message arrived.
+        if reason == "answered_together":
+            answered = await self._repository.answered_since(interaction_id)
+            if answered is None:
+                raise NotFound(f"no message with id {interaction_id}")
+            if not answered:
+                raise Conflict(
+                    f"message {interaction_id}: no answer went to this customer after it "
+                    "arrived; answer it, or close it for another reason"
+                )
 
         def decide(row: ChatInteraction) -> dict[str, Any]:
             not_answered(row)
