@@ -63,7 +63,15 @@ async def test_the_console_page_and_its_files_need_no_key(client):
     assert 'lang="pt-BR"' in page
     assert "Entrar" in page
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
-    for name in ("console.js", "common.js", "replies.js", "closing.js", "notes.js", "console.css"):
+    for name in (
+        "console.js",
+        "common.js",
+        "replies.js",
+        "closing.js",
+        "notes.js",
+        "together.js",
+        "console.css",
+    ):
         response = await client.get(f"/console/static/{name}", headers={"Authorization": ""})
         assert response.status == 200, name
 

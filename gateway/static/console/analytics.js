@@ -33,8 +33,8 @@ const STRINGS = {
     "stat.failures": "Falhas de envio", "stat.waiting": "Esperando um humano agora",
     "stat.oldest": "mais antiga: {age}", "stat.late": "{count} há mais de {target}",
     "stat.within": "Respondidas no prazo ({target})", "stat.within_p50": "mediana: {age}",
-    "stat.closed": "Encerradas sem resposta",
-    "stat.closed_reasons": "{no_reply_needed} sem necessidade, {spam} spam, {duplicate} repetidas",
+    "stat.closed": "Encerradas pelos operadores",
+    "stat.closed_reasons": "{no_reply_needed} sem necessidade, {spam} spam, {duplicate} repetidas, {answered_together} respondidas junto",
     "responses.title": "Tempo até a primeira resposta, por setor",
     "responses.note": "Mensagens recebidas no período e já respondidas (por um operador ou pelo envio automático do setor), contra o prazo de resposta de {target}.",
     "col.answered": "Respondidas", "col.within": "No prazo", "col.p50": "Mediana", "col.p95": "p95",
@@ -71,8 +71,8 @@ const STRINGS = {
     "stat.failures": "Failed deliveries", "stat.waiting": "Waiting for a human now",
     "stat.oldest": "oldest: {age}", "stat.late": "{count} over {target}",
     "stat.within": "Answered within target ({target})", "stat.within_p50": "median: {age}",
-    "stat.closed": "Closed without a reply",
-    "stat.closed_reasons": "{no_reply_needed} no reply needed, {spam} spam, {duplicate} repeated",
+    "stat.closed": "Closed by operators",
+    "stat.closed_reasons": "{no_reply_needed} no reply needed, {spam} spam, {duplicate} repeated, {answered_together} answered together",
     "responses.title": "Time to first answer, per sector",
     "responses.note": "Messages received in the range and answered since (by an operator or by the sector's auto-send), against the {target} response target.",
     "col.answered": "Answered", "col.within": "Within target", "col.p50": "Median", "col.p95": "p95",
@@ -192,7 +192,7 @@ function render(report) {
   $("stat-closed").textContent = number(closed.total);
   $("stat-closed-reasons").textContent = closed.total ? ` ${t("stat.closed_reasons", {
     no_reply_needed: number(closed.no_reply_needed), spam: number(closed.spam),
-    duplicate: number(closed.duplicate) })}` : "";
+    duplicate: number(closed.duplicate), answered_together: number(closed.answered_together) })}` : "";
   $("stat-oldest").textContent = report.queue.waiting
     ? ` ${t("stat.oldest", { age: age(report.queue.oldest_seconds) })}` : "";
   const responses = report.responses;

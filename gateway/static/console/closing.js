@@ -2,10 +2,12 @@
 // (a customer's "ok, obrigado!", spam, the same message twice), saying why, and can put it
 // back with Reabrir (POST /operator/messages/{id}/close and /reopen). Nothing is sent to the
 // customer either way. The choice of a reason opens under the actions, in the page.
+// Once the customer got an answer to another message sent after this one, the choice also
+// offers "answered together" (together.js closes a burst's lines that way as it answers).
 // Loaded after console.js, whose STRINGS, state, t, api, el, $, failed, showStatus,
 // loadDetail, refreshQueue and clock it uses; console.js calls closing.controls(message,
-// elsewhere), .notice(message), .state(message), .turn(message), .isClosed(message), .key()
-// and .cancel().
+// elsewhere), .notice(message), .state(message), .turn(message), .label(message),
+// .isClosed(message), .key() and .cancel().
 "use strict";
 
 Object.assign(STRINGS["pt-BR"], {
@@ -18,6 +20,13 @@ Object.assign(STRINGS["pt-BR"], {
   "closing.short.no_reply_needed": "não precisa de resposta",
   "closing.short.spam": "spam",
   "closing.short.duplicate": "mensagem repetida",
+  "closing.reason.answered_together": "Já respondida em outra mensagem",
+  "closing.short.answered_together": "respondida junto com outra mensagem",
+  "closing.turn_together": "respondida junto com outra mensagem · por {name}",
+  "closing.turn_together_anon": "respondida junto com outra mensagem",
+  "closing.history_together": "respondida junto",
+  "closing.notice_together": "Respondida junto com outra mensagem deste cliente: {name} a tirou da fila às {time}. Reabrir a devolve à fila.",
+  "closing.notice_together_anon": "Respondida junto com outra mensagem deste cliente: saiu da fila às {time}. Reabrir a devolve à fila.",
   "closing.cancel": "Cancelar",
   "closing.note": "Nada é enviado ao cliente. Esc cancela.",
   "closing.reopen": "Reabrir",
@@ -45,6 +54,13 @@ Object.assign(STRINGS.en, {
   "closing.short.no_reply_needed": "no reply needed",
   "closing.short.spam": "spam",
   "closing.short.duplicate": "repeated message",
+  "closing.reason.answered_together": "Already answered in another message",
+  "closing.short.answered_together": "answered together with another message",
+  "closing.turn_together": "answered together with another message · by {name}",
+  "closing.turn_together_anon": "answered together with another message",
+  "closing.history_together": "answered together",
+  "closing.notice_together": "Answered together with another message of this customer's: {name} took it out of the queue at {time}. Reopen puts it back in the queue.",
+  "closing.notice_together_anon": "Answered together with another message of this customer's: it left the queue at {time}. Reopen puts it back in the queue.",
   "closing.cancel": "Cancel",
   "closing.note": "Nothing is sent to the customer. Esc cancels.",
   "closing.reopen": "Reopen",
@@ -64,10 +80,16 @@ Object.assign(STRINGS.en, {
 
 const closing = (() => {
   const REASONS = ["no_reply_needed", "spam", "duplicate"];
+  const TOGETHER = "answered_together";
   // The message whose choice of a reason is open (it stays open across live re-renders).
   const view = { asking: null };
 
   const isClosed = (message) => Boolean(message.closed_at);
+  const together = (message) => message.close_reason === TOGETHER;
+  // Whether the history the detail read shows an answer to another of the customer's
+  // messages sent after this one arrived: the API's own rule for answered_together.
+  const answeredSince = (message) => ((state.detail && state.detail.history && state.detail.history.items) || [])
+    .some((m) => m.id !== message.id && m.answered_at && new Date(m.answered_at) >= new Date(message.created_at));
   const reasonName = (reason) => t(`closing.short.${reason}`);
 
   // The answer buttons' own rule (renderDetail's): not for a message a person answered,
@@ -90,7 +112,7 @@ const closing = (() => {
     // The page is redrawn on every live event: the reason that had the focus keeps it.
     const active = document.activeElement;
     const focused = active?.closest?.("#close-choice") ? active.dataset.choice : null;
-    const choice = asking ? choiceNode(message.id) : null;
+    const choice = asking ? choiceNode(message) : null;
     if (choice && focused) {
       queueMicrotask(() => choice.querySelector(`[data-choice="${focused}"]`)?.focus());
     }
@@ -103,12 +125,14 @@ const closing = (() => {
     };
   }
 
-  function choiceNode(id) {
+  function choiceNode(message) {
+    const id = message.id;
+    const reasons = answeredSince(message) ? [TOGETHER, ...REASONS] : REASONS;
     return el("div", { id: "close-choice", class: "close-choice", role: "group",
       "aria-labelledby": "close-choice-title", onkeydown: onChoiceKey },
     el("p", { id: "close-choice-title", class: "close-choice-title" }, t("closing.ask")),
     el("div", { class: "close-choice-buttons" },
-      REASONS.map((reason) => el("button", { type: "button", class: "close-reason", "data-choice": reason,
+      reasons.map((reason) => el("button", { type: "button", class: "close-reason", "data-choice": reason,
         onclick: () => close(id, reason) }, t(`closing.reason.${reason}`))),
       el("button", { type: "button", class: "close-cancel", "data-choice": "cancel", onclick: () => cancel() },
         t("closing.cancel"))),
@@ -132,7 +156,7 @@ const closing = (() => {
     if (!message || !button || button.disabled) return;
     view.asking = message.id;
     $("close-choice")?.remove();
-    const choice = choiceNode(message.id);
+    const choice = choiceNode(message);
     button.closest(".actions").after(choice);
     button.setAttribute("aria-expanded", "true");
     choice.querySelector(".close-reason").focus();
@@ -200,17 +224,22 @@ const closing = (() => {
     const values = {
       name: message.closed_by, time: clock(message.closed_at), reason: reasonName(message.close_reason),
     };
+    const key = together(message) ? "closing.notice_together" : "closing.notice";
     return el("p", { class: "notice closed-notice", id: "closed-notice", role: "status" },
-      t(message.closed_by ? "closing.notice" : "closing.notice_anon", values));
+      t(message.closed_by ? key : `${key}_anon`, values));
   }
+
+  // What the customer's history says of it: "encerrada sem resposta" or "respondida junto".
+  const label = (message) => t(together(message) ? "closing.history_together" : "closing.history");
 
   // Where the answer would be, in the conversation; null while open.
   function turn(message) {
     if (!isClosed(message)) return null;
     const reason = reasonName(message.close_reason);
-    return el("div", { class: "bubble none muted small closed-turn" }, message.closed_by
-      ? t("closing.turn", { name: message.closed_by, reason }) : t("closing.turn_anon", { reason }));
+    const key = together(message) ? "closing.turn_together" : "closing.turn";
+    return el("div", { class: "bubble none muted small closed-turn" },
+      t(message.closed_by ? key : `${key}_anon`, { name: message.closed_by, reason }));
   }
 
-  return { controls, key, cancel, notice, turn, state: stateText, isClosed };
+  return { controls, key, cancel, notice, turn, label, state: stateText, isClosed };
 })();

@@ -1,7 +1,8 @@
 // The operator console: sign in with an API key, watch the queue live, take a message,
 // answer customers, read a customer's whole conversation, search past messages (the saved
 // replies beside the answer box are replies.js's; closing one without an answer, closing.js's;
-// the internal notes about a customer, notes.js's).
+// the internal notes about a customer, notes.js's; a customer's other waiting lines,
+// together.js's).
 // Every call goes to the REST API with `Authorization: Bearer <key>`; the key lives in
 // sessionStorage (this tab only). Live updates come from GET /api/v1/operator/events,
 // read with fetch() so it can carry the same header (EventSource cannot).
@@ -485,7 +486,7 @@ function renderQueue() {
       el("strong", {}, `#${message.id}`),
       message.customer_name && el("span", { class: "customer-name" }, message.customer_name),
       el("span", {}, `${channelName(message.channel)} · ${message.sector || t("no_sector")}`),
-      badgeOf(message), takenBadge(message),
+      badgeOf(message), takenBadge(message), together.badge(message), // together.js: "+2 deste cliente"
       isLate(message) && el("span", { class: "badge late" }, t("queue.late_badge")), waited(message)),
     el("p", { class: "text" }, message.message),
   )));
@@ -685,7 +686,7 @@ function renderHistory(message, history) {
     others.length === 0 ? el("p", { class: "muted" }, t("history.first")) :
       el("ul", { class: "history" }, others.map((m) => el("li", {},
         el("div", { class: "when" }, `#${m.id} · ${when(m.created_at)} · ${
-          closing.isClosed(m) ? t("closing.history") : stateName(m.validated_by)}`),
+          closing.isClosed(m) ? closing.label(m) : stateName(m.validated_by)}`),
         el("div", {}, m.message),
         m.answer && m.validated_by === "human" ? el("div", { class: "reply" }, `↳ ${m.answer}`) : null,
       ))),
@@ -763,6 +764,7 @@ function renderDetail() {
     open ? assignment.controls : null,
     el("p", { class: "customer", id: "customer-message" }, message.message),
     renderFile(message),
+    together.section(message, open && !elsewhere), // together.js: the customer's other waiting lines
     ...renderSuggestion(message, candidates, offered.length > 0),
     ...offered,
     el("div", { class: "answer-head" }, el("h3", {}, t("answer.title")), replies.button()),
@@ -820,11 +822,14 @@ async function act(action) {
     return;
   }
   if (action === "take" && row && row.assigned_to) state.me = row.assigned_to;
+  let covered = null; // together.js: the customer's other lines this answer covered
   if (action !== "take" && action !== "release" && action !== "transfer") {
     state.draft = null;
     keepPlace();
+    if (action !== "reject") covered = await together.after(id);
   }
-  say(t(`status.${action}`, { sector }));
+  say([t(`status.${action}`, { sector }), covered && covered.text].filter(Boolean).join(" "),
+    Boolean(covered && covered.error));
   await Promise.all([loadDetail(id), refreshQueue()]);
 }
 
@@ -1075,7 +1080,10 @@ function onEvent(kind, event) {
   if (kind === "message.stored") state.fresh.add(message.id);
   if (kind === "message.triaged") notify(message);
   scheduleRefresh();
-  if (message.id === state.selected && state.view === "message") loadDetail(message.id);
+  // The open message's detail shows its customer's other messages too (history, together.js).
+  const open = state.detail && state.detail.message.id === state.selected ? state.detail.message : null;
+  const theirs = open && message.client_id === open.client_id;
+  if ((message.id === state.selected || theirs) && state.view === "message") loadDetail(state.selected);
   const conversation = state.conversation;
   if (state.view === "conversation" && conversation && message.client_id === conversation.client) {
     const at = conversation.items.findIndex((m) => m.id === message.id);

@@ -1,0 +1,106 @@
+// Respondidas junto: customers on Telegram and WhatsApp write in bursts ("oi", "bom dia",
+// "meu pix não caiu"), and each line is a message in the queue. The detail lists the
+// customer's other messages still waiting, under theirs; those the operator ticks leave the
+// queue as answered together once the answer to this one is sent (POST
+// /operator/messages/{id}/close with reason answered_together, which the API refuses unless
+// an answer went to the customer after they arrived). The queue marks a customer's lines.
+// Loaded after console.js, whose STRINGS, state, t, api, el, clock and isMine it uses;
+// console.js calls together.section(message, canAnswer), .badge(message) and, once an answer
+// is sent, .after(id).
+"use strict";
+
+Object.assign(STRINGS["pt-BR"], {
+  "together.title": "Também esperando deste cliente ({count})",
+  "together.hint": "Marque as que esta resposta também responde: ao enviá-la, saem da fila como respondidas junto. Nada a mais é enviado ao cliente.",
+  "together.line": "#{id} · {time}",
+  "together.held": "com {name}",
+  "together.tick": "Responder junto a mensagem #{id}",
+  "together.badge": "+{count} deste cliente",
+  "together.badge_title": "Este cliente tem {total} mensagens nesta fila",
+  "together.done_one": "A outra mensagem marcada saiu da fila (respondida junto).",
+  "together.done": "As {count} outras mensagens marcadas saíram da fila (respondidas junto).",
+  "together.failed": "A mensagem #{id} continua na fila: {message}.",
+});
+
+Object.assign(STRINGS.en, {
+  "together.title": "Also waiting from this customer ({count})",
+  "together.hint": "Tick those this answer also answers: once it is sent, they leave the queue as answered together. Nothing more is sent to the customer.",
+  "together.line": "#{id} · {time}",
+  "together.held": "with {name}",
+  "together.tick": "Answer message #{id} together",
+  "together.badge": "+{count} from this customer",
+  "together.badge_title": "This customer has {total} messages in this queue",
+  "together.done_one": "The other ticked message left the queue (answered together).",
+  "together.done": "The {count} other ticked messages left the queue (answered together).",
+  "together.failed": "Message #{id} is still in the queue: {message}.",
+});
+
+const together = (() => {
+  // The ticked messages, for the message whose detail ticked them; kept across the live
+  // re-renders, forgotten when another message is opened.
+  const view = { id: null, ticked: new Set() };
+
+  const waiting = (m) => m.validated_by !== "human" && !m.closed_at;
+  const heldElsewhere = (m) => Boolean(m.assigned_to) && !isMine(m);
+
+  // The customer's other messages waiting for an answer, oldest first, from the history the
+  // detail read (their latest ten messages).
+  function others(message) {
+    const items = (state.detail && state.detail.history && state.detail.history.items) || [];
+    return items.filter((m) => m.id !== message.id && waiting(m)).reverse();
+  }
+
+  // Under the customer's message; null when nothing else of theirs waits. The boxes are
+  // there to tick only while this message can be answered from this page.
+  function section(message, canAnswer) {
+    if (view.id !== message.id) Object.assign(view, { id: message.id, ticked: new Set() });
+    const lines = others(message);
+    const open = new Set(lines.filter((m) => !heldElsewhere(m)).map((m) => m.id));
+    view.ticked = new Set([...view.ticked].filter((id) => open.has(id)));
+    if (!lines.length) return null;
+    return el("section", { id: "together", class: "together", "aria-labelledby": "together-title" },
+      el("h3", { id: "together-title" }, t("together.title", { count: lines.length })),
+      canAnswer ? el("p", { class: "muted small" }, t("together.hint")) : null,
+      el("ul", { class: "together-list" }, lines.map((m) => el("li", { "data-id": m.id },
+        el("label", {},
+          canAnswer ? el("input", { type: "checkbox", class: "together-tick", value: String(m.id),
+            "aria-label": t("together.tick", { id: m.id }), disabled: !open.has(m.id),
+            checked: view.ticked.has(m.id),
+            onchange: (event) => tick(m.id, event.target.checked) }) : null,
+          el("span", { class: "when" }, t("together.line", { id: m.id, time: clock(m.created_at) }),
+            heldElsewhere(m) ? ` · ${t("together.held", { name: m.assigned_to })}` : ""),
+          el("span", { class: "together-text" }, m.message))))));
+  }
+
+  function tick(id, on) {
+    if (on) view.ticked.add(id);
+    else view.ticked.delete(id);
+  }
+
+  // In the queue, by each message of a customer who has more than one listed there.
+  function badge(message) {
+    const total = state.items.filter((m) => m.client_id === message.client_id).length;
+    if (total < 2) return null;
+    return el("span", { class: "badge together-badge", title: t("together.badge_title", { total }) },
+      t("together.badge", { count: total - 1 }));
+  }
+
+  // Once the answer to `id` is sent: closes the messages ticked beside it. What came of it,
+  // {text, error}, for the status line; null when none was ticked.
+  async function after(id) {
+    const ticked = view.id === id ? [...view.ticked] : [];
+    view.ticked = new Set();
+    if (!ticked.length) return null;
+    const body = { reason: "answered_together", operator_name: state.operator || null };
+    const results = await Promise.allSettled(
+      ticked.map((other) => api("POST", `/operator/messages/${other}/close`, body)));
+    const done = results.filter((r) => r.status === "fulfilled").length;
+    const lines = done === 0 ? [] : [done === 1 ? t("together.done_one") : t("together.done", { count: done })];
+    results.forEach((r, i) => {
+      if (r.status === "rejected") lines.push(t("together.failed", { id: ticked[i], message: r.reason.message }));
+    });
+    return { text: lines.join(" "), error: done < ticked.length };
+  }
+
+  return { section, badge, after };
+})();
