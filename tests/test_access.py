@@ -35,6 +35,7 @@ EXPECTED = {
     ("POST", f"{API}/messages/search"): {A, O, I},
     ("GET", f"{API}/messages/client/{{client_id}}"): {A, O, I},
     ("GET", f"{API}/messages/sector/{{sector}}"): {A, O},
+    ("GET", f"{API}/operator/me"): {A, O},
     ("GET", f"{API}/operator/queue"): {A, O},
     ("GET", f"{API}/operator/messages/{{id}}/candidates"): {A, O},
     ("GET", f"{API}/operator/messages/{{id}}/answers"): {A, O},

@@ -250,3 +250,17 @@ async def test_the_console_config_says_its_language_without_a_key(client, settin
         create_app(settings.model_copy(update={"console_language": ConsoleLanguage.EN}))
     )
     assert await (await english.get("/console/config.json")).json() == {"language": "en"}
+
+
+async def test_a_key_says_who_it_is_and_whether_it_is_an_admins(client, settings):
+    db = settings.async_database_url or ""
+    for role in ("operator", "admin"):
+        headers = bearer(await issue_key(db, role, name=f"key-{role}"))
+        response = await client.get(f"{API}/operator/me", headers=headers)
+        assert response.status == 200, await response.text()
+        assert await response.json() == {"name": f"key-{role}", "role": role}
+    integrator = bearer(await issue_key(db, "integrator", name="erp"))
+    response = await client.get(f"{API}/operator/me", headers=integrator)
+    assert response.status == 403
+    response = await client.get(f"{API}/operator/me", headers=bearer("atd_not-a-key"))
+    assert response.status == 401

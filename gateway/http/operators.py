@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from gateway.http import keys
+from gateway.http.access import PRINCIPAL
 from gateway.http.assignments import actor_of, message_action
 from gateway.http.operations import MESSAGE_ID, Handler, Operation, allow
 from gateway.http.parsing import parse_body, parse_query, path_int, text_content
@@ -23,6 +24,7 @@ from gateway.schemas.operators import (
     CandidatesQuery,
     KnowledgeImportRequest,
     KnowledgeImportResult,
+    OperatorIdentity,
     PipelineLatency,
     PipelineLatencyQuery,
     QueueItem,
@@ -35,6 +37,11 @@ from gateway.services.knowledge import KnowledgePair
 
 # Raw files may be sent as they are, besides the JSON form.
 _FILE_TYPES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
+
+
+async def identity(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    return json_model(OperatorIdentity(name=principal.name, role=principal.role.value))
 
 
 async def queue(request: web.Request) -> web.Response:
@@ -170,6 +177,16 @@ def _ranking(
 
 
 OPERATIONS = (
+    Operation(
+        "GET",
+        "/operator/me",
+        identity,
+        "Who the key is and its role: how the console signs in, and what it offers (an admin "
+        "may give back a colleague's message and delete anyone's note)",
+        "operators",
+        OperatorIdentity,
+        roles=allow(Role.OPERATOR),
+    ),
     Operation(
         "GET",
         "/operator/queue",

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from gateway.schemas.messages import CloseReason, MessageOut, MessagePage, PageQuery, _Strict
+
+
+class OperatorIdentity(BaseModel):
+    name: str = Field(
+        description="The key's name: what atende records as who acts when the console "
+        "sends no operator_name."
+    )
+    role: Literal["operator", "admin"] = Field(
+        description="admin may also give back, close or answer a message someone else "
+        "holds, and delete anyone's note."
+    )
 
 
 class QueueQuery(PageQuery):

@@ -36,7 +36,8 @@ const STRINGS = {
     "filter.sector": "Setor", "filter.all": "Todos os setores",
     "live.connecting": "conectando…", "live.on": "ao vivo", "live.off": "reconectando…",
     "nav.analytics": "Análises", "nav.signout": "Sair",
-    "operator": "Operador: {name}",
+    "operator": "Operador: {name}", "operator.admin": "Operador: {name} (administrador)",
+    "action.release_admin_title": "Devolver à fila a mensagem que {name} assumiu (você é administrador)",
     "queue.title": "Fila pendente", "queue.empty": "Nenhuma mensagem esperando resposta.",
     "queue.more": "Mostrando as {shown} mais antigas de {total}: as demais aparecem conforme estas são respondidas, ou filtrando por setor.",
     "queue.taken_by": "com {name}", "queue.taken_by_me": "com você",
@@ -70,6 +71,7 @@ const STRINGS = {
     "assigned.nobody": "ninguém: está livre", "assigned.someone": "{name}, desde {time}",
     "assigned.me": "você, desde {time}",
     "assigned.other_banner": "{name} está com esta mensagem. Você pode ver tudo, mas só quem a assumiu (ou um administrador) responde.",
+    "assigned.other_banner_admin": "{name} está com esta mensagem. Como administrador, você pode devolvê-la à fila (Devolver à fila) para que outra pessoa a assuma.",
     "action.take": "Assumir", "action.release": "Devolver à fila",
     "action.transfer": "Transferir", "transfer.to": "Transferir para o setor",
     "action.approve": "Aprovar", "action.edit": "Editar e aprovar", "action.reject": "Rejeitar",
@@ -143,7 +145,8 @@ const STRINGS = {
     "filter.sector": "Sector", "filter.all": "All sectors",
     "live.connecting": "connecting…", "live.on": "live", "live.off": "reconnecting…",
     "nav.analytics": "Analytics", "nav.signout": "Sign out",
-    "operator": "Operator: {name}",
+    "operator": "Operator: {name}", "operator.admin": "Operator: {name} (admin)",
+    "action.release_admin_title": "Give back the message {name} took (you are an admin)",
     "queue.title": "Waiting queue", "queue.empty": "No message is waiting for an answer.",
     "queue.more": "Showing the {shown} oldest of {total}: the rest appear as these are answered, or by filtering by sector.",
     "queue.taken_by": "with {name}", "queue.taken_by_me": "with you",
@@ -177,6 +180,7 @@ const STRINGS = {
     "assigned.nobody": "nobody: it is free", "assigned.someone": "{name}, since {time}",
     "assigned.me": "you, since {time}",
     "assigned.other_banner": "{name} has this message. You can see everything, but only they (or an admin) answer it.",
+    "assigned.other_banner_admin": "{name} has this message. As an admin, you can give it back to the queue (Give back) for someone else to take.",
     "action.take": "Take", "action.release": "Give back",
     "action.transfer": "Transfer", "transfer.to": "Transfer to sector",
     "action.approve": "Approve", "action.edit": "Edit and approve", "action.reject": "Reject",
@@ -248,6 +252,8 @@ const state = {
   key: sessionStorage.getItem(STORE_KEY),
   operator: sessionStorage.getItem(STORE_NAME) || "",
   me: sessionStorage.getItem(STORE_NAME) || null, // the name the gateway records for us
+  admin: false,      // the key is an admin's (GET /operator/me): it may act on others' messages
+  identified: false, // GET /operator/me answered for this key
   sector: typeof place.sector === "string" ? place.sector : "",
   sectors: [],
   items: [],
@@ -311,7 +317,7 @@ async function signIn(event) {
   state.me = state.operator || null;
   $("signin-submit").disabled = true;
   try {
-    await api("GET", "/operator/queue?per_page=1"); // proves the key and its role
+    adopt(await api("GET", "/operator/me")); // proves the key and its role
   } catch (exc) {
     state.key = null;
     error.textContent = signInMessage(exc);
@@ -334,6 +340,7 @@ function signOut(message) {
   sessionStorage.removeItem(STORE_PLACE);
   Object.assign(state, {
     key: null, sector: "", selected: null, detail: null, conversation: null, search: null,
+    admin: false, identified: false,
   });
   showCount(null);
   $("detail").replaceChildren(el("p", { class: "muted" }, t("detail.choose")));
@@ -364,10 +371,27 @@ function pageError(text) {
 
 // --- The queue ------------------------------------------------------------------------
 
+// Who the key is: the name the gateway records when the page sends none, and its role.
+function adopt(identity) {
+  state.me = state.operator || identity.name;
+  state.admin = identity.role === "admin";
+  state.identified = true;
+}
+
 async function showApp() {
+  if (!state.identified) { // a reload: the key was kept, its role was not
+    try {
+      adopt(await api("GET", "/operator/me"));
+    } catch (exc) {
+      const text = failed(exc);
+      if (text === null) return; // signed out: the key is no longer valid
+      state.identified = false; // offline for now: act as an operator, the API decides
+    }
+  }
   $("signin-view").hidden = true;
   $("app-view").hidden = false;
-  $("operator-label").textContent = state.operator ? t("operator", { name: state.operator }) : "";
+  $("operator-label").textContent = state.operator
+    ? t(state.admin ? "operator.admin" : "operator", { name: state.operator }) : "";
   showNotifyToggle();
   await loadSectors();
   await refreshQueue();
@@ -707,9 +731,11 @@ function renderAssignment(message, open) {
   return {
     holder,
     controls: el("div", { class: "assignment" },
-      message.assigned_to && mine
-        ? el("button", { type: "button", id: "release", disabled: !open, onclick: () => act("release") },
-          t("action.release"))
+      // An admin gives back what a colleague left taken (the API lets an admin release it).
+      message.assigned_to && (mine || state.admin)
+        ? el("button", { type: "button", id: "release", disabled: !open, onclick: () => act("release"),
+          title: mine ? null : t("action.release_admin_title", { name: message.assigned_to }) },
+        t("action.release"))
         : el("button", { type: "button", id: "take", disabled: !open || Boolean(message.assigned_to),
           onclick: () => act("take") }, t("action.take")),
       el("label", { class: "transfer" }, el("span", { class: "small muted" }, t("transfer.to")), transfer),
@@ -745,7 +771,8 @@ function renderDetail() {
     closing.notice(message),
     elsewhere && open
       ? el("p", { class: "notice", id: "taken-notice", role: "status" },
-        t("assigned.other_banner", { name: message.assigned_to })) : null,
+        t(state.admin ? "assigned.other_banner_admin" : "assigned.other_banner", { name: message.assigned_to }))
+      : null,
     el("dl", {},
       message.customer_name && el("dt", {}, t("field.customer")),
       // notes.count: "2 notas" beside the customer's name (or, without one, their channel)

@@ -209,7 +209,8 @@ const notes = (() => {
 
   function item(note) {
     const own = mine(note);
-    const asking = own && view.confirm === note.id;
+    const deletable = own || state.admin; // the API's rule: its author, or an admin
+    const asking = deletable && view.confirm === note.id;
     return el("li", {
       class: ["note", own && "mine", view.fresh === note.id && "fresh"].filter(Boolean).join(" "),
       "data-id": note.id,
@@ -218,7 +219,7 @@ const notes = (() => {
     el("div", { class: "note-meta" },
       el("span", { class: "muted small note-by" },
         t(own ? "notes.by_me" : "notes.by", { author: note.author, time: when(note.created_at) })),
-      own && !asking ? el("button", { type: "button", class: "danger note-delete",
+      deletable && !asking ? el("button", { type: "button", class: "danger note-delete",
         title: t("notes.delete_title"), onclick: () => askDelete(note.id) }, t("notes.delete")) : null),
     asking
       ? el("div", { class: "note-confirm", role: "group" },
