@@ -8,7 +8,7 @@ from the configured model, so the model here leaves it open.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
@@ -225,7 +225,13 @@ class SavedReply(Base):
 
 # The customer's name as their channel last showed it (storage.channels.Customer, whose id
 # is a channel message's client_id); None for messages sent over REST.
-_customers = table("customers", column("id"), column("profile_name"))
+_customers = table(
+    "customers",
+    column("id"),
+    column("profile_name"),
+    column("channel"),
+    column("last_inbound_at", DateTime(timezone=True)),
+)
 ChatInteraction.customer_name = column_property(  # type: ignore[attr-defined]
     select(_customers.c.profile_name)
     .where(_customers.c.id == ChatInteraction.client_id)
@@ -233,9 +239,20 @@ ChatInteraction.customer_name = column_property(  # type: ignore[attr-defined]
     .scalar_subquery()
 )
 
+# WhatsApp delivers a free-form answer only within 24 hours of the customer's last message
+# (its customer service window; later, only an approved template, which atende does not
+# send): when that window closes for the message's customer, by the platform's clock.
+WHATSAPP_WINDOW = timedelta(hours=24)
+ChatInteraction.reply_window_closes_at = column_property(  # type: ignore[attr-defined]
+    select(_customers.c.last_inbound_at + WHATSAPP_WINDOW)
+    .where(_customers.c.id == ChatInteraction.client_id, _customers.c.channel == "whatsapp")
+    .correlate(ChatInteraction)
+    .scalar_subquery()
+)
+
 # What is read with a message rather than stored on it: refreshed with the columns an
 # update changed, as a flush expires them.
-DERIVED = ("delivery_parts", "customer_name")
+DERIVED = ("delivery_parts", "customer_name", "reply_window_closes_at")
 
 
 class ClientNote(Base):

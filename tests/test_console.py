@@ -70,6 +70,7 @@ async def test_the_console_page_and_its_files_need_no_key(client):
         "closing.js",
         "notes.js",
         "together.js",
+        "whatsapp.js",
         "console.css",
     ):
         response = await client.get(f"/console/static/{name}", headers={"Authorization": ""})

@@ -137,6 +137,12 @@ class MessageOut(BaseModel):
         "its sector auto-sent the suggestion. Null while it waits, and for messages stored "
         "already answered.",
     )
+    reply_window_closes_at: datetime | None = Field(
+        default=None,
+        description="WhatsApp only: when the platform stops delivering a written answer to "
+        "this customer, 24 hours after their last message (the customer service window; "
+        "after it, WhatsApp refuses with error 131047). Null on other channels.",
+    )
     closed_at: datetime | None = Field(
         default=None,
         description="When an operator closed it without an answer (it left the queue); null "
@@ -163,6 +169,7 @@ class MessageOut(BaseModel):
             validated_by=row.validated_by,  # type: ignore[arg-type]
             channel=row.channel,  # type: ignore[arg-type]
             customer_name=row.customer_name,  # type: ignore[attr-defined]
+            reply_window_closes_at=row.reply_window_closes_at,  # type: ignore[attr-defined]
             embedded=row.embedding_model is not None,
             sector_confidence=row.route_confidence,
             route_reason=row.route_reason,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from datetime import datetime
 
 from tests.connectors.conftest import (
     APP_SECRET,
@@ -175,3 +177,34 @@ async def test_database_down_answers_503(app_client, db_url, pg_admin):
         await pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     assert (await post_whatsapp(app_client, body)).status == 200
     assert [r["message"] for r in await interactions(app_client)] == ["banco fora"]
+
+
+async def test_each_message_says_when_whatsapp_stops_taking_a_written_answer(app_client):
+    """24 hours after the customer's latest message, whichever of theirs is read."""
+    now = int(time.time())
+
+    async def write(wamid: str, text: str, at: int) -> dict:
+        message = whatsapp_text(wamid, text) | {"timestamp": str(at)}
+        assert (await post_whatsapp(app_client, whatsapp_body([message]))).status == 200
+        stored = next(r for r in await interactions(app_client) if r["external_id"] == wamid)
+        response = await app_client.get(f"/api/v1/messages/{stored['id']}")
+        assert response.status == 200
+        return await response.json()
+
+    def closes(message: dict) -> float:
+        return datetime.fromisoformat(message["reply_window_closes_at"]).timestamp()
+
+    first = await write("wamid.W1", "meu pedido nao chegou", now - 23 * 3600)
+    assert closes(first) == now + 3600
+    # She writes again: the window runs from her newest message, for the older one too.
+    await write("wamid.W2", "alguem ai?", now - 600)
+    response = await app_client.get(f"/api/v1/messages/{first['id']}")
+    assert closes(await response.json()) == now - 600 + 24 * 3600
+    # A message delivered late by the platform does not move it back.
+    await write("wamid.W0", "oi", now - 30 * 3600)
+    response = await app_client.get(f"/api/v1/messages/{first['id']}")
+    assert closes(await response.json()) == now - 600 + 24 * 3600
+    # Other channels have no such window.
+    body = {"client_id": "5b1f0d3e-3c55-4c52-9a57-1d2b7e0f4a10", "message": "oi"}
+    response = await app_client.post("/api/v1/messages/", json=body)
+    assert (await response.json())["reply_window_closes_at"] is None

@@ -2,7 +2,7 @@
 // answer customers, read a customer's whole conversation, search past messages (the saved
 // replies beside the answer box are replies.js's; closing one without an answer, closing.js's;
 // the internal notes about a customer, notes.js's; a customer's other waiting lines,
-// together.js's).
+// together.js's; WhatsApp's 24-hour window, whatsapp.js's).
 // Every call goes to the REST API with `Authorization: Bearer <key>`; the key lives in
 // sessionStorage (this tab only). Live updates come from GET /api/v1/operator/events,
 // read with fetch() so it can carry the same header (EventSource cannot).
@@ -511,7 +511,8 @@ function renderQueue() {
       message.customer_name && el("span", { class: "customer-name" }, message.customer_name),
       el("span", {}, `${channelName(message.channel)} · ${message.sector || t("no_sector")}`),
       badgeOf(message), takenBadge(message), together.badge(message), // together.js: "+2 deste cliente"
-      isLate(message) && el("span", { class: "badge late" }, t("queue.late_badge")), waited(message)),
+      isLate(message) && el("span", { class: "badge late" }, t("queue.late_badge")),
+      whatsappWindow.badge(message), waited(message)), // whatsapp.js: the 24-hour window
     el("p", { class: "text" }, message.message),
   )));
   state.fresh.clear();
@@ -769,6 +770,7 @@ function renderDetail() {
   fill($("detail"),
     el("h2", {}, t("message.title", { id: message.id })),
     closing.notice(message),
+    whatsappWindow.notice(message), // whatsapp.js: the window closes soon, or has closed
     elsewhere && open
       ? el("p", { class: "notice", id: "taken-notice", role: "status" },
         t(state.admin ? "assigned.other_banner_admin" : "assigned.other_banner", { name: message.assigned_to }))
@@ -787,7 +789,8 @@ function renderDetail() {
         (message.operator_name && !open
           ? t("state.by", { state: stateName(message.validated_by), name: message.operator_name })
           : stateName(message.validated_by))),
-      el("dt", {}, t("field.delivery")), el("dd", { id: "delivery-state" }, deliveryText(message.delivery))),
+      el("dt", {}, t("field.delivery")), el("dd", { id: "delivery-state" }, deliveryText(message.delivery)),
+      ...whatsappWindow.field(message)),
     open ? assignment.controls : null,
     el("p", { class: "customer", id: "customer-message" }, message.message),
     renderFile(message),
