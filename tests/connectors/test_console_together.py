@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import issue_key
-from tests.connectors.conftest import send_telegram_texts
+from tests.connectors.conftest import post_telegram, send_telegram_texts, telegram_text_update
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.connectors.test_console_close import arrived, listed, queued, stored
 from tests.connectors.test_console_work import DESKTOP, PHONE, no_sideways_scroll, sign_in
@@ -171,3 +171,30 @@ async def test_a_burst_on_a_phone(live_client, channel_settings):
         await phone.locator("#together .together-tick").first.wait_for(timeout=WAIT_MS)
         await no_sideways_scroll(phone)
         await shot(phone, "48-burst-phone")
+
+
+async def test_a_new_line_from_the_customer_while_the_operator_types_keeps_the_cursor(
+    live_client, channel_settings, fake_telegram
+):
+    client = live_client
+    await send_telegram_texts(client, [(QUESTION, 4242, "Maria")])
+    key = await issue_key(channel_settings.async_database_url or "", "operator", name="ana")
+    async with browser() as new_page:
+        page = await new_page(DESKTOP)
+        await sign_in(page, client, key, "Ana")
+        question = await arrived(page, QUESTION)
+        await page.click(f'#queue-list li[data-id="{question}"]')
+        await page.locator("#customer-message", has_text=QUESTION).wait_for(timeout=WAIT_MS)
+        await page.click("#answer")
+        await page.keyboard.type("Oi, Maria! ")
+
+        # She writes again: the detail is drawn anew, live, with her new line listed.
+        later = telegram_text_update(9, 99, "alguem ai??", user_id=4242, name="Maria")
+        assert (await post_telegram(client, later)).status == 200
+        await page.locator("#together li", has_text="alguem ai??").wait_for(timeout=WAIT_MS)
+        # The cursor stayed in the answer: what is typed next (`a` approves elsewhere) is text.
+        assert await page.evaluate("document.activeElement.id") == "answer"
+        await page.keyboard.type("Já estou vendo o seu Pix, aguarde.")
+        assert await page.input_value("#answer") == "Oi, Maria! Já estou vendo o seu Pix, aguarde."
+        assert fake_telegram.sent == []
+        assert (await stored(client, question))["validated_by"] == "pending"

@@ -745,8 +745,25 @@ function renderAssignment(message, open) {
   };
 }
 
+// A live redraw replaces the detail's nodes. The field being typed in (the answer, a note)
+// keeps the focus and the cursor, or the next keys would go to the page's shortcuts
+// (`a` approves) instead of the text.
+function keepFocus(node) {
+  const active = document.activeElement;
+  const id = active && active.id && node.contains(active) ? active.id : null;
+  const range = id && typeof active.selectionStart === "number"
+    ? [active.selectionStart, active.selectionEnd] : null;
+  return () => {
+    const again = id ? document.getElementById(id) : null;
+    if (!again || again === document.activeElement || again.disabled) return;
+    again.focus();
+    if (range && typeof again.setSelectionRange === "function") again.setSelectionRange(...range);
+  };
+}
+
 function renderDetail() {
   const { message, candidates, answers, history } = state.detail;
+  const restoreFocus = keepFocus($("detail"));
   // Closed without an answer (closing.js): nothing to answer until it is reopened.
   const open = message.validated_by !== "human" && !closing.isClosed(message);
   const elsewhere = Boolean(message.assigned_to) && !isMine(message);
@@ -815,6 +832,7 @@ function renderDetail() {
       role: status && status.error ? "alert" : "status" }, status ? status.text : ""),
     ...renderHistory(message, history),
   );
+  restoreFocus();
 }
 
 // Each action's call; `input` is what the page holds: {text, who, sector}.
