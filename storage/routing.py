@@ -264,14 +264,27 @@ class RoutingRepository:
     # --- the operators' queue ------------------------------------------------------------
 
     async def open_queue(
-        self, *, page: int, per_page: int, sector: str | None, late_before: datetime
+        self,
+        *,
+        page: int,
+        per_page: int,
+        sector: str | None,
+        late_before: datetime,
+        held_by: str | None = None,
+        free: bool = False,
     ) -> Page:
-        """Rows waiting for a human (a suggestion or no answer), oldest first; `tallied`:
-        how many of the whole queue (of that sector) were received before `late_before` and
-        have had no answer yet (a sector's auto-send answers a message that stays in it)."""
+        """Rows waiting for a human (a suggestion or no answer), oldest first, those
+        `held_by` one operator or, if `free`, nobody; `tallied`: how many of them in all
+        were received before `late_before` and have had no answer yet (a sector's auto-send
+        answers a message that stays in the queue)."""
+        conditions = in_queue(sector)
+        if held_by is not None:
+            conditions.append(ChatInteraction.assigned_to == held_by)
+        if free:
+            conditions.append(ChatInteraction.assigned_to.is_(None))
         return await page_of(
             self._sessions,
-            in_queue(sector),
+            conditions,
             (ChatInteraction.created_at, ChatInteraction.id),
             page=page,
             per_page=per_page,

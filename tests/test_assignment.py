@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime
 
 from gateway.services.activity import ASSIGNED
-from tests.conftest import bearer, issue_key
+from tests.conftest import bearer, issue_key, run_sql
 from tests.routing_helpers import API, import_kb, post, wait_until_triaged
 from tests.test_console import next_event, open_stream
 
@@ -264,3 +264,36 @@ async def test_a_key_says_who_it_is_and_whether_it_is_an_admins(client, settings
     assert response.status == 403
     response = await client.get(f"{API}/operator/me", headers=bearer("atd_not-a-key"))
     assert response.status == 401
+
+
+async def test_the_queue_of_what_one_operator_holds_or_of_what_nobody_holds(client, settings):
+    db = settings.async_database_url or ""
+    ana = await operator(client, settings, "key-ana")
+    ids = [(await post(client, text, "suporte"))["id"] for text in ("um", "dois", "três", "quatro")]
+    for mid, name in ((ids[0], "Ana"), (ids[2], "Bia")):
+        body = {"operator_name": name}
+        assert (await client.post(url(mid, "take"), json=body, headers=ana)).status == 200
+    await run_sql(
+        db,
+        f"UPDATE chat_interactions SET created_at = now() - interval '1 hour' "
+        f"WHERE id IN ({ids[0]}, {ids[1]})",
+    )
+
+    async def listed(**params) -> tuple[list[int], int, int]:
+        response = await client.get(f"{API}/operator/queue", params=params, headers=ana)
+        assert response.status == 200, await response.text()
+        page = await response.json()
+        return [i["id"] for i in page["items"]], page["total"], page["late"]
+
+    assert await listed() == (ids, 4, 2)
+    assert await listed(held_by="Ana") == ([ids[0]], 1, 1)
+    assert await listed(held_by="Bia", sector="suporte") == ([ids[2]], 1, 0)
+    assert await listed(held_by="Caio") == ([], 0, 0)
+    assert await listed(free="true") == ([ids[1], ids[3]], 2, 1)
+    assert await listed(free="true", sector="vendas") == ([], 0, 0)
+
+    for params in ({"free": "true", "held_by": "Ana"}, {"free": "talvez"}):
+        response = await client.get(f"{API}/operator/queue", params=params, headers=ana)
+        assert response.status == 422, await response.text()
+        error = (await response.json())["error"]
+        assert [d["field"] for d in error["details"]] == ["free"], error

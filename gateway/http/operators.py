@@ -49,7 +49,12 @@ async def queue(request: web.Request) -> web.Response:
     target = request.app[keys.SETTINGS].response_target
     now = datetime.now(UTC)
     found = await request.app[keys.OPERATORS].queue(
-        sector=query.sector, page=query.page, per_page=query.per_page, late_before=now - target
+        sector=query.sector,
+        page=query.page,
+        per_page=query.per_page,
+        late_before=now - target,
+        held_by=query.held_by,
+        free=query.free,
     )
     items = [
         QueueItem(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from gateway.schemas.messages import CloseReason, MessageOut, MessagePage, PageQuery, _Strict
 
@@ -22,6 +22,21 @@ class OperatorIdentity(BaseModel):
 
 class QueueQuery(PageQuery):
     sector: str | None = Field(default=None, description="Only this sector's messages.")
+    held_by: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Only the messages this operator holds (the name they act with: "
+        "`operator_name`, else their key's).",
+    )
+    free: bool = Field(default=False, description="Only the messages nobody holds.")
+
+    @field_validator("free")
+    @classmethod
+    def _one_holder(cls, free: bool, info: ValidationInfo) -> bool:
+        if free and info.data.get("held_by") is not None:
+            raise ValueError("free and held_by exclude each other: ask for one")
+        return free
 
 
 class QueueItem(MessageOut):

@@ -75,15 +75,27 @@ class OperatorService:
         return await self._repository.pipeline_latency(minutes=minutes)
 
     async def queue(
-        self, *, sector: str | None, page: int, per_page: int, late_before: datetime
+        self,
+        *,
+        sector: str | None,
+        page: int,
+        per_page: int,
+        late_before: datetime,
+        held_by: str | None = None,
+        free: bool = False,
     ) -> Page:
-        """One page of the open queue, oldest first; its `tallied` is how many of the whole
-        queue (of that sector) were received before `late_before` and still have no answer:
-        past the response target."""
+        """One page of the open queue (of a sector, of what one operator holds, or of what
+        nobody holds), oldest first; its `tallied` is how many of those in all were received
+        before `late_before` and still have no answer: past the response target."""
         if sector is not None and self._sectors is not None and self._sectors.get(sector) is None:
             raise NotFound(f"no sector named {sector!r}; known: {', '.join(self._sectors.names)}")
         return await self._repository.open_queue(
-            page=page, per_page=per_page, sector=sector, late_before=late_before
+            page=page,
+            per_page=per_page,
+            sector=sector,
+            late_before=late_before,
+            held_by=held_by,
+            free=free,
         )
 
     async def _embedded(self, interaction_id: int) -> tuple[ChatInteraction, list[float] | None]:

@@ -34,6 +34,10 @@ const STRINGS = {
     "search.placeholder": "Buscar mensagens parecidas (/)",
     "search.title": "Busca semântica, como em POST /messages/search",
     "filter.sector": "Setor", "filter.all": "Todos os setores",
+    "filter.holder": "Mostrar", "filter.holder_all": "Todas", "filter.holder_free": "Só as livres",
+    "filter.holder_mine": "Só as minhas",
+    "queue.empty_free": "Nenhuma mensagem livre: todas as que esperam estão com alguém.",
+    "queue.empty_mine": "Você não está com nenhuma mensagem. Assumir (t) põe uma aqui.",
     "live.connecting": "conectando…", "live.on": "ao vivo", "live.off": "reconectando…",
     "nav.analytics": "Análises", "nav.signout": "Sair",
     "operator": "Operador: {name}", "operator.admin": "Operador: {name} (administrador)",
@@ -143,6 +147,10 @@ const STRINGS = {
     "search.placeholder": "Search similar messages (/)",
     "search.title": "Semantic search, as POST /messages/search",
     "filter.sector": "Sector", "filter.all": "All sectors",
+    "filter.holder": "Show", "filter.holder_all": "All", "filter.holder_free": "Free only",
+    "filter.holder_mine": "Mine only",
+    "queue.empty_free": "No free message: everyone waiting is with someone.",
+    "queue.empty_mine": "You hold no message. Take (t) puts one here.",
     "live.connecting": "connecting…", "live.on": "live", "live.off": "reconnecting…",
     "nav.analytics": "Analytics", "nav.signout": "Sign out",
     "operator": "Operator: {name}", "operator.admin": "Operator: {name} (admin)",
@@ -255,6 +263,8 @@ const state = {
   admin: false,      // the key is an admin's (GET /operator/me): it may act on others' messages
   identified: false, // GET /operator/me answered for this key
   sector: typeof place.sector === "string" ? place.sector : "",
+  // Whose messages the queue shows: "" all, "free" nobody's, "mine" the ones we hold.
+  holder: ["free", "mine"].includes(place.holder) ? place.holder : "",
   sectors: [],
   items: [],
   total: 0,          // how many wait in all (the queue shows the oldest 100)
@@ -339,9 +349,10 @@ function signOut(message) {
   sessionStorage.removeItem(STORE_NAME);
   sessionStorage.removeItem(STORE_PLACE);
   Object.assign(state, {
-    key: null, sector: "", selected: null, detail: null, conversation: null, search: null,
+    key: null, sector: "", holder: "", selected: null, detail: null, conversation: null, search: null,
     admin: false, identified: false,
   });
+  $("holder-filter").value = "";
   showCount(null);
   $("detail").replaceChildren(el("p", { class: "muted" }, t("detail.choose")));
   $("app-view").hidden = true;
@@ -400,8 +411,8 @@ async function showApp() {
 }
 
 function keepPlace() {
-  const { sector, selected, draft } = state;
-  sessionStorage.setItem(STORE_PLACE, JSON.stringify({ sector, selected, draft }));
+  const { sector, holder, selected, draft } = state;
+  sessionStorage.setItem(STORE_PLACE, JSON.stringify({ sector, holder, selected, draft }));
 }
 
 // The queue's size in the tab's title too, and how many wait past the response target,
@@ -435,6 +446,9 @@ function scheduleRefresh() {
 async function refreshQueue() {
   const query = new URLSearchParams({ per_page: "100" });
   if (state.sector) query.set("sector", state.sector);
+  if (state.holder === "free") query.set("free", "true");
+  // Ours: the name the gateway records for us (GET /operator/me, or the one signed in with).
+  if (state.holder === "mine" && state.me) query.set("held_by", state.me);
   try {
     const page = await api("GET", `/operator/queue?${query}`);
     state.items = page.items;
@@ -519,6 +533,7 @@ function renderQueue() {
   showLate();
   $("queue-note").textContent = "";
   $("queue-empty").hidden = state.items.length > 0;
+  $("queue-empty").textContent = t(state.holder ? `queue.empty_${state.holder}` : "queue.empty");
   const more = $("queue-more");
   more.hidden = state.total <= state.items.length;
   more.textContent = more.hidden ? "" : t("queue.more", { shown: state.items.length, total: state.total });
@@ -1210,6 +1225,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.addEventListener("keydown", onKey);
   $("sector-filter").addEventListener("change", (event) => {
     state.sector = event.target.value;
+    keepPlace();
+    refreshQueue();
+  });
+  $("holder-filter").value = state.holder;
+  $("holder-filter").addEventListener("change", (event) => {
+    state.holder = event.target.value;
     keepPlace();
     refreshQueue();
   });
