@@ -198,3 +198,39 @@ async def test_a_new_line_from_the_customer_while_the_operator_types_keeps_the_c
         assert await page.input_value("#answer") == "Oi, Maria! Já estou vendo o seu Pix, aguarde."
         assert fake_telegram.sent == []
         assert (await stored(client, question))["validated_by"] == "pending"
+
+
+async def test_a_line_a_colleague_takes_as_the_answer_goes_stays_in_the_queue_and_is_named(
+    live_client, channel_settings, fake_telegram
+):
+    client = live_client
+    await send_burst(client)
+    key = await issue_key(channel_settings.async_database_url or "", "operator", name="ana")
+    async with browser(expected=("status of 409",)) as new_page:
+        page = await new_page(DESKTOP)
+        await sign_in(page, client, key, "Ana")
+        hello, morning, question = [await arrived(page, t) for t in (HELLO, MORNING, QUESTION)]
+        await page.click(f'#queue-list li[data-id="{question}"]')
+        await page.locator("#together .together-tick").first.wait_for(timeout=WAIT_MS)
+        await page.check(f"#together-tick-{hello}")
+        await page.check(f"#together-tick-{morning}")
+
+        # Bruno takes "bom dia" in the instant between Ana's answer and its closing.
+        async def bruno_first(route):
+            body = {"operator_name": "Bruno"}
+            await client.post(f"{API}/operator/messages/{morning}/take", json=body)
+            await route.continue_()
+
+        await page.route(f"**/api/v1/operator/messages/{morning}/close", bruno_first)
+        await page.fill("#answer", ANSWER)
+        await page.get_by_role("button", name="Responder", exact=True).click()
+        status = page.locator("#action-status.error")
+        await status.wait_for(timeout=WAIT_MS)
+        text = await status.inner_text()
+        assert "A outra mensagem marcada saiu da fila (respondida junto)." in text
+        refused = f"A mensagem #{morning} não foi encerrada: message {morning} is taken by Bruno"
+        assert refused in text
+        assert (await stored(client, hello))["close_reason"] == "answered_together"
+        held = await stored(client, morning)
+        assert (held["closed_at"], held["assigned_to"]) == (None, "Bruno")
+        assert await queued(client) == [morning, await arrived(page, OTHER)]

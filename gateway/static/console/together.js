@@ -19,7 +19,7 @@ Object.assign(STRINGS["pt-BR"], {
   "together.badge_title": "Este cliente tem {total} mensagens nesta fila",
   "together.done_one": "A outra mensagem marcada saiu da fila (respondida junto).",
   "together.done": "As {count} outras mensagens marcadas saíram da fila (respondidas junto).",
-  "together.failed": "A mensagem #{id} continua na fila: {message}.",
+  "together.failed": "A mensagem #{id} não foi encerrada: {message}.",
 });
 
 Object.assign(STRINGS.en, {
@@ -32,7 +32,7 @@ Object.assign(STRINGS.en, {
   "together.badge_title": "This customer has {total} messages in this queue",
   "together.done_one": "The other ticked message left the queue (answered together).",
   "together.done": "The {count} other ticked messages left the queue (answered together).",
-  "together.failed": "Message #{id} is still in the queue: {message}.",
+  "together.failed": "Message #{id} was not closed: {message}.",
 });
 
 const together = (() => {
