@@ -64,7 +64,13 @@ async def test_the_console_page_and_its_files_need_no_key(client):
     assert "Entrar" in page
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     for name in (
+        "strings.js",
         "console.js",
+        "detail.js",
+        "conversation.js",
+        "search.js",
+        "keyboard.js",
+        "live.js",
         "common.js",
         "replies.js",
         "closing.js",

@@ -4,8 +4,8 @@
 // customer either way. The choice of a reason opens under the actions, in the page.
 // Once the customer got an answer to another message sent after this one, the choice also
 // offers "answered together" (together.js closes a burst's lines that way as it answers).
-// Loaded after console.js, whose STRINGS, state, t, api, el, $, failed, showStatus,
-// loadDetail, refreshQueue and clock it uses; console.js calls closing.controls(message,
+// Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, $, failed, showStatus,
+// loadDetail, refreshQueue and clock it uses; the console (detail.js, mostly) calls closing.controls(message,
 // elsewhere), .notice(message), .state(message), .turn(message), .label(message),
 // .isClosed(message), .key() and .cancel().
 "use strict";

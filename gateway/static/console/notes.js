@@ -6,8 +6,8 @@
 // (or an admin, through the API) deletes it. A count beside the customer's name says at a
 // glance that there are notes. The live feed does not carry notes: they are read anew each
 // time the message's detail loads, and after adding or deleting one.
-// Loaded after console.js, whose STRINGS, state, t, api, el, $, fill, failed and when it
-// uses; console.js calls notes.load(message) (in loadDetail), .count(message),
+// Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, $, fill, failed and when it
+// uses; the console (detail.js, mostly) calls notes.load(message) (in loadDetail), .count(message),
 // .section(message) (in renderDetail) and .focus() (the `o` key).
 "use strict";
 

@@ -2,8 +2,8 @@
 // for one sector or for every sector (GET, POST, PUT, DELETE /operator/replies). A panel
 // beside the answer box lists those of the open message's sector and the general ones;
 // choosing one puts its text in the answer box, to send with Responder or Editar e aprovar.
-// Loaded after console.js, whose STRINGS, state, t, api, $, fill, failed, keepPlace and
-// showStatus it uses; console.js calls replies.button(), .panel(message), .open(), .close().
+// Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, $, fill, failed, keepPlace and
+// showStatus it uses; the console (detail.js, mostly) calls replies.button(), .panel(message), .open(), .close().
 "use strict";
 
 Object.assign(STRINGS["pt-BR"], {

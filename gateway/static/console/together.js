@@ -4,8 +4,8 @@
 // queue as answered together once the answer to this one is sent (POST
 // /operator/messages/{id}/close with reason answered_together, which the API refuses unless
 // an answer went to the customer after they arrived). The queue marks a customer's lines.
-// Loaded after console.js, whose STRINGS, state, t, api, el, clock and isMine it uses;
-// console.js calls together.section(message, canAnswer), .badge(message) and, once an answer
+// Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, clock and isMine it uses;
+// the console (detail.js, mostly) calls together.section(message, canAnswer), .badge(message) and, once an answer
 // is sent, .after(id).
 "use strict";
 

@@ -3,7 +3,7 @@
 // and the delivery fails. Each WhatsApp message says when its customer's window closes
 // (`reply_window_closes_at`), so the queue marks the messages whose window closes soon or
 // has closed, and the detail says until when an answer still reaches the customer.
-// Loaded after console.js, whose STRINGS, t, el, clock, when and age it uses; console.js
+// Loaded after console.js and its parts, whose STRINGS (strings.js), t, el, clock, when and age it uses; console.js
 // calls whatsappWindow.badge(message), .field(message) and .notice(message).
 "use strict";
 
