@@ -25,6 +25,12 @@ OTHER = "Vocês abrem no sábado?"
 ANSWER = "Oi, Maria! O Pix pode levar até 2 horas em horário de pico; já verifiquei o seu."
 
 
+async def page_key(page, key: str) -> None:
+    """A key pressed on the page itself, not in a field."""
+    await page.locator("#customer-message").click()
+    await page.keyboard.press(key)
+
+
 async def send_burst(client) -> None:
     burst = [(HELLO, 4242, "Maria"), (MORNING, 4242, "Maria"), (QUESTION, 4242, "Maria")]
     await send_telegram_texts(client, [*burst, (OTHER, 6262, "João")])
@@ -68,8 +74,14 @@ async def test_answering_a_burst_closes_the_lines_the_operator_ticked(
         assert await together.locator(".together-text").all_inner_texts() == [HELLO, MORNING]
         ticks = together.locator(".together-tick")
         assert [await ticks.nth(i).is_checked() for i in range(2)] == [False, False]
-        await ticks.nth(0).check()
+        # `b` ticks them all, again unticks them all; the third time they are ticked.
+        await page_key(ana, "b")
+        assert [await ticks.nth(i).is_checked() for i in range(2)] == [True, True]
+        await page_key(ana, "b")
+        assert [await ticks.nth(i).is_checked() for i in range(2)] == [False, False]
         await ticks.nth(1).check()
+        await page_key(ana, "b")
+        assert [await ticks.nth(i).is_checked() for i in range(2)] == [True, True]
         await ana.fill("#answer", ANSWER)
         await shot(ana, "44-burst-ticked")
 

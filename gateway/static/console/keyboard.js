@@ -63,6 +63,7 @@ function onKey(event) {
     p: () => message && replies.open(),
     x: () => message && closing.key(),
     o: () => message && notes.focus(),
+    b: () => message && together.key(),
     n: nextFree,
     1: () => message && useAnswer(0), 2: () => message && useAnswer(1), 3: () => message && useAnswer(2),
     "/": () => $("search-input").focus(),

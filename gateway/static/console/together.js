@@ -5,13 +5,13 @@
 // /operator/messages/{id}/close with reason answered_together, which the API refuses unless
 // an answer went to the customer after they arrived). The queue marks a customer's lines.
 // Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, clock and isMine it uses;
-// the console (detail.js, mostly) calls together.section(message, canAnswer), .badge(message) and, once an answer
-// is sent, .after(id).
+// the console (detail.js, mostly) calls together.section(message, canAnswer), .badge(message),
+// .key() (`b`) and, once an answer is sent, .after(id).
 "use strict";
 
 Object.assign(STRINGS["pt-BR"], {
   "together.title": "Também esperando deste cliente ({count})",
-  "together.hint": "Marque as que esta resposta também responde: ao enviá-la, saem da fila como respondidas junto. Nada a mais é enviado ao cliente.",
+  "together.hint": "Marque as que esta resposta também responde (b marca todas): ao enviá-la, saem da fila como respondidas junto. Nada a mais é enviado ao cliente.",
   "together.line": "#{id} · {time}",
   "together.held": "com {name}",
   "together.tick": "Responder junto a mensagem #{id}",
@@ -20,11 +20,12 @@ Object.assign(STRINGS["pt-BR"], {
   "together.done_one": "A outra mensagem marcada saiu da fila (respondida junto).",
   "together.done": "As {count} outras mensagens marcadas saíram da fila (respondidas junto).",
   "together.failed": "A mensagem #{id} não foi encerrada: {message}.",
+  "help.together": "marcar / desmarcar as outras mensagens do cliente, para responder junto",
 });
 
 Object.assign(STRINGS.en, {
   "together.title": "Also waiting from this customer ({count})",
-  "together.hint": "Tick those this answer also answers: once it is sent, they leave the queue as answered together. Nothing more is sent to the customer.",
+  "together.hint": "Tick those this answer also answers (b ticks them all): once it is sent, they leave the queue as answered together. Nothing more is sent to the customer.",
   "together.line": "#{id} · {time}",
   "together.held": "with {name}",
   "together.tick": "Answer message #{id} together",
@@ -33,6 +34,7 @@ Object.assign(STRINGS.en, {
   "together.done_one": "The other ticked message left the queue (answered together).",
   "together.done": "The {count} other ticked messages left the queue (answered together).",
   "together.failed": "Message #{id} was not closed: {message}.",
+  "help.together": "tick / untick the customer's other messages, to answer them together",
 });
 
 const together = (() => {
@@ -78,6 +80,17 @@ const together = (() => {
     else view.ticked.delete(id);
   }
 
+  // `b`: ticks every line that can be ticked, or, when they all are, unticks them.
+  function key() {
+    const boxes = [...document.querySelectorAll("#together .together-tick:not([disabled])")];
+    if (!boxes.length) return;
+    const on = boxes.some((box) => !box.checked);
+    for (const box of boxes) {
+      box.checked = on;
+      tick(Number(box.value), on);
+    }
+  }
+
   // In the queue, by each message of a customer who has more than one listed there.
   function badge(message) {
     const total = state.items.filter((m) => m.client_id === message.client_id).length;
@@ -103,5 +116,5 @@ const together = (() => {
     return { text: lines.join(" "), error: done < ticked.length };
   }
 
-  return { section, badge, after };
+  return { section, badge, after, key };
 })();
