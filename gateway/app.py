@@ -23,6 +23,7 @@ from gateway.http import (
     analytics,
     assignments,
     console,
+    customers,
     events,
     keys,
     messages,
@@ -39,6 +40,7 @@ from gateway.http.middlewares import request_context, request_metrics
 from gateway.services.access import ApiKeyService, check_auth_switch
 from gateway.services.analytics import AnalyticsService
 from gateway.services.assignments import AssignmentService
+from gateway.services.customers import CustomerService
 from gateway.services.embedding import EmbeddingWorker, check_embedding_model
 from gateway.services.knowledge import KnowledgeBase
 from gateway.services.messages import MessageService
@@ -51,6 +53,7 @@ from storage import migrate, sector_indexes
 from storage.analytics import AnalyticsRepository
 from storage.api_keys import ApiKeyRepository
 from storage.assignments import AssignmentRepository
+from storage.customers import CustomerRepository
 from storage.database import create_engine, ping, session_factory
 from storage.embedded import EmbeddedPostgres
 from storage.notes import NoteRepository
@@ -160,6 +163,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.REPLIES] = ReplyService(ReplyRepository(app[keys.SESSIONS]), app[keys.SECTORS])
     app[keys.NOTES] = NoteService(NoteRepository(app[keys.SESSIONS]))
+    app[keys.CUSTOMERS] = CustomerService(CustomerRepository(app[keys.SESSIONS]))
     app[keys.API_KEYS] = ApiKeyService(ApiKeyRepository(app[keys.SESSIONS]))
     app[keys.ANALYTICS] = AnalyticsService(
         AnalyticsRepository(app[keys.SESSIONS]),
@@ -217,6 +221,7 @@ def create_app(settings: Settings, *, host: str | None = None) -> web.Applicatio
             *assignments.OPERATIONS,
             *replies.OPERATIONS,
             *notes.OPERATIONS,
+            *customers.OPERATIONS,
             *events.OPERATIONS,
             *access.OPERATIONS,
             *analytics.OPERATIONS,

@@ -37,7 +37,8 @@ class IngestUnavailable(Exception):
 
 # Customers first: one row per (channel, user), already unique in the batch and sorted, so
 # two batches naming the same people lock them in the same order. Then the messages, each
-# joined to its customer's id, in the order they came.
+# joined to its customer's id, in the order they came; a blocked customer's arrive closed,
+# stored as any other but never waiting in the queue (migration 0016).
 INSERT_BATCH = """
 WITH people AS (
     INSERT INTO customers AS c
@@ -47,13 +48,16 @@ WITH people AS (
         channel_account = excluded.channel_account,
         profile_name = coalesce(excluded.profile_name, c.profile_name),
         last_inbound_at = greatest(excluded.last_inbound_at, c.last_inbound_at)
-    RETURNING c.id, c.channel, c.channel_user_id
+    RETURNING c.id, c.channel, c.channel_user_id, c.blocked_at, c.blocked_by
 )
 INSERT INTO chat_interactions
     (client_id, channel, channel_account, message, message_type, media, external_id,
-     update_key, reply_to)
+     update_key, reply_to, closed_at, closed_by, close_reason)
 SELECT p.id, m.channel, m.account, m.message, m.message_type, m.media, m.external_id,
-       m.update_key, m.reply_to
+       m.update_key, m.reply_to,
+       CASE WHEN p.blocked_at IS NOT NULL THEN now() END,
+       CASE WHEN p.blocked_at IS NOT NULL THEN p.blocked_by END,
+       CASE WHEN p.blocked_at IS NOT NULL THEN 'blocked' END
 FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[],
             $12::text[], $13::text[], $14::text[])
      WITH ORDINALITY AS m(channel, account, user_id, message, message_type, media,

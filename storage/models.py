@@ -29,9 +29,10 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 VALIDATED_BY = ("pending", "ai", "human")
-# Why an operator closed a message without answering it (migrations 0013 and 0015's check):
-# answered_together is a message the answer to another of the customer's covered.
-CLOSE_REASONS = ("no_reply_needed", "spam", "duplicate", "answered_together")
+# Why an operator closed a message without answering it (migrations 0013, 0015 and 0016's
+# check): answered_together is a message the answer to another of the customer's covered;
+# blocked, one that arrived from a customer an operator had blocked.
+CLOSE_REASONS = ("no_reply_needed", "spam", "duplicate", "answered_together", "blocked")
 # What a closed message holds once it is open again (reopened, or answered after all).
 REOPENED: dict[str, None] = {"closed_at": None, "closed_by": None, "close_reason": None}
 CHANNELS = ("rest", "telegram", "whatsapp")

@@ -94,6 +94,7 @@ class ClosedCounts(BaseModel):
     answered_together: int = Field(
         description="Covered by the answer to another of the customer's messages."
     )
+    blocked: int = Field(description="From a customer an operator blocked.")
 
 
 class AgeBand(BaseModel):

@@ -14,7 +14,7 @@ from storage.models import ChatInteraction
 ValidatedBy = Literal["pending", "ai", "human"]
 Channel = Literal["rest", "telegram", "whatsapp"]
 # storage.models.CLOSE_REASONS
-CloseReason = Literal["no_reply_needed", "spam", "duplicate", "answered_together"]
+CloseReason = Literal["no_reply_needed", "spam", "duplicate", "answered_together", "blocked"]
 
 
 class _Strict(BaseModel):
@@ -152,7 +152,8 @@ class MessageOut(BaseModel):
     close_reason: CloseReason | None = Field(
         default=None,
         description="Why: no_reply_needed (thanks, ok), spam, duplicate (asked again), or "
-        "answered_together (the answer to another of the customer's messages covered it).",
+        "answered_together (the answer to another of the customer's messages covered it), or "
+        "blocked (it came from a customer an operator blocked: see /operator/clients).",
     )
     created_at: datetime
     updated_at: datetime

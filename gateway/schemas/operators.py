@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from gateway.schemas.messages import CloseReason, MessageOut, MessagePage, PageQuery, _Strict
+from gateway.schemas.messages import MessageOut, MessagePage, PageQuery, _Strict
 
 
 class OperatorIdentity(BaseModel):
@@ -118,7 +118,8 @@ class AssignmentRequest(_Strict):
 
 
 class CloseRequest(AssignmentRequest):
-    reason: CloseReason = Field(
+    # Not "blocked": only blocking the customer closes a message for that reason.
+    reason: Literal["no_reply_needed", "spam", "duplicate", "answered_together"] = Field(
         description="no_reply_needed (thanks, ok), spam, duplicate (the customer asked it "
         "again in another message), or answered_together (the answer to another of the "
         "customer's messages, sent after this one arrived, covered it: 409 if none was)."
