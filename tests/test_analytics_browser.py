@@ -62,7 +62,7 @@ async def test_the_page_shows_the_counts_of_the_history(client, settings):
         assert await page.inner_text("#stat-waiting") == str(want["waiting"])
         assert await page.inner_text("#stat-closed") == "3"
         assert (
-            "1 sem necessidade, 1 spam, 1 repetidas, 0 respondidas junto"
+            "1 sem necessidade, 1 spam, 1 repetidas, 0 respondidas junto, 0 de clientes bloqueados"
             in await page.inner_text("#stat-closed-reasons")
         )
 

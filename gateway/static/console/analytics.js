@@ -34,7 +34,7 @@ const STRINGS = {
     "stat.oldest": "mais antiga: {age}", "stat.late": "{count} há mais de {target}",
     "stat.within": "Respondidas no prazo ({target})", "stat.within_p50": "mediana: {age}",
     "stat.closed": "Encerradas pelos operadores",
-    "stat.closed_reasons": "{no_reply_needed} sem necessidade, {spam} spam, {duplicate} repetidas, {answered_together} respondidas junto",
+    "stat.closed_reasons": "{no_reply_needed} sem necessidade, {spam} spam, {duplicate} repetidas, {answered_together} respondidas junto, {blocked} de clientes bloqueados",
     "responses.title": "Tempo até a primeira resposta, por setor",
     "responses.note": "Mensagens recebidas no período e já respondidas (por um operador ou pelo envio automático do setor), contra o prazo de resposta de {target}.",
     "col.answered": "Respondidas", "col.within": "No prazo", "col.p50": "Mediana", "col.p95": "p95",
@@ -72,7 +72,7 @@ const STRINGS = {
     "stat.oldest": "oldest: {age}", "stat.late": "{count} over {target}",
     "stat.within": "Answered within target ({target})", "stat.within_p50": "median: {age}",
     "stat.closed": "Closed by operators",
-    "stat.closed_reasons": "{no_reply_needed} no reply needed, {spam} spam, {duplicate} repeated, {answered_together} answered together",
+    "stat.closed_reasons": "{no_reply_needed} no reply needed, {spam} spam, {duplicate} repeated, {answered_together} answered together, {blocked} from blocked customers",
     "responses.title": "Time to first answer, per sector",
     "responses.note": "Messages received in the range and answered since (by an operator or by the sector's auto-send), against the {target} response target.",
     "col.answered": "Answered", "col.within": "Within target", "col.p50": "Median", "col.p95": "p95",
@@ -192,7 +192,8 @@ function render(report) {
   $("stat-closed").textContent = number(closed.total);
   $("stat-closed-reasons").textContent = closed.total ? ` ${t("stat.closed_reasons", {
     no_reply_needed: number(closed.no_reply_needed), spam: number(closed.spam),
-    duplicate: number(closed.duplicate), answered_together: number(closed.answered_together) })}` : "";
+    duplicate: number(closed.duplicate), answered_together: number(closed.answered_together),
+    blocked: number(closed.blocked) })}` : "";
   $("stat-oldest").textContent = report.queue.waiting
     ? ` ${t("stat.oldest", { age: age(report.queue.oldest_seconds) })}` : "";
   const responses = report.responses;

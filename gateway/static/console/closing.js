@@ -230,7 +230,8 @@ const closing = (() => {
   }
 
   // What the customer's history says of it: "encerrada sem resposta" or "respondida junto".
-  const label = (message) => t(together(message) ? "closing.history_together" : "closing.history");
+  const label = (message) => t(together(message) ? "closing.history_together"
+    : message.close_reason === "blocked" ? "closing.history_blocked" : "closing.history");
 
   // Where the answer would be, in the conversation; null while open.
   function turn(message) {

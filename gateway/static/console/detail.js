@@ -23,6 +23,7 @@ async function loadDetail(id) {
       api("GET", `/operator/messages/${id}/answers?limit=3`).catch(() => null),
       api("GET", `/messages/client/${message.client_id}?per_page=10`).catch(() => null),
       notes.load(message), // notes.js: the customer's internal notes (the feed carries none)
+      blocking.load(message), // blocking.js: whether the customer is blocked
     ]);
     if (state.selected !== id) return;
     state.detail = { message, candidates, answers, history };
@@ -196,6 +197,7 @@ function renderHistory(message, history) {
         m.answer && m.validated_by === "human" ? el("div", { class: "reply" }, `↳ ${m.answer}`) : null,
       ))),
     notes.section(message), // notes.js: what the operators tell each other about the customer
+    blocking.section(message), // blocking.js: Bloquear cliente, or who blocked them
     el("button", { type: "button", id: "open-conversation", onclick: () => openConversation() },
       t("history.open")),
   ];
@@ -276,9 +278,11 @@ function renderDetail() {
       message.customer_name && el("dt", {}, t("field.customer")),
       // notes.count: "2 notas" beside the customer's name (or, without one, their channel)
       message.customer_name && el("dd", {},
-        el("span", { id: "detail-customer" }, message.customer_name), notes.count(message)),
+        el("span", { id: "detail-customer" }, message.customer_name), notes.count(message),
+        blocking.badge(message)),
       el("dt", {}, t("field.channel")),
-      el("dd", {}, channelName(message.channel), message.customer_name ? null : notes.count(message)),
+      el("dd", {}, channelName(message.channel), message.customer_name ? null : notes.count(message),
+        message.customer_name ? null : blocking.badge(message)),
       el("dt", {}, t("field.sector")), el("dd", { id: "detail-sector" }, sector),
       el("dt", {}, t("field.received")), el("dd", {}, when(message.created_at)),
       el("dt", {}, t("field.assigned")), el("dd", { id: "detail-assigned" }, assignment.holder),

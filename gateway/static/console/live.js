@@ -40,7 +40,8 @@ async function toggleNotify() {
 function notify(message) {
   if (!state.notify || !canNotify() || Notification.permission !== "granted") return;
   // Already answered (by a human, or auto-sent by its sector): nobody needs to come.
-  if (document.visibilityState === "visible" || message.answered_at) return;
+  // Closed meanwhile, or from a blocked customer: nobody needs to come either.
+  if (document.visibilityState === "visible" || message.answered_at || message.closed_at) return;
   if (state.notified.has(message.id) || (state.sector && message.sector !== state.sector)) return;
   if (state.notified.size > 1000) state.notified.clear();
   state.notified.add(message.id);
