@@ -180,10 +180,12 @@ class OperatorService:
         check = _open_to(actor, "reject")
         check(row)
         # The update records the rejection (storage.reviews) from the suggestion still on
-        # the row, and takes the suggestion off it in the same transaction.
+        # the row, and takes the suggestion off it in the same transaction; the review
+        # keeps who rejected it, as one of approving keeps who approved.
+        who = {"operator_name": actor.name} if actor is not None else {}
         updated = await self._messages.update(
             interaction_id,
-            MessageUpdate(answer=None, validated_by="pending"),
+            MessageUpdate(answer=None, validated_by="pending", **who),
             precondition=check,
         )
         log.info("suggestion_rejected", interaction_id=interaction_id)
