@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import CLOSE_REASONS
+from storage.operator_activity import OperatorRow, operator_activity
 from storage.routing import KB_ACCOUNT, KB_CHANNEL
 
 # Queue-age bands: (name, lower bound in seconds, upper bound or None), as the console
@@ -115,6 +116,7 @@ class AnalyticsRows:
     sector_responses: list[ResponseTimeRow] = field(default_factory=list)
     # The range's messages closed without an answer, by reason (storage.models.CLOSE_REASONS).
     closed: dict[str, int] = field(default_factory=dict)
+    operators: list[OperatorRow] = field(default_factory=list)  # storage.operator_activity
 
 
 class AnalyticsRepository:
@@ -155,6 +157,7 @@ class AnalyticsRepository:
                 sector_reviews=await self._sector_reviews(session),
                 responses=next((r for overall, r in responses if overall), None),
                 sector_responses=[r for overall, r in responses if not overall],
+                operators=await operator_activity(session, window),
             )
 
     @staticmethod

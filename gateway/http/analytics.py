@@ -92,6 +92,16 @@ def csv_rows(report: Analytics) -> Iterator[Row]:
     yield "closed_total", None, None, "", report.closed.total
     for reason in CLOSE_REASONS:
         yield "closed", None, None, reason, getattr(report.closed, reason)
+    for person in report.operators:
+        for figure in ("answered", "approved", "edited", "rejected", "closed"):
+            yield f"operator_{figure}", None, None, person.name or "", getattr(person, figure)
+        yield (
+            "operator_p50_response_seconds",
+            None,
+            None,
+            person.name or "",
+            (person.p50_response_seconds),
+        )
     responses = report.responses
     yield "response_target_seconds", None, None, "", responses.target_seconds
     for prefix, times in [("", responses)] + [("sector_", s) for s in responses.by_sector]:

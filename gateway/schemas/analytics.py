@@ -142,6 +142,23 @@ class SectorRate(BaseModel):
     precision: float | None = Field(description="approved unchanged / reviewed.")
 
 
+class OperatorActivity(BaseModel):
+    name: str | None = Field(
+        description="The name the actions recorded (the console's signed-in name, else the "
+        "API key's); null: actions that recorded none."
+    )
+    answered: int = Field(description="Messages of the range they answered (approved or wrote).")
+    approved: int = Field(description="Suggestions they approved unchanged, in the range.")
+    edited: int = Field(description="Suggestions they edited and approved, in the range.")
+    rejected: int = Field(description="Suggestions they rejected, in the range.")
+    closed: int = Field(
+        description="Messages of the range they closed without an answer (not by blocking)."
+    )
+    p50_response_seconds: float | None = Field(
+        description="Median time from receipt to first answer of the messages they answered."
+    )
+
+
 class Analytics(BaseModel):
     # Answered as `from` and `to`, as the query names them.
     model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
@@ -163,6 +180,9 @@ class Analytics(BaseModel):
     responses: ResponseTimes = Field(
         description="Time to first answer (a human's, or a sector's auto-send) of the "
         "range's messages, against the response target."
+    )
+    operators: list[OperatorActivity] = Field(
+        description="What each operator did: most answers first."
     )
     sector_rates: list[SectorRate] = Field(
         description="Per sector, over the last 7 and the last 30 days."

@@ -22,6 +22,7 @@ from gateway.schemas.analytics import (
     Latency,
     MessageBucket,
     MessageCounts,
+    OperatorActivity,
     QueueAge,
     ResponseTimes,
     ReviewOutcomes,
@@ -159,6 +160,12 @@ class AnalyticsService:
                 late=rows.queue.late,
             ),
             closed=ClosedCounts(total=sum(rows.closed.values()), **rows.closed),
+            operators=[
+                OperatorActivity(
+                    **{**vars(row), "p50_response_seconds": _round(row.p50_response_seconds)}
+                )
+                for row in rows.operators
+            ],
             responses=self._responses(rows),
             sector_rates=self._rates(rows),
         )
