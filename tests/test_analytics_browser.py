@@ -96,6 +96,12 @@ async def test_the_page_shows_the_counts_of_the_history(client, settings):
         assert responses["vendas"] == ["3", "2 (66,7%)"]
         assert set(responses) == {*want["waits"], "Total"}
 
+        # Per operator: the history's closes are Ana's; its answers and reviews name nobody.
+        operators = {row[0]: row for row in await _cells(page, "table-operators")}
+        assert set(operators) == {"Ana", "(sem nome)"}
+        assert operators["Ana"][5] == str(sum(want["closed"].values()))
+        assert operators["Ana"][1] == "0"
+
         rates = {row[0]: row for row in await _cells(page, "table-rates")}
         for (sector, days), outcomes in want["rates"].items():
             row = rates[sector or "(sem setor)"]

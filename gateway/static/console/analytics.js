@@ -42,6 +42,13 @@ const STRINGS = {
     "chart.reviews": "O que os operadores fizeram com as sugestões",
     "chart.queue": "Idade da fila", "chart.failures": "Falhas de envio por motivo",
     "rates.title": "Aceitação e precisão por setor",
+    "operators.title": "Por operador",
+    "operators.note": "Respostas e encerramentos das mensagens do período, revisões feitas no período, pelo nome com que cada um entrou.",
+    "operators.none": "Nenhum operador respondeu, revisou ou encerrou mensagens no período.",
+    "operators.unnamed": "(sem nome)",
+    "col.operator": "Operador", "col.op_answered": "Respondidas", "col.op_approved": "Aprovadas sem mudança",
+    "col.op_edited": "Editadas", "col.op_rejected": "Rejeitadas", "col.op_closed": "Encerradas",
+    "col.op_p50": "Mediana até a resposta",
     "rates.note": "Aceitação: (aprovadas + editadas) / revisadas. Precisão: aprovadas sem mudança / revisadas. Últimos 7 e 30 dias, até agora.",
     "col.bucket": "Período", "col.total": "Total", "col.sector": "Setor", "col.count": "Quantidade",
     "col.share": "Parcela", "col.outcome": "Resultado", "col.band": "Esperando há",
@@ -80,6 +87,13 @@ const STRINGS = {
     "chart.reviews": "What operators did with suggestions",
     "chart.queue": "Queue age", "chart.failures": "Failed deliveries by reason",
     "rates.title": "Acceptance and precision per sector",
+    "operators.title": "Per operator",
+    "operators.note": "Answers and closes of the range's messages, reviews made in the range, by the name each signed in with.",
+    "operators.none": "No operator answered, reviewed or closed messages in the range.",
+    "operators.unnamed": "(no name)",
+    "col.operator": "Operator", "col.op_answered": "Answered", "col.op_approved": "Approved unchanged",
+    "col.op_edited": "Edited", "col.op_rejected": "Rejected", "col.op_closed": "Closed",
+    "col.op_p50": "Median to answer",
     "rates.note": "Acceptance: (approved + edited) / reviewed. Precision: approved unchanged / reviewed. Last 7 and 30 days, to now.",
     "col.bucket": "Period", "col.total": "Total", "col.sector": "Sector", "col.count": "Count",
     "col.share": "Share", "col.outcome": "Outcome", "col.band": "Waiting for",
@@ -240,6 +254,16 @@ function render(report) {
       failures.map((f) => [f.code ?? "–", f.reason ?? "–", number(f.count)]));
   } else {
     $("table-failures").replaceChildren(el("caption", { class: "muted" }, t("no_failures")));
+  }
+
+  if (report.operators.length) {
+    table("table-operators", ["operator", "op_answered", "op_approved", "op_edited", "op_rejected",
+      "op_closed", "op_p50"].map((c) => t(`col.${c}`)),
+    report.operators.map((o) => [o.name ?? t("operators.unnamed"), number(o.answered),
+      number(o.approved), number(o.edited), number(o.rejected), number(o.closed),
+      age(o.p50_response_seconds)]));
+  } else {
+    $("table-operators").replaceChildren(el("caption", { class: "muted" }, t("operators.none")));
   }
 
   const rates = new Map(report.sector_rates.map((r) => [`${r.sector}|${r.days}`, r]));
