@@ -84,3 +84,27 @@ async def test_an_operator_shows_only_their_messages_or_only_the_free_ones(
         await show.select_option("")
         await page.locator(f'#queue-list li[data-id="{ids[2]}"]').wait_for(timeout=WAIT_MS)
         assert await listed(page) == ids
+
+
+async def test_every_word_of_the_console_is_in_both_languages(live_client, channel_settings):
+    """Each part of the console adds its words to both tables; one left out would show
+    Portuguese in an English console."""
+    key = await issue_key(channel_settings.async_database_url or "", "operator", name="ana")
+    async with browser() as new_page:
+        page = await new_page(DESKTOP)
+        await sign_in(page, live_client, key, "Ana")
+        missing = await page.evaluate(
+            """() => {
+                const [pt, en] = [STRINGS["pt-BR"], STRINGS.en].map((s) => Object.keys(s));
+                return {
+                    en: pt.filter((k) => !en.includes(k)),
+                    pt: en.filter((k) => !pt.includes(k)),
+                    keys: pt,
+                };
+            }"""
+        )
+        assert (missing["en"], missing["pt"]) == ([], [])
+        # Every part's words were there to compare.
+        parts = ("queue.title", "replies.button", "closing.button", "notes.title")
+        parts += ("together.title", "window.field", "blocking.button", "filter.holder")
+        assert [k for k in parts if k not in missing["keys"]] == []
