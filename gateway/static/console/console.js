@@ -3,8 +3,9 @@
 // before it), one message (detail.js), a customer's whole conversation (conversation.js),
 // search (search.js), the keys (keyboard.js), live updates and desktop alerts (live.js),
 // saved replies (replies.js), closing without an answer (closing.js), internal notes
-// (notes.js), a customer's other waiting lines (together.js) and WhatsApp's 24-hour window
-// (whatsapp.js). They share this file's state and helpers; plain scripts, no build step.
+// (notes.js), a customer's other waiting lines (together.js), WhatsApp's 24-hour window
+// (whatsapp.js) and blocking a customer (blocking.js). They share this file's state and
+// helpers; plain scripts, no build step.
 // Every call goes to the REST API with `Authorization: Bearer <key>`; the key lives in
 // sessionStorage (this tab only). Live updates come from GET /api/v1/operator/events,
 // read with fetch() so it can carry the same header (EventSource cannot).
