@@ -73,10 +73,12 @@ async def test_operators_leave_each_other_notes_about_a_customer(
         assert await ana.inner_text("#notes-empty") == "Nenhuma nota sobre este cliente."
         assert await ana.locator("#notes-count").is_hidden()
         around = await ana.evaluate(
-            "(notes => [notes.previousElementSibling.textContent, notes.nextElementSibling.id])"
+            "(notes => [notes.previousElementSibling.textContent, notes.nextElementSibling.id,"
+            " notes.nextElementSibling.nextElementSibling.id])"
             "(document.getElementById('notes'))"
         )
-        assert around == ["Primeiro contato deste cliente.", "open-conversation"]
+        # Then blocking the customer (blocking.js), then the whole conversation.
+        assert around == ["Primeiro contato deste cliente.", "blocking", "open-conversation"]
 
         # Empty: said by the box, nothing is sent.
         await ana.get_by_role("button", name="Adicionar nota", exact=True).click()
