@@ -6,8 +6,7 @@ from aiohttp import web
 
 from gateway.http import keys
 from gateway.http.assignments import actor_of, optional_body
-from gateway.http.notes import CLIENT_ID
-from gateway.http.operations import Operation, allow
+from gateway.http.operations import CLIENT_ID, Operation, allow
 from gateway.http.parsing import path_uuid
 from gateway.http.responses import json_model
 from gateway.schemas.customers import BlockedOut, CustomerOut

@@ -6,14 +6,13 @@ from aiohttp import web
 
 from gateway.http import keys
 from gateway.http.assignments import actor_of, optional_body
-from gateway.http.operations import Operation, PathParam, allow
+from gateway.http.operations import CLIENT_ID, Operation, PathParam, allow
 from gateway.http.parsing import parse_body, path_int, path_uuid
 from gateway.http.responses import json_model
 from gateway.schemas.notes import NoteIn, NoteList, NoteOut
 from gateway.schemas.operators import AssignmentRequest
 from gateway.services.access import Role
 
-CLIENT_ID = PathParam("client_id", {"type": "string", "format": "uuid"}, "The customer.")
 NOTE_ID = PathParam("id", {"type": "integer", "minimum": 1}, "The note's id.")
 
 

@@ -31,6 +31,7 @@ def allow(*roles: Role) -> frozenset[Role]:
 
 
 MESSAGE_ID = PathParam("id", {"type": "integer", "minimum": 1}, "The message's id.")
+CLIENT_ID = PathParam("client_id", {"type": "string", "format": "uuid"}, "The customer.")
 
 
 @dataclass(frozen=True)
