@@ -22,9 +22,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.analytics_sql import CUSTOMER as _CUSTOMER
+from storage.analytics_sql import IN_RANGE as _IN_RANGE
 from storage.models import CLOSE_REASONS
 from storage.operator_activity import OperatorRow, operator_activity
-from storage.routing import KB_ACCOUNT, KB_CHANNEL
 
 # Queue-age bands: (name, lower bound in seconds, upper bound or None), as the console
 # shows them; each message falls in exactly one.
@@ -40,9 +41,6 @@ BUCKETS = ("hour", "day")
 # A report reads a year at most; a runaway plan is cut off rather than left to hold a
 # connection of the pool.
 STATEMENT_TIMEOUT = "30s"
-
-_CUSTOMER = f"NOT (m.channel = '{KB_CHANNEL}' AND m.channel_account = '{KB_ACCOUNT}')"
-_IN_RANGE = "m.created_at >= :start AND m.created_at < :end"
 
 
 @dataclass(frozen=True)

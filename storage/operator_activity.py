@@ -16,10 +16,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.routing import KB_ACCOUNT, KB_CHANNEL
-
-_CUSTOMER = f"NOT (m.channel = '{KB_CHANNEL}' AND m.channel_account = '{KB_ACCOUNT}')"
-_IN_RANGE = "m.created_at >= :start AND m.created_at < :end"
+from storage.analytics_sql import CUSTOMER as _CUSTOMER
+from storage.analytics_sql import IN_RANGE as _IN_RANGE
 
 
 @dataclass(frozen=True)
