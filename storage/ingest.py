@@ -56,7 +56,7 @@ INSERT INTO chat_interactions
 SELECT p.id, m.channel, m.account, m.message, m.message_type, m.media, m.external_id,
        m.update_key, m.reply_to,
        CASE WHEN p.blocked_at IS NOT NULL THEN now() END,
-       CASE WHEN p.blocked_at IS NOT NULL THEN p.blocked_by END,
+       p.blocked_by,  -- null unless blocked (migration 0016's check)
        CASE WHEN p.blocked_at IS NOT NULL THEN 'blocked' END
 FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[],
             $12::text[], $13::text[], $14::text[])
