@@ -67,6 +67,12 @@ const $ = (id) => document.getElementById(id);
 const fill = (node, ...children) => node.replaceChildren(
   ...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
 const api = (method, path, body) => atende.api(state.key, method, path, body, t("offline"));
+// A status line says an outcome: read out at once when it is an error, politely otherwise.
+function sayIn(node, text, error = false, size = "") {
+  node.textContent = text || "";
+  node.className = `status-line${size}${error ? " error" : ""}`;
+  node.setAttribute("role", error ? "alert" : "status");
+}
 
 const percent = (x) => new Intl.NumberFormat(i18n.lang, { style: "percent" }).format(x);
 const when = (iso) => new Date(iso).toLocaleString(i18n.lang, {

@@ -178,11 +178,7 @@ function useAnswer(at) {
 function showStatus(id, text, error = false) {
   state.status = { id, text, error };
   const node = $("action-status");
-  if (state.selected === id && node) {
-    node.textContent = text;
-    node.className = `status-line${error ? " error" : ""}`;
-    node.setAttribute("role", error ? "alert" : "status");
-  }
+  if (state.selected === id && node) sayIn(node, text, error);
 }
 
 function renderHistory(message, history) {

@@ -6,7 +6,7 @@
 // (or an admin, through the API) deletes it. A count beside the customer's name says at a
 // glance that there are notes. The live feed does not carry notes: they are read anew each
 // time the message's detail loads, and after adding or deleting one.
-// Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, $, fill, failed and when it
+// Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, $, fill, failed, sayIn and when it
 // uses; the console (detail.js, mostly) calls notes.load(message) (in loadDetail), .count(message),
 // .section(message) (in renderDetail) and .focus() (the `o` key).
 "use strict";
@@ -241,9 +241,7 @@ const notes = (() => {
   }
 
   function say(text, error = false) {
-    view.status.textContent = text || "";
-    view.status.className = `status-line small${error ? " error" : ""}`;
-    view.status.setAttribute("role", error ? "alert" : "status");
+    sayIn(view.status, text, error, " small");
     view.status.hidden = !text;
   }
 

@@ -2,7 +2,7 @@
 // for one sector or for every sector (GET, POST, PUT, DELETE /operator/replies). A panel
 // beside the answer box lists those of the open message's sector and the general ones;
 // choosing one puts its text in the answer box, to send with Responder or Editar e aprovar.
-// Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, $, fill, failed, keepPlace and
+// Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, $, fill, failed, keepPlace, sayIn and
 // showStatus it uses; the console (detail.js, mostly) calls replies.button(), .panel(message), .open(), .close().
 "use strict";
 
@@ -96,9 +96,7 @@ const replies = (() => {
   const sectorName = (sector) => sector || t("replies.all_sectors");
 
   function say(text, error = false) {
-    view.status.textContent = text || "";
-    view.status.className = `status-line small${error ? " error" : ""}`;
-    view.status.setAttribute("role", error ? "alert" : "status");
+    sayIn(view.status, text, error, " small");
     view.status.hidden = !text;
   }
 
