@@ -12,7 +12,13 @@ from __future__ import annotations
 from tests.conftest import bearer, issue_key
 from tests.connectors.conftest import deliveries, send_telegram_texts
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
-from tests.connectors.test_console_work import DESKTOP, PHONE, no_sideways_scroll, sign_in
+from tests.connectors.test_console_work import (
+    DESKTOP,
+    PHONE,
+    ana_and_bruno,
+    no_sideways_scroll,
+    sign_in,
+)
 from tests.routing_helpers import API, post, wait_until_triaged
 
 THANKS = "ok, obrigado!"
@@ -69,13 +75,9 @@ async def test_an_operator_closes_messages_without_answering_and_reopens_one(
     client = live_client
     await send_updates(client)
     db = channel_settings.async_database_url or ""
-    ana_key = await issue_key(db, "operator", name="ana")
-    bruno_key = await issue_key(db, "operator", name="bruno")
 
     async with browser() as new_page:
-        ana, bruno = await new_page(DESKTOP), await new_page(DESKTOP)
-        await sign_in(ana, client, ana_key, "Ana")
-        await sign_in(bruno, client, bruno_key, "Bruno")
+        ana, bruno, ana_key = await ana_and_bruno(new_page, client, db)
         ids = [await arrived(ana, text) for text in (THANKS, SPAM, ORDER)]
         thanks, spam, order = ids
         for page in (ana, bruno):

@@ -16,7 +16,13 @@ from tests.conftest import issue_key
 from tests.connectors.conftest import post_telegram, send_telegram_texts, telegram_text_update
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.connectors.test_console_close import arrived, listed, queued, stored
-from tests.connectors.test_console_work import DESKTOP, PHONE, no_sideways_scroll, sign_in
+from tests.connectors.test_console_work import (
+    DESKTOP,
+    PHONE,
+    ana_and_bruno,
+    no_sideways_scroll,
+    sign_in,
+)
 from tests.routing_helpers import API
 
 HELLO, MORNING = "oi", "bom dia"
@@ -42,13 +48,9 @@ async def test_answering_a_burst_closes_the_lines_the_operator_ticked(
     client = live_client
     await send_burst(client)
     db = channel_settings.async_database_url or ""
-    ana_key = await issue_key(db, "operator", name="ana")
-    bruno_key = await issue_key(db, "operator", name="bruno")
 
     async with browser() as new_page:
-        ana, bruno = await new_page(DESKTOP), await new_page(DESKTOP)
-        await sign_in(ana, client, ana_key, "Ana")
-        await sign_in(bruno, client, bruno_key, "Bruno")
+        ana, bruno, _ = await ana_and_bruno(new_page, client, db)
         ids = [await arrived(ana, text) for text in (HELLO, MORNING, QUESTION, OTHER)]
         hello, morning, question, other = ids
         await ana.locator(f'#queue-list li[data-id="{other}"]').wait_for(timeout=WAIT_MS)

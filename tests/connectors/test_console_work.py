@@ -28,6 +28,17 @@ async def sign_in(page, client, key: str, name: str) -> None:
     await page.wait_for_selector("#live-status.on", timeout=WAIT_MS)
 
 
+async def ana_and_bruno(new_page, client, db: str):
+    """Two operators, each with a key of their own, signed in on desktop pages of their own;
+    returns their pages and Ana's key."""
+    ana_key = await issue_key(db, "operator", name="ana")
+    bruno_key = await issue_key(db, "operator", name="bruno")
+    ana, bruno = await new_page(DESKTOP), await new_page(DESKTOP)
+    await sign_in(ana, client, ana_key, "Ana")
+    await sign_in(bruno, client, bruno_key, "Bruno")
+    return ana, bruno, ana_key
+
+
 async def no_sideways_scroll(page) -> None:
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= await page.evaluate("window.innerWidth"), "the page scrolls sideways"
@@ -36,13 +47,9 @@ async def no_sideways_scroll(page) -> None:
 async def test_two_operators_one_takes_the_other_sees_it_taken(client, settings):
     await import_kb(client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
     db = settings.async_database_url or ""
-    ana_key = await issue_key(db, "operator", name="ana")
-    bruno_key = await issue_key(db, "operator", name="bruno")
 
     async with browser() as new_page:
-        ana, bruno = await new_page(DESKTOP), await new_page(DESKTOP)
-        await sign_in(ana, client, ana_key, "Ana")
-        await sign_in(bruno, client, bruno_key, "Bruno")
+        ana, bruno, _ = await ana_and_bruno(new_page, client, db)
         created = await post(client, ASKED, "vendas")
         for page in (ana, bruno):
             item = page.locator(f'#queue-list li[data-id="{created["id"]}"]')
