@@ -70,3 +70,24 @@ def test_a_split_with_nothing_suggested_does_not_count_towards_the_precision():
     assert report.precision == pytest.approx(0.96)
     assert report.ranges["precision"] == [0.96, 0.96]
     assert report.curve[1]["precision"] == pytest.approx(0.96)
+
+
+def test_the_reviews_before_the_splits_are_averaged_and_each_sector_s_bar_too():
+    one, two = _report(1, 0.8, 1.0, {}), _report(2, 0.9, 0.96, {})
+    one.reviews = {"split": "dev", "arrived": 500, "approved": 260, "sector_bars": {"vendas": 0.3}}
+    two.reviews = {
+        "split": "dev",
+        "arrived": 500,
+        "approved": 270,
+        "sector_bars": {"vendas": 0.5, "admin": 0.4},
+    }
+    reviews = combine([one, two]).reviews
+    assert reviews == {
+        "split": "dev",
+        "arrived": 500,
+        "approved": 265,
+        # Each sector's over the splits whose reviews set it.
+        "sector_bars": {"admin": 0.4, "vendas": 0.4},
+    }
+    # Without reviews in every split, the combined report has none.
+    assert combine([_report(1, 0.8, 1.0, {}), two]).reviews == {}

@@ -67,6 +67,21 @@ def _format_reachable(report: EvalReport) -> str:
     )
 
 
+def _format_reviews(tally: dict[str, Any]) -> str:
+    def n(key: str) -> str:
+        return f"{tally.get(key, 0):g}"
+
+    bars = tally.get("sector_bars") or {}
+    set_bars = ", ".join(f"{sector} {bar:.2f}" for sector, bar in bars.items()) or "none"
+    return (
+        f"after reviews of split {tally.get('split')}: {n('arrived')} messages arrived first; "
+        f"the operator approved {n('approved')} suggestions, edited {n('edited')} wrong ones, "
+        f"answered {n('written')} by hand, rejected {n('rejected_out_of_scope')} made to "
+        f"out-of-scope messages; sectors' bars from the reviews: {set_bars} (the curve "
+        "below is at one bar for all)"
+    )
+
+
 def format_report(report: EvalReport) -> str:
     asked = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.asked.items())
     seeds = ", ".join(str(seed) for seed in report.seeds)
@@ -90,8 +105,14 @@ def format_report(report: EvalReport) -> str:
         lines.append(f"routing methods      {methods}")
     if report.top1 is not None:
         lines.append(f"suggestion top-1     {report.top1:.3f}   hit@3 {_f(report.hit3)}")
+        bars = report.reviews.get("sector_bars")
+        at = (
+            f"at the sectors' bars ({report.min_confidence:.2f} where none)"
+            if bars
+            else f"at confidence {report.min_confidence:.2f}"
+        )
         lines.append(
-            f"at confidence {report.min_confidence:.2f}   coverage {_f(report.coverage)}, "
+            f"{at}   coverage {_f(report.coverage)}, "
             f"precision {_f(report.precision)} (similarity floor {report.threshold:.2f})"
         )
         lines.append(
@@ -105,6 +126,8 @@ def format_report(report: EvalReport) -> str:
         )
         if report.reachable:
             lines.append(_format_reachable(report))
+        if report.reviews:
+            lines.append(_format_reviews(report.reviews))
     if report.splits:
         lines += ["", *_format_splits(report)]
     lines.append(
@@ -163,10 +186,19 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
         if not isinstance(sector_map, dict):
             raise DatasetError(f"{args.sector_map}: not a JSON object of intent: sector")
     catalog = load_sectors(settings.sectors_file)
-    examples = load_examples(path, sector_map, known_sectors=catalog.names)
-    examples = select_split(examples, args.split)
+    every = load_examples(path, sector_map, known_sectors=catalog.names)
+    examples = select_split(every, args.split)
+    reviews = None
+    if args.reviews is not None:
+        if args.split is None or args.reviews == args.split:
+            raise DatasetError(
+                f"--reviews {args.reviews}: name the split to evaluate with --split, and "
+                "another split to review first (as in --split heldout --reviews dev)"
+            )
+        reviews = select_split(every, args.reviews)
     if args.answers == "per-intent":
         examples = one_answer_per_intent(examples)
+        reviews = one_answer_per_intent(reviews) if reviews is not None else None
     try:  # refused here, before a model loads or a scratch database exists
         protocol(
             examples,
@@ -182,7 +214,9 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
     if args.min_confidence is not None:
         updates["suggestion_min_confidence"] = args.min_confidence
     settings = settings.model_copy(update=updates)
-    reports = asyncio.run(_eval(settings, args, catalog, examples, args.seeds or [args.seed]))
+    reports = asyncio.run(
+        _eval(settings, args, catalog, examples, args.seeds or [args.seed], reviews)
+    )
     report = reports[0] if len(reports) == 1 else combine(reports)
     report.dataset, report.split = path.name, args.split
     if args.json:
@@ -204,6 +238,7 @@ async def _eval(
     catalog: SectorCatalog,
     examples: list,
     seeds: list[int],
+    reviews: list | None = None,
 ) -> list[EvalReport]:
     """One report a split, with one embedder loaded for them all."""
     from tqdm import tqdm
@@ -236,6 +271,8 @@ async def _eval(
                     missing_fraction=args.missing_intents,
                     seed=seed,
                     calibrate=not args.no_calibrate,
+                    reviews=reviews,
+                    reviews_split=args.reviews or "",
                     progress=progress,
                 )
             )
@@ -291,6 +328,13 @@ def add_commands(sub: Any) -> None:
         type=_seed_list,
         help="several splits, comma-separated (13,1,2,3): the report gives their mean, "
         "each split's figures and the range of each",
+    )
+    ev.add_argument(
+        "--reviews",
+        metavar="SPLIT",
+        help="before asking, have an operator who knows the labels review the rows of this "
+        "other split as they arrive (approve, edit, reject), then calibrate: the figures "
+        "after a stretch of reviews, not the default decision's (needs --split)",
     )
     ev.add_argument("--threshold", type=_cosine, help="override ATENDE_SUGGESTION_THRESHOLD")
     ev.add_argument(

@@ -33,6 +33,7 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
 from gateway.evaluation.data import Example, protocol
+from gateway.evaluation.reviews import review_stream, run_reviews
 from gateway.evaluation.targets import coverage_at_precision, reachable_on_curve
 from gateway.services.answer_model import embed_answer_texts
 from gateway.services.calibration import fit_calibration
@@ -116,6 +117,9 @@ class EvalReport:
     # mean (`combine`), `splits` holds each split's report and `ranges` the least and the
     # most each headline figure was.
     seeds: list[int] = field(default_factory=list)
+    # With `--reviews`: what the simulated operator did before the questions were asked
+    # (gateway.evaluation.reviews); empty otherwise.
+    reviews: dict[str, Any] = field(default_factory=dict)
     splits: list[dict[str, Any]] = field(default_factory=list)
     ranges: dict[str, list[float]] = field(default_factory=dict)
 
@@ -254,6 +258,8 @@ async def evaluate(
     missing_fraction: float = 0.15,
     seed: int = 13,
     calibrate: bool = True,
+    reviews: list[Example] | None = None,
+    reviews_split: str = "",
     progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> EvalReport:
     unknown = sorted({e.sector for e in examples if e.sector and catalog.get(e.sector) is None})
@@ -293,13 +299,30 @@ async def evaluate(
                 if fitted is not None:
                     maker.calibration.model = fitted
                     maker.calibration.projection = projection
+            tally, joined = None, {}
+            if reviews is not None:
+                tally, joined = await run_reviews(
+                    settings,
+                    catalog,
+                    sessions,
+                    embedder,
+                    maker,
+                    review_stream(reviews, questions, seed),
+                    split=reviews_split,
+                    progress=progress,
+                )
+                by_id.update(joined)
             outcomes, embed_ms = await _ask(
                 repository, router, maker, embedder, questions, progress
             )
         finally:
             await engine.dispose()
-    report = summarise(outcomes, maker, by_id, history=len(history), embed_ms=embed_ms)
+    report = summarise(
+        outcomes, maker, by_id, history=len(history) + len(joined), embed_ms=embed_ms
+    )
     report.seeds = [seed]
+    if tally is not None:
+        report.reviews = tally.as_json()
     return report
 
 

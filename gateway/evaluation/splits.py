@@ -30,6 +30,21 @@ def _summed(tables: Iterable[Mapping[str, int]]) -> dict[str, int]:
     return dict(total)
 
 
+def _reviews_mean(reports: Sequence[EvalReport]) -> dict[str, Any]:
+    if not all(r.reviews for r in reports):
+        return {}
+    # The counts averaged, and each sector's bar over the splits that set one.
+    counts = _mean_by_key(
+        [{k: v for k, v in r.reviews.items() if isinstance(v, int | float)} for r in reports]
+    )
+    bars: dict[str, list[float]] = {}
+    for r in reports:
+        for sector, bar in r.reviews.get("sector_bars", {}).items():
+            bars.setdefault(sector, []).append(bar)
+    means = {sector: _mean(values) for sector, values in sorted(bars.items())}
+    return {"split": reports[0].reviews["split"], **counts, "sector_bars": means}
+
+
 def combine(reports: Sequence[EvalReport]) -> EvalReport:
     """One report for several splits of the same data: each rate the mean of the splits'
     (not pooled over their questions: every split counts alike, as the targets are read),
@@ -81,6 +96,7 @@ def combine(reports: Sequence[EvalReport]) -> EvalReport:
         latency_ms=_mean_by_key([r.latency_ms for r in reports]),
         embed_ms_per_message=_mean((r.embed_ms_per_message for r in reports), 2) or 0.0,
         seeds=[seed for r in reports for seed in r.seeds],
+        reviews=_reviews_mean(reports),
         splits=[r.as_json() for r in reports],
         ranges=ranges,
     )
