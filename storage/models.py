@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, aggregate_order_by
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, defer, mapped_column
 
 VALIDATED_BY = ("pending", "ai", "human")
 # Why an operator closed a message without answering it (migrations 0013, 0015 and 0016's
@@ -254,6 +254,9 @@ ChatInteraction.reply_window_closes_at = column_property(  # type: ignore[attr-d
 # What is read with a message rather than stored on it: refreshed with the columns an
 # update changed, as a flush expires them.
 DERIVED = ("delivery_parts", "customer_name", "reply_window_closes_at")
+# The workers' claims load none of them: routing, suggesting and sending never read them,
+# and each is a subquery on every row of every batch.
+WITHOUT_DERIVED = tuple(defer(getattr(ChatInteraction, name)) for name in DERIVED)
 
 
 class ClientNote(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import defer
 
-from storage.models import DERIVED, REOPENED, ChatInteraction, Meta, Sector
+from storage.models import DERIVED, REOPENED, WITHOUT_DERIVED, ChatInteraction, Meta, Sector
 from storage.reviews import Before, review_of
 from storage.step_writes import StepWrite, write_steps
 
@@ -223,10 +223,11 @@ class MessageRepository:
         self, session: AsyncSession, *, limit: int, max_attempts: int
     ) -> list[ChatInteraction]:
         """Lock up to `limit` rows waiting for a vector; other workers skip them. Whole
-        rows (but the vector and the delivery state), as routing and suggestion need."""
+        rows (but the vector and what is read with a message), as routing and suggestion
+        need."""
         rows = await session.scalars(
             select(ChatInteraction)
-            .options(_WITHOUT_VECTOR, defer(ChatInteraction.delivery_parts))  # type: ignore[attr-defined]
+            .options(_WITHOUT_VECTOR, *WITHOUT_DERIVED)
             .where(
                 ChatInteraction.embedding.is_(None),
                 ChatInteraction.embed_attempts < max_attempts,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import defer
 
 from config.sectors import SECTOR_NAME_PATTERN
 from storage.database import driver_connection
-from storage.models import ChatInteraction
+from storage.models import WITHOUT_DERIVED, ChatInteraction
 from storage.neighbours import Nearby, Neighbour, Rejected
 from storage.repositories import DEFAULT_EF, Page, page_of
 from storage.vectors import QueryVector, vector_from_binary
@@ -227,6 +227,7 @@ class RoutingRepository:
         """Lock up to `limit` embedded rows not yet routed and suggested."""
         rows = await session.scalars(
             select(ChatInteraction)
+            .options(*WITHOUT_DERIVED)
             .where(
                 ChatInteraction.pipeline_done_at.is_(None),
                 ChatInteraction.embedding.is_not(None),
