@@ -80,6 +80,24 @@ def test_reviews_are_read_as_a_summary_line(db_url, tmp_path):
     assert "sectors' bars from the reviews: none" in result.stdout
 
 
+def test_reviews_of_half_the_history_end_on_the_default_runs_history(db_url, tmp_path):
+    path = _two_splits(tmp_path)
+    before = _eval(str(path), "--split", "b", db=db_url)
+    after = _eval(str(path), "--split", "b", "--reviews", "history", db=db_url)
+    reviews = after["reviews"]
+    assert reviews["split"] == "history"
+    # Half of the out-of-scope messages arrive as reviews instead of being asked.
+    assert before["asked"]["out_of_scope"] == 4
+    assert after["asked"] == {**before["asked"], "out_of_scope": 2}
+    in_scope = reviews["arrived"] - 2
+    assert reviews["rejected_out_of_scope"] + reviews["ignored_out_of_scope"] == 2
+    assert reviews["approved"] + reviews["edited"] + reviews["written"] == in_scope
+    # Half of each answer's rows arrived (rounded up), and at the end every one of them
+    # is validated: the default run's history, reached through reviews.
+    assert 0.5 * before["history"] <= in_scope < before["history"]
+    assert after["history"] == before["history"]
+
+
 @pytest.mark.parametrize(
     ("given", "message"),
     [

@@ -13,6 +13,7 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.cli.arguments import bounded
 from gateway.evaluation.report import EvalReport
+from gateway.evaluation.reviews import OWN_HISTORY
 from gateway.evaluation.splits import combine
 from gateway.evaluation.targets import PRECISION, SILENT
 from gateway.services.projection import describe
@@ -189,11 +190,12 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> None:
     every = load_examples(path, sector_map, known_sectors=catalog.names)
     examples = select_split(every, args.split)
     reviews = None
-    if args.reviews is not None:
+    if args.reviews is not None and args.reviews != OWN_HISTORY:
         if args.split is None or args.reviews == args.split:
             raise DatasetError(
                 f"--reviews {args.reviews}: name the split to evaluate with --split, and "
-                "another split to review first (as in --split heldout --reviews dev)"
+                "another split to review first (as in --split heldout --reviews dev), or "
+                f"review half of the history with --reviews {OWN_HISTORY}"
             )
         reviews = select_split(every, args.reviews)
     if args.answers == "per-intent":
@@ -334,7 +336,8 @@ def add_commands(sub: Any) -> None:
         metavar="SPLIT",
         help="before asking, have an operator who knows the labels review the rows of this "
         "other split as they arrive (approve, edit, reject), then calibrate: the figures "
-        "after a stretch of reviews, not the default decision's (needs --split)",
+        "after a stretch of reviews, not the default decision's (needs --split); "
+        f"'{OWN_HISTORY}': half of the history's rows and of the out-of-scope ones instead",
     )
     ev.add_argument("--threshold", type=_cosine, help="override ATENDE_SUGGESTION_THRESHOLD")
     ev.add_argument(

@@ -33,7 +33,12 @@ from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
 from gateway.evaluation.data import Example, protocol
-from gateway.evaluation.reviews import review_stream, run_reviews
+from gateway.evaluation.reviews import (
+    OWN_HISTORY,
+    review_stream,
+    run_reviews,
+    stream_from_history,
+)
 from gateway.evaluation.targets import coverage_at_precision, reachable_on_curve
 from gateway.services.answer_model import embed_answer_texts
 from gateway.services.calibration import fit_calibration
@@ -270,6 +275,11 @@ async def evaluate(
     history, questions = protocol(
         examples, test_fraction=test_fraction, missing_fraction=missing_fraction, seed=seed
     )
+    stream = None
+    if reviews_split == OWN_HISTORY:
+        history, questions, stream = stream_from_history(history, questions, seed)
+    elif reviews is not None:
+        stream = review_stream(reviews, questions, seed)
     threshold = settings.effective_suggestion_threshold
     async with scratch_database(settings) as url:
         engine = create_engine(url, pool_size=4)
@@ -300,14 +310,14 @@ async def evaluate(
                     maker.calibration.model = fitted
                     maker.calibration.projection = projection
             tally, joined = None, {}
-            if reviews is not None:
+            if stream is not None:
                 tally, joined = await run_reviews(
                     settings,
                     catalog,
                     sessions,
                     embedder,
                     maker,
-                    review_stream(reviews, questions, seed),
+                    stream,
                     split=reviews_split,
                     progress=progress,
                 )

@@ -20,6 +20,12 @@ as `atende calibrate --apply` would, and the split's questions are asked as usua
 
 That measures "after a stretch of reviews" on a larger history; it is reported as its own
 row, never as the default decision's figures.
+
+`--reviews history` takes the stream from the evaluated split itself, for data with one
+split (and for tuning on `dev` alone): half of each answer's history rows, and half of the
+out-of-scope messages, arrive as reviews instead of being loaded or asked. The history at
+the end is then the one the default run starts from, so the two differ only in what the
+reviews did (the rejections, and the bars `atende calibrate` set from them).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
-from gateway.evaluation.data import Example
+from gateway.evaluation.data import Example, stratified_split
 from gateway.schemas.messages import MessageCreate
 from gateway.services.assignments import Actor
 from gateway.services.calibration import calibrate_from_database, store_calibration
@@ -48,6 +54,8 @@ from storage.repositories import MessageRepository, MetaRepository
 from storage.reviews import ReviewRepository, answer_key
 from storage.routing import RoutingRepository
 
+# `--reviews history`: the stream comes from the evaluated split's own history.
+OWN_HISTORY = "history"
 # Messages that arrive between two rounds of reviews: later ones are weighed against
 # what operators approved and rejected in the rounds before.
 ROUND = 32
@@ -84,6 +92,21 @@ def review_stream(
     stream = [e for e in reviewed if e.out_of_scope or (e.intent and e.intent not in left_out)]
     random.Random(seed).shuffle(stream)
     return stream
+
+
+def stream_from_history(
+    history: Sequence[Example], questions: Sequence[Example], seed: int
+) -> tuple[list[Example], list[Example], list[Example]]:
+    """History, questions and review stream for `--reviews history`: half of each label's
+    history rows and half of the out-of-scope questions move to the stream."""
+    kept, arriving = stratified_split(list(history), 0.5, seed)
+    out = [e for e in questions if e.out_of_scope]
+    random.Random(seed).shuffle(out)
+    moved = out[: len(out) // 2]
+    asked = [e for e in questions if not any(e is m for m in moved)]
+    stream = arriving + moved
+    random.Random(seed).shuffle(stream)
+    return kept, asked, stream
 
 
 async def run_reviews(
