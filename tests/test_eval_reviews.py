@@ -63,7 +63,7 @@ def test_reviews_of_another_split_grow_the_history_before_the_questions(db_url, 
     assert missing_in_a == 6
     assert reviews["arrived"] == in_scope + 4
     # Every in-scope message ended with a human's answer: approved, edited or written.
-    assert reviews["approved"] + reviews["edited"] + reviews["written"] == in_scope
+    assert reviews["approved"] + reviews["corrected"] + reviews["written"] == in_scope
     assert reviews["rejected_out_of_scope"] + reviews["ignored_out_of_scope"] == 4
     # Each answer joined the validated history, and `atende calibrate` re-fitted on it.
     assert after["history"] == before["history"] + in_scope
@@ -91,7 +91,7 @@ def test_reviews_of_half_the_history_end_on_the_default_runs_history(db_url, tmp
     assert after["asked"] == {**before["asked"], "out_of_scope": 2}
     in_scope = reviews["arrived"] - 2
     assert reviews["rejected_out_of_scope"] + reviews["ignored_out_of_scope"] == 2
-    assert reviews["approved"] + reviews["edited"] + reviews["written"] == in_scope
+    assert reviews["approved"] + reviews["corrected"] + reviews["written"] == in_scope
     # Half of each answer's rows arrived (rounded up), and at the end every one of them
     # is validated: the default run's history, reached through reviews.
     assert 0.5 * before["history"] <= in_scope < before["history"]

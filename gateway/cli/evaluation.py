@@ -76,7 +76,8 @@ def _format_reviews(tally: dict[str, Any]) -> str:
     set_bars = ", ".join(f"{sector} {bar:.2f}" for sector, bar in bars.items()) or "none"
     return (
         f"after reviews of split {tally.get('split')}: {n('arrived')} messages arrived first; "
-        f"the operator approved {n('approved')} suggestions, edited {n('edited')} wrong ones, "
+        f"the operator approved {n('approved')} suggestions, corrected {n('corrected')} wrong "
+        "ones (rejected, then answered), "
         f"answered {n('written')} by hand, rejected {n('rejected_out_of_scope')} made to "
         f"out-of-scope messages; sectors' bars from the reviews: {set_bars} (the curve "
         "below is at one bar for all)"

@@ -319,6 +319,7 @@ async def evaluate(
                     maker,
                     stream,
                     split=reviews_split,
+                    refit=calibrate,
                     progress=progress,
                 )
                 by_id.update(joined)

@@ -9,7 +9,7 @@ an operator who knows each row's label would:
 
 - a right suggestion is approved (it joins the validated history at once);
 - a wrong one is rejected (the rejection lowers that answer for similar messages), and the
-  right answer written instead (an edit, which joins the history too);
+  right answer written instead (which joins the history too);
 - a message with no suggestion gets the right answer written by hand;
 - a suggestion made to an out-of-scope message is rejected, and nothing is written.
 
@@ -71,7 +71,7 @@ class ReviewTally:
     split: str
     arrived: int = 0
     approved: int = 0  # right suggestions, approved as they were
-    edited: int = 0  # wrong suggestions, rejected and answered right
+    corrected: int = 0  # wrong suggestions, rejected and answered right
     written: int = 0  # no suggestion: answered by hand
     rejected_out_of_scope: int = 0
     ignored_out_of_scope: int = 0
@@ -103,7 +103,8 @@ def stream_from_history(
     out = [e for e in questions if e.out_of_scope]
     random.Random(seed).shuffle(out)
     moved = out[: len(out) // 2]
-    asked = [e for e in questions if not any(e is m for m in moved)]
+    gone = {id(e) for e in moved}
+    asked = [e for e in questions if id(e) not in gone]
     stream = arriving + moved
     random.Random(seed).shuffle(stream)
     return kept, asked, stream
@@ -118,11 +119,13 @@ async def run_reviews(
     stream: Sequence[Example],
     *,
     split: str,
+    refit: bool = True,
     progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> tuple[ReviewTally, dict[int, Example]]:
-    """Review `stream` against the scratch database's history, then calibrate on it; the
-    `maker` takes the calibration. Returns the tally and the rows that joined the
-    validated history, by id."""
+    """Review `stream` against the scratch database's history, then calibrate on it (the
+    sectors' bars only, without `refit`, as `atende calibrate --keep-model`); the `maker`
+    takes the calibration. Returns the tally and the rows that joined the validated
+    history, by id."""
     meta = MetaRepository(sessions)
     # The pipeline reads what `atende calibrate --apply` stored, as in the gateway.
     await store_calibration(meta, maker.calibration)
@@ -158,6 +161,7 @@ async def run_reviews(
         days=CALIBRATE_DAYS,
         target=CALIBRATE_TARGET,
         min_reviews=CALIBRATE_MIN_REVIEWS,
+        refit=refit,
     )
     after: Calibration = report.after
     maker.calibration = after
@@ -192,7 +196,7 @@ async def _review(
         return True
     if suggested:
         await operators.reject(interaction_id, actor=OPERATOR)
-        tally.edited += 1
+        tally.corrected += 1
     else:
         tally.written += 1
     await operators.approve(
