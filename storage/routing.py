@@ -273,9 +273,11 @@ class RoutingRepository:
         late_before: datetime,
         held_by: str | None = None,
         free: bool = False,
+        client_id: uuid.UUID | None = None,
     ) -> Page:
         """Rows waiting for a human (a suggestion or no answer), oldest first, those
-        `held_by` one operator or, if `free`, nobody; `tallied`: how many of them in all
+        `held_by` one operator or, if `free`, nobody, and of one customer if `client_id`
+        is given; `tallied`: how many of them in all
         were received before `late_before` and have had no answer yet (a sector's auto-send
         answers a message that stays in the queue)."""
         conditions = in_queue(sector)
@@ -283,6 +285,8 @@ class RoutingRepository:
             conditions.append(ChatInteraction.assigned_to == held_by)
         if free:
             conditions.append(ChatInteraction.assigned_to.is_(None))
+        if client_id is not None:
+            conditions.append(ChatInteraction.client_id == client_id)
         return await page_of(
             self._sessions,
             conditions,

@@ -4,11 +4,12 @@ message. Two operators are two keys of the operator role, as in the console."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime
 
 from gateway.services.activity import ASSIGNED
 from tests.conftest import bearer, issue_key, run_sql
-from tests.routing_helpers import API, import_kb, post, wait_until_triaged
+from tests.routing_helpers import API, CLIENT, import_kb, post, wait_until_triaged
 from tests.test_console import next_event, open_stream
 
 QUESTION = "Qual é o prazo de entrega para o Nordeste?"
@@ -297,3 +298,35 @@ async def test_the_queue_of_what_one_operator_holds_or_of_what_nobody_holds(clie
         assert response.status == 422, await response.text()
         error = (await response.json())["error"]
         assert [d["field"] for d in error["details"]] == ["free"], error
+
+
+async def test_the_queue_of_one_customer_holds_all_their_waiting_lines(client, settings):
+    ana = await operator(client, settings, "key-ana")
+    other = str(uuid.uuid4())
+    theirs = [(await post(client, f"linha {i}", "suporte"))["id"] for i in range(12)]
+    response = await client.post(
+        f"{API}/messages/", json={"client_id": other, "message": "outro", "sector": "vendas"}
+    )
+    assert response.status == 201
+    answered = theirs.pop(0)
+    body = {"answer": "Resolvido.", "validated_by": "human"}
+    assert (await client.put(f"{API}/messages/{answered}", json=body)).status == 200
+
+    async def listed(**params) -> tuple[list[int], int]:
+        response = await client.get(f"{API}/operator/queue", params=params, headers=ana)
+        assert response.status == 200, await response.text()
+        page = await response.json()
+        return [i["id"] for i in page["items"]], page["total"]
+
+    # More than the history's latest ten, across pages, oldest first; the answered one is
+    # not waiting, and the other customer's line is not theirs.
+    assert await listed(client_id=CLIENT, per_page=100) == (theirs, 11)
+    assert await listed(client_id=CLIENT, per_page=5) == (theirs[:5], 11)
+    assert await listed(client_id=CLIENT, sector="vendas") == ([], 0)
+    assert (await listed(client_id=other))[1] == 1
+    response = await client.get(
+        f"{API}/operator/queue", params={"client_id": "not-a-uuid"}, headers=ana
+    )
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert [d["field"] for d in error["details"]] == ["client_id"], error

@@ -55,6 +55,7 @@ async def queue(request: web.Request) -> web.Response:
         late_before=now - target,
         held_by=query.held_by,
         free=query.free,
+        client_id=query.client_id,
     )
     items = [
         QueueItem(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
@@ -30,6 +31,11 @@ class QueueQuery(PageQuery):
         "`operator_name`, else their key's).",
     )
     free: bool = Field(default=False, description="Only the messages nobody holds.")
+    client_id: uuid.UUID | None = Field(
+        default=None,
+        description="Only this customer's messages: every line of theirs still waiting, "
+        "as the console lists them to answer together.",
+    )
 
     @field_validator("free")
     @classmethod

@@ -7,6 +7,7 @@ every change of answer or validation takes, so whatever reacts to a validated an
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,10 +84,12 @@ class OperatorService:
         late_before: datetime,
         held_by: str | None = None,
         free: bool = False,
+        client_id: uuid.UUID | None = None,
     ) -> Page:
         """One page of the open queue (of a sector, of what one operator holds, or of what
-        nobody holds), oldest first; its `tallied` is how many of those in all were received
-        before `late_before` and still have no answer: past the response target."""
+        nobody holds; of one customer), oldest first; its `tallied` is how many of those in
+        all were received before `late_before` and still have no answer: past the response
+        target."""
         if sector is not None and self._sectors is not None and self._sectors.get(sector) is None:
             raise NotFound(f"no sector named {sector!r}; known: {', '.join(self._sectors.names)}")
         return await self._repository.open_queue(
@@ -96,6 +99,7 @@ class OperatorService:
             late_before=late_before,
             held_by=held_by,
             free=free,
+            client_id=client_id,
         )
 
     async def _embedded(self, interaction_id: int) -> tuple[ChatInteraction, list[float] | None]:

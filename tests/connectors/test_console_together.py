@@ -248,3 +248,43 @@ async def test_a_line_a_colleague_takes_as_the_answer_goes_stays_in_the_queue_an
         held = await stored(client, morning)
         assert (held["closed_at"], held["assigned_to"]) == (None, "Bruno")
         assert await queued(client) == [morning, await arrived(page, OTHER)]
+
+
+async def test_a_burst_longer_than_the_history_is_listed_and_answered_whole(
+    live_client, channel_settings, fake_telegram
+):
+    client = live_client
+    lines = [f"linha {i} do meu pedido" for i in range(1, 14)]  # 13: the history shows 10
+    await send_telegram_texts(client, [(line, 4242, "Maria") for line in lines])
+    key = await issue_key(channel_settings.async_database_url or "", "operator", name="ana")
+    async with browser() as new_page:
+        page = await new_page(DESKTOP)
+        await sign_in(page, client, key, "Ana")
+        last = await arrived(page, lines[-1])
+        ids = await queued(client)
+        assert len(ids) == 13
+        await page.click(f'#queue-list li[data-id="{last}"]')
+        together = page.locator("#together")
+        await together.locator(f'li[data-id="{ids[0]}"]').wait_for(timeout=WAIT_MS)
+        # Every other line of hers, oldest first: the first three are older than the
+        # history's latest ten.
+        assert await together.locator("h3").text_content() == "Também esperando deste cliente (12)"
+        assert (
+            await together.locator("li").evaluate_all(
+                "items => items.map((i) => Number(i.dataset.id))"
+            )
+            == ids[:-1]
+        )
+        await page_key(page, "b")
+        await page.fill("#answer", ANSWER)
+        await page.get_by_role("button", name="Responder", exact=True).click()
+        await page.locator(
+            "#action-status", has_text="As 12 outras mensagens marcadas saíram da fila"
+        ).wait_for(timeout=WAIT_MS)
+        assert await queued(client) == []
+        deadline = asyncio.get_running_loop().time() + 30
+        while not fake_telegram.sent:
+            assert asyncio.get_running_loop().time() < deadline, "Telegram got no answer"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # nothing more goes to her for the twelve lines
+        assert [(s["chat_id"], s["text"]) for s in fake_telegram.sent] == [("4242", ANSWER)]

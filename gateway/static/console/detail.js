@@ -24,6 +24,7 @@ async function loadDetail(id) {
       api("GET", `/messages/client/${message.client_id}?per_page=10`).catch(() => null),
       notes.load(message), // notes.js: the customer's internal notes (the feed carries none)
       blocking.load(message), // blocking.js: whether the customer is blocked
+      together.load(message), // together.js: every line of theirs still waiting
     ]);
     if (state.selected !== id) return;
     state.detail = { message, candidates, answers, history };

@@ -5,8 +5,9 @@
 // /operator/messages/{id}/close with reason answered_together, which the API refuses unless
 // an answer went to the customer after they arrived). The queue marks a customer's lines.
 // Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, clock and isMine it uses;
-// the console (detail.js, mostly) calls together.section(message, canAnswer), .badge(message),
-// .key() (`b`) and, once an answer is sent, .after(id).
+// the console (detail.js, mostly) calls together.load(message) (in loadDetail),
+// .section(message, canAnswer), .badge(message), .key() (`b`) and, once an answer is sent,
+// .after(id).
 "use strict";
 
 Object.assign(STRINGS["pt-BR"], {
@@ -42,14 +43,31 @@ const together = (() => {
   // re-renders, forgotten when another message is opened.
   const view = { id: null, ticked: new Set() };
 
+  // The customer's messages in the queue, every sector's, oldest first (GET
+  // /operator/queue?client_id=), read with the detail: a long burst has more lines than
+  // the history's latest ten.
+  const queued = { client: null, items: null };
   const waiting = (m) => m.validated_by !== "human" && !m.closed_at;
   const heldElsewhere = (m) => Boolean(m.assigned_to) && !isMine(m);
 
-  // The customer's other messages waiting for an answer, oldest first, from the history the
-  // detail read (their latest ten messages).
+  async function load(message) {
+    const client = message.client_id;
+    let items = null;
+    try {
+      const path = `/operator/queue?client_id=${encodeURIComponent(client)}&per_page=100`;
+      items = (await api("GET", path)).items;
+    } catch (exc) {
+      items = null; // unreadable: the history's lines stand in
+    }
+    Object.assign(queued, { client, items });
+  }
+
+  // The customer's other messages waiting for an answer, oldest first.
   function others(message) {
-    const items = (state.detail && state.detail.history && state.detail.history.items) || [];
-    return items.filter((m) => m.id !== message.id && waiting(m)).reverse();
+    const history = (state.detail && state.detail.history && state.detail.history.items) || [];
+    const items = queued.client === message.client_id && queued.items
+      ? queued.items : [...history].reverse();
+    return items.filter((m) => m.id !== message.id && waiting(m));
   }
 
   // Under the customer's message; null when nothing else of theirs waits. The boxes are
@@ -116,5 +134,5 @@ const together = (() => {
     return { text: lines.join(" "), error: done < ticked.length };
   }
 
-  return { section, badge, after, key };
+  return { load, section, badge, after, key };
 })();
