@@ -8,25 +8,20 @@ human-validated interactions, the confidence model is fitted on it as `atende ca
 does, and every question is routed and given a suggestion by the same SectorRouter and
 SuggestionMaker the worker uses.
 
-The scratch database is created on the configured server (or the embedded one) under
-a fresh name and dropped at the end, so the user's data is never touched.
+The scratch database (gateway.evaluation.scratch) is created on the configured server (or
+the embedded one) under a fresh name and dropped at the end, so the user's data is never
+touched.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from config.errors import ConfigurationError
 from config.sectors import SectorCatalog
@@ -39,6 +34,7 @@ from gateway.evaluation.reviews import (
     run_reviews,
     stream_from_history,
 )
+from gateway.evaluation.scratch import scratch_database
 from gateway.evaluation.targets import coverage_at_precision, reachable_on_curve
 from gateway.services.answer_model import embed_answer_texts
 from gateway.services.calibration import fit_calibration
@@ -47,7 +43,6 @@ from gateway.services.suggestions import Assessment, SuggestionMaker
 from gateway.services.triage import build_triage, search_nearby, triage_message
 from storage import migrate
 from storage.database import create_engine, session_factory
-from storage.embedded import EmbeddedPostgres
 from storage.repositories import SectorRepository
 from storage.reviews import answer_key
 from storage.routing import RoutingRepository
@@ -55,30 +50,6 @@ from storage.vectors import QueryVector
 
 # The confidence bars the curve is drawn at.
 CURVE = tuple(round(0.05 * i, 2) for i in range(20))
-
-
-@contextlib.asynccontextmanager
-async def scratch_database(settings: Settings) -> AsyncIterator[str]:
-    """A new, empty database on the configured (or embedded) server, dropped afterwards."""
-    embedded = None
-    server = settings.async_database_url
-    if server is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        server = await asyncio.to_thread(embedded.start)
-    name = f"atende_eval_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(server).set(database=name).render_as_string(hide_password=False)
-        finally:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
 
 
 @dataclass
