@@ -15,7 +15,7 @@ from typing import Any
 from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.cli.arguments import bounded
-from gateway.services.calibration import CalibrationReport
+from gateway.services.calibration import DAYS, MIN_REVIEWS, TARGET, CalibrationReport
 
 
 def _f(value: float | None) -> str:
@@ -140,19 +140,22 @@ def add_commands(sub: Any) -> None:
         "--apply", action="store_true", help="store the result (default: only show it)"
     )
     cal.add_argument(
-        "--days", type=_days, default=30, help="reviews of the last N days (default 30)"
+        "--days",
+        type=_days,
+        default=DAYS,
+        help=f"reviews of the last N days (default {DAYS})",
     )
     cal.add_argument(
         "--target-precision",
         type=_precision,
-        default=0.95,
-        help="share of suggestions approved unchanged to aim for (default 0.95)",
+        default=TARGET,
+        help=f"share of suggestions approved unchanged to aim for (default {TARGET})",
     )
     cal.add_argument(
         "--min-reviews",
         type=_count,
-        default=30,
-        help="reviews a sector's bar must leave to be judged by (default 30)",
+        default=MIN_REVIEWS,
+        help=f"reviews a sector's bar must leave to be judged by (default {MIN_REVIEWS})",
     )
     cal.add_argument(
         "--keep-model",

@@ -43,7 +43,13 @@ from gateway.embeddings import Embedder
 from gateway.evaluation.data import Example, stratified_split
 from gateway.schemas.messages import MessageCreate
 from gateway.services.assignments import Actor
-from gateway.services.calibration import calibrate_from_database, store_calibration
+from gateway.services.calibration import (
+    DAYS,
+    MIN_REVIEWS,
+    TARGET,
+    calibrate_from_database,
+    store_calibration,
+)
 from gateway.services.embedding import EmbeddingWorker
 from gateway.services.messages import MessageService
 from gateway.services.operators import OperatorService
@@ -60,8 +66,6 @@ OWN_HISTORY = "history"
 # what operators approved and rejected in the rounds before.
 ROUND = 32
 OPERATOR = Actor(name="eval-operator")
-# As `atende calibrate` by default.
-CALIBRATE_DAYS, CALIBRATE_TARGET, CALIBRATE_MIN_REVIEWS = 30, 0.95, 30
 
 
 @dataclass
@@ -158,9 +162,9 @@ async def run_reviews(
         embedder,
         AnswerVectorRepository(sessions),
         sectors=catalog.names,
-        days=CALIBRATE_DAYS,
-        target=CALIBRATE_TARGET,
-        min_reviews=CALIBRATE_MIN_REVIEWS,
+        days=DAYS,  # as `atende calibrate` by default
+        target=TARGET,
+        min_reviews=MIN_REVIEWS,
         refit=refit,
     )
     after: Calibration = report.after

@@ -53,6 +53,10 @@ CALIBRATION_KEY = "suggestion_calibration"
 # few thousand are plenty to fit four weights and keep that square small.
 HISTORY_LIMIT = 4000
 GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 .. 0.95
+# `atende calibrate`'s defaults: the reviews of the last DAYS days, a sector's bar the lowest
+# whose reviewed suggestions were approved unchanged TARGET of the time, with at least
+# MIN_REVIEWS of them.
+DAYS, TARGET, MIN_REVIEWS = 30, 0.95, 30
 
 
 @dataclass(frozen=True)
