@@ -27,6 +27,8 @@ from storage.embedded import EmbeddedPostgres
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # atende's own pt-BR evaluation set (eval/pt_br/README.md says what it holds).
 PT_BR = REPO_ROOT / "eval" / "pt_br" / "atende_pt_br.jsonl"
+# A second business's (an internet provider), written after the decision was chosen.
+PT_BR_PROVEDOR = REPO_ROOT / "eval" / "pt_br" / "atende_pt_br_provedor.jsonl"
 DEFAULT_DIM = 384  # the default model's (e5-small) vector size
 
 

