@@ -14,6 +14,7 @@ from typing import Any
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -199,6 +200,8 @@ class SuggestionReview(Base):
     )
     sector: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome: Mapped[str] = mapped_column(Text)
+    # An edit that wrote another answer in the suggestion's place (migration 0017).
+    replaced: Mapped[bool] = mapped_column(Boolean, server_default="false")
     suggested_answer: Mapped[str] = mapped_column(Text)
     final_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -101,13 +101,14 @@ async def _search(engine: AsyncEngine, ef_search: int | None, query: str, *args:
 
 
 # Rejections are few next to the history, so they are read by a scan of their own rows
-# (the partial index of migration 0009) joined to their messages' vectors.
+# (the partial index of migration 0009, with the edits that replaced the suggested answer
+# since 0017: storage.reviews) joined to their messages' vectors.
 _REJECTED_NEAR = (
     "SELECT r.interaction_id, r.suggested_answer,"
     " 1 - (c.embedding <=> $1::vector) AS similarity,"
     " vector_send(c.embedding) AS vector"
     " FROM suggestion_reviews r JOIN chat_interactions c ON c.id = r.interaction_id"
-    " WHERE r.outcome = 'rejected' AND c.embedding IS NOT NULL"
+    " WHERE (r.outcome = 'rejected' OR r.replaced) AND c.embedding IS NOT NULL"
     " AND c.embedding_model = $2"
     " AND 1 - (c.embedding <=> $1::vector) >= $3"
     " ORDER BY similarity DESC LIMIT $4"

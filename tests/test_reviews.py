@@ -104,3 +104,37 @@ async def test_calibration_reads_whether_the_sector_came_with_the_message(client
         given["id"]: True,
         routed["id"]: False,
     }
+
+
+async def test_an_edit_that_writes_another_answer_counts_against_the_one_suggested(
+    client, settings
+):
+    other = "Hoje não entregamos no Nordeste; retire o pedido numa agência dos Correios."
+    await import_kb(client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
+    asked = "Qual o prazo de entrega pro Nordeste?"
+    first = await _suggested(client, asked)
+    response = await client.post(
+        f"{API}/operator/messages/{first['id']}/approve", json={"answer": other}
+    )
+    assert response.status == 200
+
+    # Asked again: the operator's answer is suggested, and the one they wrote over no
+    # longer takes a share of the vote, as after a rejection of it.
+    again = await _suggested(client, asked)
+    assert again["answer"] == other
+    assert again["suggestion"]["agreement"] == 1.0
+
+    # A suggestion with a greeting put in is an edit of it, and nothing more.
+    reworded = await _suggested(client, ASKED[1])
+    await client.post(
+        f"{API}/operator/messages/{reworded['id']}/approve",
+        json={"answer": f"Oi, Maria! {reworded['answer']}"},
+    )
+    flags = await query_sql(
+        settings.async_database_url,
+        "SELECT interaction_id, outcome, replaced FROM suggestion_reviews ORDER BY id",
+    )
+    assert [(r["interaction_id"], r["outcome"], r["replaced"]) for r in flags] == [
+        (first["id"], "edited", True),
+        (reworded["id"], "edited", False),
+    ]

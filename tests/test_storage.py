@@ -184,3 +184,49 @@ async def test_answered_at_is_filled_in_for_messages_answered_before_it(empty_db
         auto: "2026-11-03",
         waiting: None,
     }
+
+
+async def test_edits_recorded_before_are_marked_where_they_replaced_the_answer(empty_db_url):
+    # Under revision 0016 an edit was an edit: 0017 reads each one's two texts.
+    suggested = "Para o Nordeste a entrega leva de 5 a 8 dias úteis."
+    reviews = {
+        "reworded": ("edited", "No Nordeste a entrega leva de 5 a 8 dias úteis, Maria."),
+        "another answer": ("edited", "A segunda via do boleto está em Minha conta."),
+        "approved": ("approved", suggested),
+        "rejected": ("rejected", None),
+    }
+    engine = create_engine(empty_db_url)
+    try:
+        await migrate.upgrade(engine, 384, revision="0016")
+        async with engine.begin() as conn:
+            message = await _insert(conn, validated_by="human", answer="Ok.")
+            ids = {}
+            for name, (outcome, final) in reviews.items():
+                ids[name] = await conn.scalar(
+                    text(
+                        "INSERT INTO suggestion_reviews (interaction_id, outcome,"
+                        " suggested_answer, final_answer) VALUES (:id, :outcome, :s, :f)"
+                        " RETURNING id"
+                    ),
+                    {"id": message, "outcome": outcome, "s": suggested, "f": final},
+                )
+        await migrate.upgrade(engine, 384)
+        async with engine.connect() as conn:
+            marked = dict(
+                (await conn.execute(text("SELECT id, replaced FROM suggestion_reviews"))).all()
+            )
+        with pytest.raises(IntegrityError):
+            # Only an edit can have replaced the answer.
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE suggestion_reviews SET replaced = true WHERE id = :id"),
+                    {"id": ids["approved"]},
+                )
+    finally:
+        await engine.dispose()
+    assert {name: marked[i] for name, i in ids.items()} == {
+        "reworded": False,
+        "another answer": True,
+        "approved": False,
+        "rejected": False,
+    }
