@@ -82,10 +82,16 @@ class ReviewCounts:
     approved: int = 0
     edited: int = 0
     rejected: int = 0
+    replaced: int = 0  # of the edited, those that wrote another answer (storage.reviews)
 
     @property
     def reviewed(self) -> int:
         return self.approved + self.edited + self.rejected
+
+    @property
+    def accepted(self) -> int:
+        """Sent as suggested or edited; an edit that wrote another answer did not take it."""
+        return self.approved + self.edited - self.replaced
 
 
 @dataclass(frozen=True)
@@ -234,14 +240,19 @@ class AnalyticsRepository:
         result = await session.execute(
             text(
                 """
-                SELECT outcome, count(*) AS n FROM suggestion_reviews
+                SELECT outcome, count(*) AS n, count(*) FILTER (WHERE replaced) AS replaced
+                FROM suggestion_reviews
                 WHERE created_at >= :start AND created_at < :end
                 GROUP BY outcome
                 """
             ),
             window,
         )
-        return ReviewCounts(**{row.outcome: int(row.n) for row in result})
+        rows = result.all()
+        return ReviewCounts(
+            **{row.outcome: int(row.n) for row in rows},
+            replaced=sum(int(row.replaced) for row in rows),
+        )
 
     @staticmethod
     async def _failures(session: AsyncSession, window: dict[str, Any]) -> list[FailureCount]:
@@ -346,7 +357,8 @@ class AnalyticsRepository:
                 SELECT r.sector, w.days,
                        count(*) FILTER (WHERE r.outcome = 'approved') AS approved,
                        count(*) FILTER (WHERE r.outcome = 'edited') AS edited,
-                       count(*) FILTER (WHERE r.outcome = 'rejected') AS rejected
+                       count(*) FILTER (WHERE r.outcome = 'rejected') AS rejected,
+                       count(*) FILTER (WHERE r.replaced) AS replaced
                 FROM (VALUES {windows}) AS w (days)
                 JOIN suggestion_reviews r
                   ON r.created_at >= now() - make_interval(days => w.days)
@@ -359,7 +371,9 @@ class AnalyticsRepository:
             SectorReviews(
                 row.sector,
                 int(row.days),
-                ReviewCounts(int(row.approved), int(row.edited), int(row.rejected)),
+                ReviewCounts(
+                    int(row.approved), int(row.edited), int(row.rejected), int(row.replaced)
+                ),
             )
             for row in result
         ]

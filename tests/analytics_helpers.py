@@ -40,6 +40,7 @@ class Review:
     ago: timedelta
     outcome: str
     sector: str | None
+    replaced: bool = False  # an edit that wrote another answer (storage.reviews)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ REVIEWS = (
     Review(6, 49 * H, "rejected", "suporte"),
     Review(7, 51 * H, "rejected", None),
     Review(9, 3 * D + 2 * H, "approved", "vendas"),
+    Review(9, 3 * D + 4 * H, "edited", "vendas", replaced=True),
     Review(9, 10 * D, "approved", "vendas"),
     Review(9, 12 * D, "rejected", "suporte"),
     Review(9, 20 * D, "edited", "financeiro"),
@@ -146,13 +148,14 @@ async def seed(db: str) -> History:
         await run_sql(
             db,
             """
-            INSERT INTO suggestion_reviews (interaction_id, sector, outcome, suggested_answer,
-                created_at)
-            VALUES (:id, :sector, :outcome, 'sugestão', :created)
+            INSERT INTO suggestion_reviews (interaction_id, sector, outcome, replaced,
+                suggested_answer, created_at)
+            VALUES (:id, :sector, :outcome, :replaced, 'sugestão', :created)
             """,
             id=history.ids[review.message],
             sector=review.sector,
             outcome=review.outcome,
+            replaced=review.replaced,
             created=history.created(review.ago),
         )
     for i, failure in enumerate(FAILURES):
@@ -199,6 +202,7 @@ def expected(history: History, now: datetime) -> dict:
     reviewed_messages = {r.message for r in REVIEWS}
     suggested = sum(1 for i, m in in_range if m.suggested or i in reviewed_messages)
     reviews = Counter(r.outcome for r in REVIEWS if history.in_range(r.ago))
+    replaced = sum(1 for r in REVIEWS if r.replaced and history.in_range(r.ago))
     latencies = [m.pipeline_ms for _, m in in_range if m.pipeline_ms is not None]
     failures = Counter(
         (f.code, f.reason) for f in FAILURES if f.status == "failed" and history.in_range(f.ago)
@@ -212,10 +216,12 @@ def expected(history: History, now: datetime) -> dict:
                 bands[name] += 1
                 break
     rates: dict[tuple[str | None, int], Counter] = defaultdict(Counter)
+    rates_replaced: Counter = Counter()
     for r in REVIEWS:
         for days in (7, 30):
             if r.ago <= days * D:
                 rates[(r.sector, days)][r.outcome] += 1
+                rates_replaced[(r.sector, days)] += r.replaced
     reviewed = sum(reviews.values())
     waits: dict[str | None, list[float]] = defaultdict(list)
     for _, m in in_range:
@@ -229,8 +235,10 @@ def expected(history: History, now: datetime) -> dict:
         "suggestion_share": share(suggested, len(in_range)),
         "reviews": reviews,
         "reviewed": reviewed,
+        "replaced": replaced,
         "review_shares": {
-            o: share(reviews[o], reviewed) for o in ("approved", "edited", "rejected")
+            **{o: share(reviews[o], reviewed) for o in ("approved", "edited", "rejected")},
+            "replaced": share(replaced, reviewed),
         },
         "latency": (len(latencies), percentile(latencies, 0.5), percentile(latencies, 0.95)),
         "failures": failures,
@@ -239,6 +247,7 @@ def expected(history: History, now: datetime) -> dict:
         "p50_age": percentile(ages, 0.5),
         "bands": bands,
         "rates": rates,
+        "rates_replaced": rates_replaced,
         "late": sum(1 for m in waiting if m.answered_after is None and m.ago > TARGET),
         "closed": Counter(m.closed for _, m in in_range if m.closed),
         "waits": waits,

@@ -66,8 +66,9 @@ async def test_the_numbers_are_the_ones_counted_from_the_history(client, setting
 
     reviews = body["reviews"]
     assert reviews["reviewed"] == want["reviewed"]
-    for outcome in ("approved", "edited", "rejected"):
-        assert reviews[outcome] == want["reviews"][outcome]
+    assert reviews["replaced"] == want["replaced"] == 1
+    for outcome in ("approved", "edited", "rejected", "replaced"):
+        assert reviews[outcome] == want["reviews"].get(outcome, want["replaced"])
         assert reviews[f"{outcome}_share"] == pytest.approx(
             want["review_shares"][outcome], abs=1e-4
         )
@@ -130,8 +131,11 @@ async def test_the_numbers_are_the_ones_counted_from_the_history(client, setting
         rate = rates[(sector, days)]
         reviewed = sum(outcomes.values())
         assert rate["reviewed"] == reviewed
+        replaced = want["rates_replaced"][(sector, days)]
+        assert rate["replaced"] == replaced
+        # An edit that wrote another answer did not accept the suggestion.
         assert rate["acceptance_rate"] == pytest.approx(
-            (outcomes["approved"] + outcomes["edited"]) / reviewed, abs=1e-4
+            (outcomes["approved"] + outcomes["edited"] - replaced) / reviewed, abs=1e-4
         )
         assert rate["precision"] == pytest.approx(outcomes["approved"] / reviewed, abs=1e-4)
     for key, rate in rates.items():
@@ -157,6 +161,7 @@ async def test_the_numbers_are_the_ones_counted_from_the_history(client, setting
     assert table[("suggested_messages", "", "", "")] == str(want["suggested"])
     for outcome in ("approved", "edited", "rejected"):
         assert table[("reviews", "", "", outcome)] == str(want["reviews"][outcome])
+    assert table[("reviews", "", "", "replaced")] == str(want["replaced"])
     assert float(table[("pipeline_ms", "", "", "p95")]) == pytest.approx(p95, abs=0.05)
     assert table[("queue_waiting", "", "", "")] == str(want["waiting"])
     assert table[("queue_age", "", "", "gt_24h")] == str(want["bands"]["gt_24h"])

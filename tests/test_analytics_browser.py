@@ -77,6 +77,7 @@ async def test_the_page_shows_the_counts_of_the_history(client, settings):
         assert reviews == {
             "aprovadas sem mudança": str(want["reviews"]["approved"]),
             "aprovadas editadas": str(want["reviews"]["edited"]),
+            "das editadas, trocadas por outra resposta": str(want["replaced"]),
             "rejeitadas": str(want["reviews"]["rejected"]),
         }
         queue = [int(row[1]) for row in await _cells(page, "table-queue")]

@@ -5,7 +5,8 @@ spreadsheet pivots as it likes and which gains rows, never columns, as metrics a
 - `messages` (sector, bucket): messages received; `messages_by_sector` (sector) and
   `messages_total`: the same over the range;
 - `suggested_messages`, `suggestion_share`: messages that got a suggestion, and their share;
-- `reviews` and `review_share` (detail: approved, edited or rejected), and `reviewed`;
+- `reviews` and `review_share` (detail: approved, edited, rejected, or replaced: the edits
+  that wrote another answer, counted among the edited too), and `reviewed`;
 - `pipeline_ms` (detail: count, p50 or p95): receipt to suggestion;
 - `delivery_failures` (detail: "code: reason") and `delivery_failures_total`;
 - `queue_waiting`, `queue_oldest_seconds`, `queue_p50_seconds`, `queue_age` (detail: band),
@@ -76,7 +77,7 @@ def csv_rows(report: Analytics) -> Iterator[Row]:
     yield "suggestion_share", None, None, "", report.suggestions.share
     reviews = report.reviews
     yield "reviewed", None, None, "", reviews.reviewed
-    for outcome in ("approved", "edited", "rejected"):
+    for outcome in ("approved", "edited", "rejected", "replaced"):
         yield "reviews", None, None, outcome, getattr(reviews, outcome)
         yield "review_share", None, None, outcome, getattr(reviews, f"{outcome}_share")
     latency = report.latency

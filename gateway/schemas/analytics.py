@@ -64,9 +64,15 @@ class ReviewOutcomes(BaseModel):
     approved: int = Field(description="Sent as suggested.")
     edited: int = Field(description="Sent with a changed text.")
     rejected: int
+    replaced: int = Field(
+        description="Of the edited, those whose text kept less than two thirds of the "
+        "suggestion's words: another answer written in its place, which counts against the "
+        "suggested answer for similar messages as a rejection does."
+    )
     approved_share: float | None
     edited_share: float | None
     rejected_share: float | None
+    replaced_share: float | None
 
 
 class Latency(BaseModel):
@@ -138,7 +144,11 @@ class SectorRate(BaseModel):
     approved: int
     edited: int
     rejected: int
-    acceptance_rate: float | None = Field(description="(approved + edited) / reviewed.")
+    replaced: int = Field(description="Of the edited, those that wrote another answer.")
+    acceptance_rate: float | None = Field(
+        description="(approved + edited - replaced) / reviewed: the suggestions sent, as "
+        "they were or edited."
+    )
     precision: float | None = Field(description="approved unchanged / reviewed.")
 
 

@@ -227,7 +227,8 @@ class AnalyticsService:
                         approved=counts.approved,
                         edited=counts.edited,
                         rejected=counts.rejected,
-                        acceptance_rate=_share(counts.approved + counts.edited, counts.reviewed),
+                        replaced=counts.replaced,
+                        acceptance_rate=_share(counts.accepted, counts.reviewed),
                         precision=_share(counts.approved, counts.reviewed),
                     )
                 )
@@ -240,8 +241,10 @@ def _outcomes(counts: ReviewCounts) -> ReviewOutcomes:
         approved=counts.approved,
         edited=counts.edited,
         rejected=counts.rejected,
+        replaced=counts.replaced,
         approved_share=_share(counts.approved, counts.reviewed),
         edited_share=_share(counts.edited, counts.reviewed),
+        replaced_share=_share(counts.replaced, counts.reviewed),
         rejected_share=_share(counts.rejected, counts.reviewed),
     )
 

@@ -49,13 +49,14 @@ const STRINGS = {
     "col.operator": "Operador", "col.op_answered": "Respondidas", "col.op_approved": "Aprovadas sem mudança",
     "col.op_edited": "Editadas", "col.op_rejected": "Rejeitadas", "col.op_closed": "Encerradas",
     "col.op_p50": "Mediana até a resposta",
-    "rates.note": "Aceitação: (aprovadas + editadas) / revisadas. Precisão: aprovadas sem mudança / revisadas. Últimos 7 e 30 dias, até agora.",
+    "rates.note": "Aceitação: (aprovadas + editadas, menos as trocadas por outra resposta) / revisadas. Precisão: aprovadas sem mudança / revisadas. Últimos 7 e 30 dias, até agora.",
     "col.bucket": "Período", "col.total": "Total", "col.sector": "Setor", "col.count": "Quantidade",
     "col.share": "Parcela", "col.outcome": "Resultado", "col.band": "Esperando há",
     "col.code": "Código", "col.reason": "Motivo", "col.reviewed": "Revisadas",
     "col.acceptance": "Aceitação", "col.precision": "Precisão",
     "days": "{days} dias",
     "outcome.approved": "aprovadas sem mudança", "outcome.edited": "aprovadas editadas",
+    "outcome.replaced": "das editadas, trocadas por outra resposta",
     "outcome.rejected": "rejeitadas", "no_sector": "(sem setor)",
     "no_failures": "Nenhuma falha de envio no período.",
     "error.generic": "Não foi possível carregar as análises: {message}",
@@ -94,13 +95,14 @@ const STRINGS = {
     "col.operator": "Operator", "col.op_answered": "Answered", "col.op_approved": "Approved unchanged",
     "col.op_edited": "Edited", "col.op_rejected": "Rejected", "col.op_closed": "Closed",
     "col.op_p50": "Median to answer",
-    "rates.note": "Acceptance: (approved + edited) / reviewed. Precision: approved unchanged / reviewed. Last 7 and 30 days, to now.",
+    "rates.note": "Acceptance: (approved + edited, less those replaced by another answer) / reviewed. Precision: approved unchanged / reviewed. Last 7 and 30 days, to now.",
     "col.bucket": "Period", "col.total": "Total", "col.sector": "Sector", "col.count": "Count",
     "col.share": "Share", "col.outcome": "Outcome", "col.band": "Waiting for",
     "col.code": "Code", "col.reason": "Reason", "col.reviewed": "Reviewed",
     "col.acceptance": "Acceptance", "col.precision": "Precision",
     "days": "{days} days",
     "outcome.approved": "approved unchanged", "outcome.edited": "approved edited",
+    "outcome.replaced": "of the edited, replaced by another answer",
     "outcome.rejected": "rejected", "no_sector": "(no sector)",
     "no_failures": "No failed deliveries in this range.",
     "error.generic": "Could not load the analytics: {message}",
@@ -241,7 +243,7 @@ function render(report) {
     ]);
 
   table("table-reviews", [t("col.outcome"), t("col.count"), t("col.share")],
-    ["approved", "edited", "rejected"].map((o) =>
+    ["approved", "edited", "replaced", "rejected"].map((o) =>
       [t(`outcome.${o}`), number(report.reviews[o]), percent(report.reviews[`${o}_share`])]));
 
   const bands = new Map(report.queue.bands.map((b) => [b.band, b.count]));
