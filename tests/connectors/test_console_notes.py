@@ -46,15 +46,21 @@ async def open_message(page, message_id: int) -> None:
     await page.locator("#notes-list:not([aria-busy])").wait_for(timeout=WAIT_MS)
 
 
+async def maria_asks(client, settings) -> tuple[str, str]:
+    """Maria's question arrives over Telegram; returns Ana's and Bruno's operator keys."""
+    update = telegram_text_update(1, 10, ASKED, user_id=4242, name="Maria")
+    assert (await post_telegram(client, update)).status == 200
+    db = settings.async_database_url or ""
+    return await issue_key(db, "operator", name="ana"), await issue_key(
+        db, "operator", name="bruno"
+    )
+
+
 async def test_operators_leave_each_other_notes_about_a_customer(
     live_client, channel_settings, fake_telegram
 ):
     client = live_client
-    update = telegram_text_update(1, 10, ASKED, user_id=4242, name="Maria")
-    assert (await post_telegram(client, update)).status == 200
-    db = channel_settings.async_database_url or ""
-    ana_key = await issue_key(db, "operator", name="ana")
-    bruno_key = await issue_key(db, "operator", name="bruno")
+    ana_key, bruno_key = await maria_asks(client, channel_settings)
 
     async with browser(expected=REFUSED) as new_page:
         ana = await new_page(DESKTOP)
@@ -267,3 +273,47 @@ async def test_notes_speak_english_by_a_setting(english, aiohttp_client):
         await page.locator("#customer-message").click()
         await page.keyboard.press("?")
         assert "write an internal note" in await page.inner_text("#help")
+
+
+async def test_a_colleague_s_note_reaches_a_page_open_on_the_customer(
+    live_client, channel_settings
+):
+    client = live_client
+    ana_key, bruno_key = await maria_asks(client, channel_settings)
+
+    async with browser() as new_page:
+        ana, bruno = await new_page(DESKTOP), await new_page(DESKTOP)
+        # Ana's page keeps time by a clock the test moves on: the notes are read again every
+        # 15 seconds, which the test then does not wait for.
+        await ana.clock.install()
+        await sign_in(ana, client, ana_key, "Ana")
+        await sign_in(bruno, client, bruno_key, "Bruno")
+        item = ana.locator("#queue-list li", has_text=ASKED)
+        await item.locator(".badge.pending").wait_for(timeout=WAIT_MS)
+        message_id = int(await item.get_attribute("data-id") or 0)
+        await open_message(ana, message_id)
+        await open_message(bruno, message_id)
+        assert await ana.inner_text("#notes-empty") == "Nenhuma nota sobre este cliente."
+
+        # Bruno adds a note while both have the customer open: no message changes, so no
+        # live event redraws Ana's detail; her page reads the notes again by itself.
+        await bruno.click("#note-text")
+        await bruno.keyboard.type(BRUNO_NOTE)
+        await bruno.keyboard.press("Control+Enter")
+        await bruno.locator("#notes-list li.note", has_text=BRUNO_NOTE).wait_for(timeout=WAIT_MS)
+        # What Ana was typing meanwhile stays in her box, with the focus.
+        await ana.click("#note-text")
+        await ana.keyboard.type("Ligar amanhã")
+        await ana.clock.fast_forward(16_000)
+        await ana.locator("#notes-list li.note", has_text=BRUNO_NOTE).wait_for(timeout=WAIT_MS)
+        assert await ana.inner_text("#notes-count") == "1 nota"
+        assert await ana.input_value("#note-text") == "Ligar amanhã"
+        assert await focused(ana) == "note-text"
+
+        # He deletes it: gone from her page at the next reading.
+        await bruno.locator("#notes-list .note-delete").click()
+        await bruno.locator(".note-confirm").get_by_role("button", name="Apagar").click()
+        await bruno.locator("#notes-empty").wait_for(timeout=WAIT_MS)
+        await ana.clock.fast_forward(16_000)
+        await ana.locator("#notes-empty").wait_for(timeout=WAIT_MS)
+        assert await ana.locator("#notes-count").is_hidden()

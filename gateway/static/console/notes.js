@@ -5,7 +5,9 @@
 // customer's history lists theirs, newest first, with a box to add one; only a note's author
 // (or an admin, through the API) deletes it. A count beside the customer's name says at a
 // glance that there are notes. The live feed does not carry notes: they are read anew each
-// time the message's detail loads, and after adding or deleting one.
+// time the message's detail loads, after adding or deleting one, and, for a colleague's
+// added or deleted elsewhere, every POLL_MS while the page is in view and when it comes
+// back into view.
 // Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, $, fill, failed, sayIn and when it
 // uses; the console (detail.js, mostly) calls notes.load(message) (in loadDetail), .count(message),
 // .section(message) (in renderDetail) and .focus() (the `o` key).
@@ -22,7 +24,7 @@ Object.assign(STRINGS["pt-BR"], {
   "notes.add_title": "Adicionar a nota para os outros operadores (Ctrl+Enter)",
   "notes.keys": "Ctrl+Enter adiciona. O cliente nunca vê as notas.",
   "notes.adding": "Adicionando…",
-  "notes.added": "Nota adicionada: os outros operadores a veem ao abrir este cliente.",
+  "notes.added": "Nota adicionada: os outros operadores a veem em até 15 segundos.",
   "notes.by": "{author} · {time}",
   "notes.by_me": "você ({author}) · {time}",
   "notes.delete": "Apagar",
@@ -52,7 +54,7 @@ Object.assign(STRINGS.en, {
   "notes.add_title": "Add the note for the other operators (Ctrl+Enter)",
   "notes.keys": "Ctrl+Enter adds it. The customer never sees notes.",
   "notes.adding": "Adding…",
-  "notes.added": "Note added: the other operators see it when they open this customer.",
+  "notes.added": "Note added: the other operators see it within 15 seconds.",
   "notes.by": "{author} · {time}",
   "notes.by_me": "you ({author}) · {time}",
   "notes.delete": "Delete",
@@ -74,6 +76,9 @@ Object.assign(STRINGS.en, {
 const notes = (() => {
   // The API's limit (the server decides; this only words its refusal).
   const MAX_LENGTH = 2000;
+  // How often the open customer's notes are read again (the feed carries none): a note a
+  // colleague adds while both have the customer open reaches this page within it.
+  const POLL_MS = 15_000;
   const view = {
     node: null,      // the section: one node, kept across the detail's re-renders, so the
                      // note being typed and where the focus is survive live events
@@ -148,7 +153,7 @@ const notes = (() => {
     await read(message.client_id, keyOf(message));
   }
 
-  async function read(client, key) {
+  async function read(client, key, { quiet = false } = {}) {
     const reading = ++view.reading;
     let outcome;
     try {
@@ -159,9 +164,20 @@ const notes = (() => {
       outcome = { key, items: null, problem: exc.status === 401 ? null : t("notes.unreadable", { message: exc.message }) };
     }
     if (reading !== view.reading) return; // a later read answers
+    // A poll that found what is shown leaves the list as it is.
+    const unchanged = quiet && view.read && view.read.key === key && !view.read.problem
+      && JSON.stringify(view.read.items) === JSON.stringify(outcome.items);
     view.read = outcome;
-    if (view.node && view.key === key) render();
+    if (!unchanged && view.node && view.key === key) render();
   }
+
+  // The customer shown in the detail, while the page is in view.
+  function poll() {
+    if (!view.client || !view.node?.isConnected || document.visibilityState !== "visible") return;
+    read(view.client, view.key, { quiet: true });
+  }
+  setInterval(poll, POLL_MS);
+  document.addEventListener("visibilitychange", poll);
 
   function count(message) {
     bind(message);
