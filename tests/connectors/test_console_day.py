@@ -2,12 +2,14 @@
 Playwright): answering from the possible answers the decision ranks, by mouse and by
 keyboard, on a desktop and a phone; a queue longer than it lists; a reload that keeps the
 operator's place and unsent answer; the queue counted in the tab's title; the customers
-waiting past the response target; the next message nobody holds. Screenshots go to
+waiting past the response target; the next message nobody holds; a sector filter changed
+while an earlier reading of the queue is still on its way. Screenshots go to
 tests/artifacts/console/.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -244,3 +246,39 @@ async def test_next_free_opens_the_oldest_message_nobody_else_holds(client, sett
         await phone.locator("#next-free").click()
         await phone.locator("#detail h2", has_text=f"#{newer}").wait_for(timeout=WAIT_MS)
         await no_sideways_scroll(phone)
+
+
+async def test_a_late_answer_for_the_sector_left_does_not_replace_the_queue_chosen(
+    client, settings
+):
+    await import_kb(client, KNOWN[:1])
+    created = await post(client, ASKED, "vendas")
+    await wait_until_triaged(client, created["id"])
+    key = await issue_key(settings.async_database_url or "", "operator", name="ana")
+
+    async with browser() as new_page:
+        page = await new_page(DESKTOP)
+        await sign_in(page, client, key, "Ana")
+        item = page.locator(f'#queue-list li[data-id="{created["id"]}"]')
+        await item.wait_for(timeout=WAIT_MS)
+
+        # The operator picks suporte, then vendas at once; suporte's queue (empty) is held
+        # on its way until vendas' has been shown, as a slow network would.
+        held = asyncio.Event()
+
+        async def hold(route) -> None:
+            await held.wait()
+            await route.continue_()
+
+        await page.route(lambda url: "/operator/queue?" in url and "sector=suporte" in url, hold)
+        await page.select_option("#sector-filter", "suporte")
+        await page.select_option("#sector-filter", "vendas")
+        await item.wait_for(timeout=WAIT_MS)
+        async with page.expect_response(lambda r: "sector=suporte" in r.url) as late:
+            held.set()
+        await (await late.value).finished()
+        # The page has had the late answer; one more turn of its event loop to read it.
+        await page.evaluate("new Promise((done) => setTimeout(done, 100))")
+        assert await item.is_visible()
+        assert await page.locator("#queue-empty").is_hidden()
+        assert await page.input_value("#sector-filter") == "vendas"

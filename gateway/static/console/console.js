@@ -56,6 +56,7 @@ const state = {
   file: null,        // {id, url: Promise of a blob: URL}: the open message's file
   notify: localStorage.getItem(STORE_NOTIFY) === "on", // this browser's choice, not a secret
   refreshTimer: null,
+  queueReading: 0,   // counts the queue's reads: only the latest one's answer is shown
   // {id, text}: what the operator typed, kept across live re-renders and reloads
   draft: place.draft && Number.isInteger(place.draft.id) && typeof place.draft.text === "string"
     ? place.draft : null,
@@ -224,6 +225,9 @@ function scheduleRefresh() {
 }
 
 async function refreshQueue() {
+  // Reads overlap (a live event's, then a filter changed): an earlier one answering last
+  // would show the queue of a sector no longer chosen.
+  const reading = ++state.queueReading;
   const query = new URLSearchParams({ per_page: "100" });
   if (state.sector) query.set("sector", state.sector);
   if (state.holder === "free") query.set("free", "true");
@@ -231,6 +235,7 @@ async function refreshQueue() {
   if (state.holder === "mine" && state.me) query.set("held_by", state.me);
   try {
     const page = await api("GET", `/operator/queue?${query}`);
+    if (reading !== state.queueReading) return;
     state.items = page.items;
     state.total = page.total;
     state.late = page.late;
@@ -239,6 +244,7 @@ async function refreshQueue() {
     $("queue-count").textContent = String(page.total);
     pageError(null);
   } catch (exc) {
+    if (reading !== state.queueReading) return;
     const text = failed(exc);
     if (text) pageError(text);
     return;
