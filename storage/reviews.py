@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from config.text import fold
 from storage.models import ChatInteraction, SuggestionReview
 
 
@@ -56,8 +56,7 @@ _WORD = re.compile(r"\w+")
 
 def answer_words(answer: str | None) -> set[str]:
     """The words of an answer, in lower case and without accents."""
-    decomposed = unicodedata.normalize("NFKD", (answer or "").lower())
-    return set(_WORD.findall("".join(c for c in decomposed if not unicodedata.combining(c))))
+    return set(_WORD.findall(fold(answer or "")))
 
 
 def replaced_answer(suggested: str | None, sent: str | None) -> bool:

@@ -27,7 +27,7 @@ import importlib.resources
 import re
 import threading
 
-from gateway.services.text import fold
+from config.text import fold
 
 # A word of Latin letters only, as it stands in text already lower case and without
 # accents ("2fa" and "covid19" are not words here, and keep their letters).

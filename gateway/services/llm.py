@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import openai
 
 from config.sectors import SectorCatalog
-from gateway.services.text import fold
+from config.text import fold
 from storage.neighbours import Neighbour
 
 

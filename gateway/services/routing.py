@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from config.sectors import SectorCatalog
+from config.text import fold
 from gateway.embeddings import Embedder
 from gateway.services.llm import LLMClassifier, LLMError
 from gateway.services.projection import ROUTER_POOL, Projection
-from gateway.services.text import fold
 from storage.neighbours import Nearby
 from storage.routing import RoutingRepository
 

@@ -1,4 +1,4 @@
-"""Comparing words as people write them: one fold for keywords and sector names."""
+"""Comparing words as people write them: one fold for keywords, sector names and answers."""
 
 from __future__ import annotations
 
