@@ -8,14 +8,18 @@ message "edited", and until now that told the suggester nothing against the answ
 had offered: only a rejection did. `replaced` marks such edits (storage.reviews,
 `replaced_answer`), the edits recorded before are marked by the same rule, and the
 partial index the suggester reads rejections through now holds them too.
+
+The rule is copied here as it stood at this revision, not imported: a migration must do
+the same to every database it ever runs on, whatever the rule becomes later.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
-
-from storage.reviews import replaced_answer
 
 revision = "0017"
 down_revision = "0016"
@@ -23,6 +27,20 @@ branch_labels = None
 depends_on = None
 
 BATCH = 1000
+REPLACED_BELOW = 2 / 3  # storage.reviews at this revision
+_WORD = re.compile(r"\w+")
+
+
+def _words(answer: str | None) -> set[str]:
+    decomposed = unicodedata.normalize("NFKD", (answer or "").lower())
+    return set(_WORD.findall("".join(ch for ch in decomposed if not unicodedata.combining(ch))))
+
+
+def replaced_answer(suggested: str | None, sent: str | None) -> bool:
+    words = _words(suggested)
+    if not words:
+        return False
+    return len(words & _words(sent)) / len(words) < REPLACED_BELOW
 
 
 def _mark_earlier_edits() -> None:
