@@ -219,6 +219,8 @@ async def test_hour_buckets_and_the_default_range(client, settings):
         ({"bucket": "week"}, "bucket"),
         ({"from": "2026-01-01", "to": "2026-03-01", "bucket": "hour"}, "bucket"),
         ({"from": "yesterday"}, "from"),
+        ({"to": "0.5"}, "to"),  # not seconds since 1970: ISO 8601 only
+        ({"from": "1764547200", "to": "2025-12-03"}, "from"),  # 2025-12-01 in seconds
         ({"to": "2026-13-01"}, "to"),
         ({"since": "2026-01-01"}, "since"),
         ({"to": "0001-01-02"}, "from"),  # seven days before it is no date at all

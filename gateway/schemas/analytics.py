@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from gateway.schemas.messages import _Strict
 
 Bucket = Literal["hour", "day"]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _written_as_a_date(value: object) -> object:
+    # pydantic would read "1700000000" or "0.5" as seconds since 1970: a range of 1970 is
+    # more likely a mistake than a wish, and the documented form is ISO 8601.
+    if isinstance(value, str) and not _ISO_DATE.match(value.strip()):
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 date or time (as 2026-12-01 or 2026-12-01T09:00-03:00)"
+        )
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_written_as_a_date)]
 
 
 class AnalyticsQuery(_Strict):
     # `from` is a Python keyword; the field is named for the query string by its alias.
-    start: datetime | None = Field(
+    start: IsoTime | None = Field(
         default=None,
         alias="from",
         description="Start of the range, inclusive: a date (midnight UTC) or an ISO 8601 "
         "time; without an offset it is UTC. Default: 7 days before `to`.",
     )
-    end: datetime | None = Field(
+    end: IsoTime | None = Field(
         default=None,
         alias="to",
         description="End of the range, exclusive, written as `from`. Default: now.",
