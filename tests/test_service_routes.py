@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import structlog
 from sqlalchemy.engine import make_url
 
@@ -52,6 +54,41 @@ async def test_openapi_documents_every_route(client):
     assert refs
     for ref in refs:
         assert ref.rsplit("/", 1)[1] in spec["components"]["schemas"], ref
+
+
+async def test_a_body_the_document_does_not_require_may_be_left_out(client):
+    """Where the document says a body may be left out, a request without one is read as
+    `{}`: for rows that do not exist that is a 404 naming them, not a 415 for the body."""
+    spec = await (await client.get("/openapi.json")).json()
+    optional = [
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation and not operation["requestBody"]["required"]
+    ]
+    # Taking, releasing, reopening, approving and rejecting a message, blocking and
+    # unblocking a customer, deleting a note: who acts is all they are told.
+    assert len(optional) == 8, optional
+    for method, path in optional:
+        url = path.replace("{id}", "999999").replace("{client_id}", str(uuid.uuid4()))
+        response = await client.request(method.upper(), url)
+        assert response.status == 404, (method, path, await response.text())
+    # A body the document requires cannot be left out.
+    assert spec["paths"][f"{API}/messages/{{id}}"]["put"]["requestBody"]["required"]
+    response = await client.put(f"{API}/messages/999999")
+    assert response.status == 415
+    assert "application/json" in (await response.json())["error"]["message"]
+
+
+async def test_an_id_in_a_path_is_documented_and_refused_as_a_bigint(client):
+    spec = await (await client.get("/openapi.json")).json()
+    (param,) = spec["paths"][f"{API}/messages/{{id}}"]["get"]["parameters"]
+    assert param["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+    response = await client.get(f"{API}/messages/{2**63}")
+    assert response.status == 422
+    (detail,) = (await response.json())["error"]["details"]
+    assert detail["field"] == "id"
+    assert f"from 1 to {2**63 - 1}" in detail["message"]
 
 
 def _refs(node) -> list[str]:

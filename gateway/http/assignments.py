@@ -76,7 +76,8 @@ async def reopen(request: web.Request) -> web.Response:
 
 def message_action(verb: str, handler: Handler, summary: str, body: type[BaseModel]) -> Operation:
     """An operator's POST on one message (take, release, transfer, approve, reject): it
-    answers with the message as it now stands, and fails alike."""
+    answers with the message as it now stands, and fails alike. A body whose fields all
+    have defaults (who acts, an edited answer) may be left out."""
     return Operation(
         "POST",
         f"/operator/messages/{{id}}/{verb}",
@@ -85,6 +86,7 @@ def message_action(verb: str, handler: Handler, summary: str, body: type[BaseMod
         "operators",
         MessageOut,
         body=body,
+        body_optional=not body.model_json_schema().get("required"),
         path_params=(MESSAGE_ID,),
         errors=(400, 404, 409, 415, 422),
         roles=allow(Role.OPERATOR),

@@ -6,14 +6,14 @@ from aiohttp import web
 
 from gateway.http import keys
 from gateway.http.assignments import actor_of, optional_body
-from gateway.http.operations import CLIENT_ID, Operation, PathParam, allow
+from gateway.http.operations import CLIENT_ID, Operation, allow, row_id
 from gateway.http.parsing import parse_body, path_int, path_uuid
 from gateway.http.responses import json_model
 from gateway.schemas.notes import NoteIn, NoteList, NoteOut
 from gateway.schemas.operators import AssignmentRequest
 from gateway.services.access import Role
 
-NOTE_ID = PathParam("id", {"type": "integer", "minimum": 1}, "The note's id.")
+NOTE_ID = row_id("The note's id.")
 
 
 async def list_notes(request: web.Request) -> web.Response:
@@ -72,6 +72,7 @@ OPERATIONS = (
         None,
         status=204,
         body=AssignmentRequest,
+        body_optional=True,
         path_params=(NOTE_ID,),
         errors=(400, 404, 409, 415, 422),
         roles=allow(Role.OPERATOR),

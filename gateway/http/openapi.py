@@ -89,7 +89,7 @@ def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, A
         if parameters:
             entry["parameters"] = parameters
         if op.body is not None:
-            entry["requestBody"] = {"required": True, "content": _json(op.body)}
+            entry["requestBody"] = {"required": not op.body_optional, "content": _json(op.body)}
         paths.setdefault(op.full_path(prefix), {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",

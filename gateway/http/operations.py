@@ -30,7 +30,16 @@ def allow(*roles: Role) -> frozenset[Role]:
     return frozenset({Role.ADMIN, *roles})
 
 
-MESSAGE_ID = PathParam("id", {"type": "integer", "minimum": 1}, "The message's id.")
+# The ids of rows: PostgreSQL bigints from 1 (gateway.http.parsing.path_int).
+MAX_ID = 2**63 - 1
+
+
+def row_id(description: str) -> PathParam:
+    """An `{id}` path parameter: a row's id."""
+    return PathParam("id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, description)
+
+
+MESSAGE_ID = row_id("The message's id.")
 CLIENT_ID = PathParam("client_id", {"type": "string", "format": "uuid"}, "The customer.")
 
 
@@ -47,6 +56,9 @@ class Operation:
     # type, documented as text. None: no body is documented.
     text_media_type: str | None = None
     body: type[BaseModel] | None = None
+    # The body may be left out (every field of `body` then takes its default); the
+    # OpenAPI document says so, as `requestBody.required: false`.
+    body_optional: bool = False
     query: type[BaseModel] | None = None
     path_params: tuple[PathParam, ...] = ()
     errors: tuple[int, ...] = ()

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from config.errors import BadRequest, FieldProblem, UnsupportedMediaType, ValidationFailed
 from connectors.base import UNSTORABLE_TEXT, is_storable
+from gateway.http.operations import MAX_ID
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -120,8 +121,8 @@ def path_int(request: web.Request, name: str) -> int:
         value = int(raw)
     except ValueError:
         value = -1
-    if not 1 <= value <= 2**63 - 1:
-        raise _fail([FieldProblem(name, f"must be a positive whole number, got {raw!r}")])
+    if not 1 <= value <= MAX_ID:
+        raise _fail([FieldProblem(name, f"must be a whole number from 1 to {MAX_ID}, got {raw!r}")])
     return value
 
 

@@ -6,14 +6,14 @@ from aiohttp import web
 
 from gateway.http import keys
 from gateway.http.assignments import actor_of
-from gateway.http.operations import Operation, PathParam, allow
+from gateway.http.operations import Operation, allow, row_id
 from gateway.http.parsing import parse_body, parse_query, path_int
 from gateway.http.responses import json_model
 from gateway.schemas.replies import ReplyIn, ReplyList, ReplyOut, ReplyQuery
 from gateway.services.access import Role
 from gateway.services.replies import ReplyDraft
 
-REPLY_ID = PathParam("id", {"type": "integer", "minimum": 1}, "The saved reply's id.")
+REPLY_ID = row_id("The saved reply's id.")
 
 
 def _draft(body: ReplyIn) -> ReplyDraft:
