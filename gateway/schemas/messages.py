@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic.json_schema import WithJsonSchema
 
 from storage.models import ChatInteraction
 
@@ -44,14 +45,23 @@ class MessageCreate(_Strict):
 class MessageUpdate(_Strict):
     answer: str | None = Field(default=None, min_length=1)
     operator_name: str | None = Field(default=None, min_length=1, max_length=200)
-    validated_by: ValidatedBy | None = None
+    # Left out, it stays as it is; it cannot be emptied, so the document does not offer null.
+    validated_by: Annotated[
+        ValidatedBy | None,
+        WithJsonSchema({"type": "string", "enum": list(get_args(ValidatedBy))}),
+    ] = None
+
+    @field_validator("validated_by")
+    @classmethod
+    def _not_null(cls, value: ValidatedBy | None) -> ValidatedBy:
+        if value is None:
+            raise ValueError("cannot be null: one of pending, ai, human, or leave it out")
+        return value
 
     @model_validator(mode="after")
     def _something_to_change(self) -> MessageUpdate:
         if not self.model_fields_set:
             raise ValueError("give at least one of answer, operator_name, validated_by")
-        if "validated_by" in self.model_fields_set and self.validated_by is None:
-            raise ValueError("validated_by cannot be null")
         return self
 
 
