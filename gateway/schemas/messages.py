@@ -43,6 +43,8 @@ class MessageCreate(_Strict):
 
 
 class MessageUpdate(_Strict):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # see _something_to_change
+
     answer: str | None = Field(default=None, min_length=1)
     operator_name: str | None = Field(default=None, min_length=1, max_length=200)
     # Left out, it stays as it is; it cannot be emptied, so the document does not offer null.
