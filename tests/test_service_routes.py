@@ -8,6 +8,7 @@ import structlog
 from sqlalchemy.engine import make_url
 
 from gateway import __version__
+from tests.conftest import make_settings
 from tests.test_api_messages import API
 
 
@@ -91,6 +92,37 @@ async def test_an_id_in_a_path_is_documented_and_refused_as_a_bigint(client):
     (detail,) = (await response.json())["error"]["details"]
     assert detail["field"] == "id"
     assert f"from 1 to {2**63 - 1}" in detail["message"]
+
+
+async def test_the_document_names_the_configured_sectors_wherever_a_request_gives_one(
+    tmp_path, db_url, aiohttp_client
+):
+    from gateway.app import create_app
+
+    sectors = tmp_path / "sectors.yaml"
+    sectors.write_text(
+        "sectors:\n"
+        "  - {name: cobranca, description: Boletos e faturas}\n"
+        "  - {name: outros, description: O resto, fallback: true}\n"
+    )
+    client = await aiohttp_client(create_app(make_settings(db_url, sectors_file=sectors)))
+    spec = await (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+
+    def offered(schema: dict) -> list:
+        return [b.get("enum") for b in schema.get("anyOf", [schema]) if b.get("type") == "string"]
+
+    names = [["cobranca", "outros"]]
+    asked = ("MessageCreate", "SearchRequest", "TransferRequest", "ReplyIn", "KnowledgePairIn")
+    for model in asked:
+        assert offered(schemas[model]["properties"]["sector"]) == names, model
+    queue = spec["paths"][f"{API}/operator/queue"]["get"]["parameters"]
+    assert offered(next(p for p in queue if p["name"] == "sector")["schema"]) == names
+    by_sector = spec["paths"][f"{API}/messages/sector/{{sector}}"]["get"]["parameters"]
+    assert offered(next(p for p in by_sector if p["name"] == "sector")["schema"]) == names
+    # What the API answers stays free: a message keeps a sector taken out of the file since.
+    for model in ("MessageOut", "ReplyOut", "SearchHit"):
+        assert offered(schemas[model]["properties"]["sector"]) == [None], model
 
 
 def _refs(node) -> list[str]:

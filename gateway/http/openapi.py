@@ -32,7 +32,55 @@ def _json(model: type[BaseModel]) -> dict[str, Any]:
     return {"application/json": {"schema": _ref(model)}}
 
 
-def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, Any]:
+def _refs_in(node: Any) -> set[str]:
+    """The component names `node` refers to, directly."""
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[1]} if "$ref" in node else set()
+        return found.union(*(_refs_in(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs_in(value) for value in node))
+    return set()
+
+
+def _reachable(schemas: dict[str, Any], roots: set[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in schemas:
+            seen.add(name)
+            todo.extend(_refs_in(schemas[name]))
+    return seen
+
+
+def _one_of_the_sectors(schema: dict[str, Any], sectors: list[str]) -> None:
+    """A `sector` string (or the string of a nullable one) lists the sectors configured."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch["enum"] = sectors
+
+
+def name_sectors(document: dict[str, Any], sectors: list[str]) -> None:
+    """Every `sector` a request carries names one of `sectors` (what GET /sectors lists),
+    so that a client built from the document offers them and nothing else. Responses are
+    left free: a message keeps the sector it had when a sector is later taken out."""
+    schemas = document["components"]["schemas"]
+    operations = [op for methods in document["paths"].values() for op in methods.values()]
+    asked = _reachable(schemas, _refs_in([op.get("requestBody", {}) for op in operations]))
+    answered = _reachable(schemas, _refs_in([op["responses"] for op in operations]))
+    for name in asked - answered:
+        sector = schemas[name].get("properties", {}).get("sector")
+        if sector is not None:
+            _one_of_the_sectors(sector, sectors)
+    for op in operations:
+        for parameter in op.get("parameters", []):
+            if parameter["name"] == "sector":
+                _one_of_the_sectors(parameter["schema"], sectors)
+
+
+def build_openapi(
+    operations: tuple[Operation, ...], prefix: str, sectors: list[str] | None = None
+) -> dict[str, Any]:
     models: set[type[BaseModel]] = {ErrorBody}
     for op in operations:
         models.update(m for m in (op.body, op.response) if m is not None)
@@ -50,7 +98,7 @@ def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, A
                 "name": p.name,
                 "in": "path",
                 "required": True,
-                "schema": p.schema,
+                "schema": dict(p.schema),
                 "description": p.description,
             }
             for p in op.path_params
@@ -91,7 +139,7 @@ def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, A
         if op.body is not None:
             entry["requestBody"] = {"required": not op.body_optional, "content": _json(op.body)}
         paths.setdefault(op.full_path(prefix), {})[op.method.lower()] = entry
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "atende",
@@ -113,3 +161,6 @@ def build_openapi(operations: tuple[Operation, ...], prefix: str) -> dict[str, A
             },
         },
     }
+    if sectors:
+        name_sectors(document, sectors)
+    return document

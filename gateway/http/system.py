@@ -199,7 +199,7 @@ def add_routes(app: web.Application, operations: tuple[Operation, ...], prefix: 
             raise ValueError(f"{op.method} {op.path} is under {prefix} and names no roles")
         route = app.router.add_route(op.method, op.full_path(prefix), op.handler)
         policy.operations[route] = op
-    app[OPENAPI_KEY] = build_openapi(operations, prefix)
+    app[OPENAPI_KEY] = build_openapi(operations, prefix, app[keys.SECTORS].names)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/docs", docs)
     app.router.add_get("/docs/init.js", docs_init)
