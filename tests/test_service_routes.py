@@ -87,6 +87,13 @@ async def test_an_id_in_a_path_is_documented_and_refused_as_a_bigint(client):
     spec = await (await client.get("/openapi.json")).json()
     (param,) = spec["paths"][f"{API}/messages/{{id}}"]["get"]["parameters"]
     assert param["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+    # /messages/search takes POST only: a GET there is not a GET of the message "search".
+    response = await client.get(f"{API}/messages/search")
+    assert response.status == 405
+    assert response.headers["Allow"] == "POST"
+    assert (await client.put(f"{API}/messages/search", json={"answer": "x"})).status == 405
+    assert (await client.get(f"{API}/messages/client")).status == 404
+    assert (await client.get(f"{API}/messages/abc")).status == 422  # names the id
     response = await client.get(f"{API}/messages/{2**63}")
     assert response.status == 422
     (detail,) = (await response.json())["error"]["details"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -191,13 +193,32 @@ def metrics_operation(require_key: bool) -> Operation:
     )
 
 
+def routed(path: str, paths: Iterable[str]) -> str:
+    """`path` as aiohttp routes it: a `{parameter}` segment does not take a word another
+    route has in its place, so GET /messages/search is a 405 naming POST, not a request
+    for the message "search" (which would be a 422 about its id)."""
+    parts = path.split("/")
+    others = [other.split("/") for other in paths]
+    for i, part in enumerate(parts):
+        if not (part.startswith("{") and ":" not in part):
+            continue
+        words = sorted(
+            {o[i] for o in others if len(o) > i and o[:i] == parts[:i] and o[i] and "{" not in o[i]}
+        )
+        if words:
+            taken = "|".join(re.escape(word) for word in words)
+            parts[i] = f"{{{part[1:-1]}:(?!(?:{taken})$)[^/]+}}"
+    return "/".join(parts)
+
+
 def add_routes(app: web.Application, operations: tuple[Operation, ...], prefix: str) -> None:
     """Register the operations, each with its roles for the access middleware."""
     policy = app[POLICY]
+    paths = [op.full_path(prefix) for op in operations]
     for op in operations:
         if not op.absolute and op.roles is None:
             raise ValueError(f"{op.method} {op.path} is under {prefix} and names no roles")
-        route = app.router.add_route(op.method, op.full_path(prefix), op.handler)
+        route = app.router.add_route(op.method, routed(op.full_path(prefix), paths), op.handler)
         policy.operations[route] = op
     app[OPENAPI_KEY] = build_openapi(operations, prefix, app[keys.SECTORS].names)
     app.router.add_get("/openapi.json", openapi)
