@@ -82,6 +82,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     host = args.host or settings.host
     port = args.port or settings.port
+    # What is wrong with the configuration is said first, whatever else holds the port.
+    app = create_app(settings, host=host)
     check_listenable(host, port)
     log.info(
         "starting",
@@ -91,7 +93,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         database="external" if settings.database_url else f"embedded in {settings.data_dir}",
         embeddings=settings.embedding_provider.value,
     )
-    app = create_app(settings, host=host)
     # After the app's own start-up (its contexts start first), before the first request.
     app.on_startup.append(_freeze_started)
     web.run_app(
