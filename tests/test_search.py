@@ -66,6 +66,8 @@ async def test_search_rejects_bad_input(client):
         ({"query": "x", "limit": 0}, "limit"),
         ({"query": "x", "limit": 101}, "limit"),
         ({"query": "x", "similarity_threshold": 2}, "similarity_threshold"),
+        ({"query": "x", "similarity_threshold": False}, "similarity_threshold"),  # not 0.0
+        ({"query": "x", "limit": True}, "limit"),  # not 1
         ({"query": "x", "sector": "marketing"}, "sector"),
         ({}, "query"),
     ]:

@@ -205,9 +205,14 @@ class MessageOut(BaseModel):
 class SearchRequest(_Strict):
     query: str = Field(min_length=1, max_length=4096)
     sector: str | None = None
-    limit: int = Field(default=10, ge=1, le=100)
+    # strict: a JSON true or false is not read as 1 or 0.
+    limit: int = Field(default=10, ge=1, le=100, strict=True)
     similarity_threshold: float = Field(
-        default=0.7, ge=-1.0, le=1.0, description="Least cosine similarity a result must have."
+        default=0.7,
+        ge=-1.0,
+        le=1.0,
+        strict=True,
+        description="Least cosine similarity a result must have.",
     )
 
 
