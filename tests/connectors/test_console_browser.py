@@ -67,9 +67,9 @@ def watch_errors(page, errors: list[str], expected: tuple[str, ...]) -> None:
 
 @contextlib.asynccontextmanager
 async def browser(*, expected: tuple[str, ...] = ()) -> AsyncIterator:
-    """A Chromium whose new_page(viewport) opens a page in a context of its own (its own
-    sessionStorage: another operator). Errors on any page's console fail the test, except
-    those that contain one of the `expected` texts."""
+    """A Chromium whose new_page(viewport, **context_options) opens a page in a context of
+    its own (its own sessionStorage: another operator). Errors on any page's console fail
+    the test, except those that contain one of the `expected` texts."""
     require_chromium()
     from playwright.async_api import async_playwright
 
@@ -79,8 +79,8 @@ async def browser(*, expected: tuple[str, ...] = ()) -> AsyncIterator:
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
 
-        async def new_page(viewport: dict[str, int]):
-            context = await chromium.new_context(viewport=viewport, locale="pt-BR")
+        async def new_page(viewport: dict[str, int], **options):
+            context = await chromium.new_context(viewport=viewport, locale="pt-BR", **options)
             page = await context.new_page()
             watch_errors(page, errors, expected)
             return page

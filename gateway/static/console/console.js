@@ -294,6 +294,8 @@ function showLate() {
 
 function renderQueue() {
   const list = $("queue-list");
+  // Redrawn on every arrival and every 30 s: the item the keyboard is on keeps its focus.
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
   list.replaceChildren(...state.items.map((message) => el(
     "li",
     {
@@ -302,9 +304,14 @@ function renderQueue() {
         isLate(message) && "late"]
         .filter(Boolean).join(" "),
       "data-id": message.id,
+      "aria-current": message.id === state.selected && "true",
       tabindex: "0",
       onclick: () => select(message.id),
-      onkeydown: (event) => { if (event.key === "Enter") select(message.id); },
+      onkeydown: (event) => {
+        if (event.key !== "Enter" && event.key !== " ") return;
+        event.preventDefault(); // Space opens the item, as on a button, rather than scrolling
+        select(message.id);
+      },
     },
     el("div", { class: "meta" },
       el("strong", {}, `#${message.id}`),
@@ -315,6 +322,7 @@ function renderQueue() {
       whatsappWindow.badge(message), waited(message)), // whatsapp.js: the 24-hour window
     el("p", { class: "text" }, message.message),
   )));
+  if (focused) list.querySelector(`li[data-id="${focused}"]`)?.focus({ preventScroll: true });
   state.fresh.clear();
   showLate();
   $("queue-note").textContent = "";

@@ -8,8 +8,11 @@ function moveSelection(step) {
   if (!state.items.length) return;
   const at = state.items.findIndex((m) => m.id === state.selected);
   const next = at < 0 ? 0 : Math.min(state.items.length - 1, Math.max(0, at + step));
+  const inQueue = $("queue-list").contains(document.activeElement);
   select(state.items[next].id).then(() => {
-    document.querySelector(`#queue-list li[data-id="${state.items[next]?.id}"]`)?.scrollIntoView({ block: "nearest" });
+    const item = document.querySelector(`#queue-list li[data-id="${state.items[next]?.id}"]`);
+    item?.scrollIntoView({ block: "nearest" });
+    if (inQueue) item?.focus({ preventScroll: true }); // the keyboard's place moves with it
   });
 }
 
