@@ -1,21 +1,120 @@
-"""The console's queue from the keyboard: Tab reaches its items, Enter or Space opens one,
-and the item the keyboard is on keeps its focus as messages arrive and the queue is drawn
-again.
+"""The console's pages checked by axe-core (Deque's rules, run in Debian's Chromium) in the
+states an operator works in: signing in, the queue with a suggestion open, the keyboard's
+help, saved replies, a customer's conversation, search results, closing without an answer,
+blocking, a note and the analytics page. And the queue kept usable from the keyboard while
+messages arrive.
+
+axe-core comes with axe-playwright-python (its wheel carries axe.min.js; nothing is
+downloaded). Its rules are WCAG 2.0-2.2 A and AA and its best practices.
 """
 
 from __future__ import annotations
 
+from axe_playwright_python.async_playwright import Axe
+
+from tests.analytics_helpers import seed
 from tests.conftest import issue_key
 from tests.connectors.conftest import post_telegram, telegram_text_update
-from tests.connectors.test_console_browser import WAIT_MS, browser
+from tests.connectors.test_console_browser import ANSWER, QUESTION, WAIT_MS, browser, shot
+from tests.routing_helpers import import_kb
 
+RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 VIEWPORT = {"width": 1280, "height": 860}
+
+
+async def assert_accessible(page, state: str) -> None:
+    """No axe violation on the page as it stands; the failure lists each rule and where."""
+    results = await Axe().run(page, options={"runOnly": {"type": "tag", "values": RULES}})
+    found = [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + "; ".join(f"{n['target']} {n.get('failureSummary', '')}" for n in v["nodes"][:4])
+        for v in results.response["violations"]
+    ]
+    assert not found, f"{state}: " + "\n".join(found)
+    # The run looked at the page: a blank or unloaded page would pass with nothing checked.
+    assert len(results.response["passes"]) > 10, state
 
 
 async def sign_in(page, url: str, key: str) -> None:
     await page.goto(url)
     await page.fill("#signin-key", key)
     await page.click("#signin-submit")
+
+
+async def test_the_console_passes_axe_in_each_state(live_client, channel_settings, fake_telegram):
+    await import_kb(live_client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
+    key = await issue_key(channel_settings.async_database_url or "", "operator", name="ana")
+
+    async with browser() as new_page:
+        page = await new_page(VIEWPORT)
+        await page.goto(str(live_client.make_url("/console")))
+        await page.locator("#signin-key").wait_for(timeout=WAIT_MS)
+        await assert_accessible(page, "sign-in")
+        await sign_in(page, str(live_client.make_url("/console")), key)
+        await page.wait_for_selector("#live-status.on", timeout=WAIT_MS)
+        await assert_accessible(page, "empty queue")
+
+        await post_telegram(live_client, telegram_text_update(1, 10, "Qual o prazo pro Nordeste?"))
+        item = page.locator("#queue-list li", has_text="Nordeste")
+        await item.locator(".badge.ai").wait_for(timeout=WAIT_MS)
+        await item.click()
+        await page.locator(".sources li.source").first.wait_for(timeout=WAIT_MS)
+        await shot(page, "axe-suggestion")
+        await assert_accessible(page, "a suggestion open")
+
+        await page.keyboard.press("?")
+        await page.locator("#help").wait_for(timeout=WAIT_MS)
+        await assert_accessible(page, "keyboard help")
+        await page.keyboard.press("Escape")
+
+        await page.keyboard.press("p")
+        await page.locator("#replies-panel").wait_for(timeout=WAIT_MS)
+        await assert_accessible(page, "saved replies")
+        await page.keyboard.press("Escape")
+
+        await page.keyboard.press("c")
+        await page.locator(".thread").wait_for(timeout=WAIT_MS)
+        await assert_accessible(page, "the customer's conversation")
+
+        await page.fill("#search-input", "prazo de entrega")
+        await page.press("#search-input", "Enter")
+        await page.locator(".results li").first.wait_for(timeout=WAIT_MS)
+        await assert_accessible(page, "search results")
+
+        # Back on the message: the ways out of it that ask first, and a note written.
+        await item.click()
+        await page.locator(".sources li.source").first.wait_for(timeout=WAIT_MS)
+        await page.keyboard.press("x")
+        await page.locator("#close-choice").wait_for(timeout=WAIT_MS)
+        await assert_accessible(page, "closing without an answer")
+        await page.keyboard.press("Escape")
+        await page.locator("#close-choice").wait_for(state="detached", timeout=WAIT_MS)
+        await page.get_by_role("button", name="Bloquear cliente", exact=True).click()
+        await page.locator(".blocking.asking").wait_for(timeout=WAIT_MS)
+        await page.keyboard.press("o")
+        await page.keyboard.type("Cliente prefere contato à tarde.")
+        await page.keyboard.press("Control+Enter")
+        await page.locator(".note", has_text="à tarde").wait_for(timeout=WAIT_MS)
+        assert await page.locator(".blocking.asking").is_visible()
+        await assert_accessible(page, "a note written, blocking asked")
+
+
+async def test_the_analytics_page_passes_axe(live_client, channel_settings):
+    db = channel_settings.async_database_url or ""
+    await seed(db)
+    key = await issue_key(db, "operator", name="gerente")
+
+    async with browser() as new_page:
+        page = await new_page(VIEWPORT)
+        await page.goto(str(live_client.make_url("/console/analytics")))
+        await page.locator("#signin-key").wait_for(timeout=WAIT_MS)
+        await assert_accessible(page, "analytics sign-in")
+        await page.fill("#signin-key", key)
+        await page.click("#signin-submit")
+        await page.locator("#report[data-ready]").wait_for(timeout=WAIT_MS)
+        assert await page.inner_text("#stat-messages") not in ("", "–")
+        await shot(page, "axe-analytics")
+        await assert_accessible(page, "analytics with a history")
 
 
 async def test_the_queue_keeps_the_keyboard_in_place_as_messages_arrive(
