@@ -1,8 +1,8 @@
 """The console's pages checked by axe-core (Deque's rules, run in Debian's Chromium) in the
 states an operator works in: signing in, the queue with a suggestion open, the keyboard's
 help, saved replies, a customer's conversation, search results, closing without an answer,
-blocking, a note and the analytics page. And the queue kept usable from the keyboard while
-messages arrive.
+blocking, a note and the analytics page, in a light and a dark system theme. And the queue
+kept usable from the keyboard while messages arrive.
 
 axe-core comes with axe-playwright-python (its wheel carries axe.min.js; nothing is
 downloaded). Its rules are WCAG 2.0-2.2 A and AA and its best practices.
@@ -10,6 +10,7 @@ downloaded). Its rules are WCAG 2.0-2.2 A and AA and its best practices.
 
 from __future__ import annotations
 
+import pytest
 from axe_playwright_python.async_playwright import Axe
 
 from tests.analytics_helpers import seed
@@ -35,23 +36,34 @@ async def assert_accessible(page, state: str) -> None:
     assert len(results.response["passes"]) > 10, state
 
 
+async def assert_scheme(page, scheme: str) -> None:
+    """The page follows the system's theme: a dark ground in a dark one, a light in a light."""
+    rgb = await page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    channels = [int(part) for part in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+    assert (sum(channels) < 3 * 80) == (scheme == "dark"), (scheme, rgb)
+
+
 async def sign_in(page, url: str, key: str) -> None:
     await page.goto(url)
     await page.fill("#signin-key", key)
     await page.click("#signin-submit")
 
 
-async def test_the_console_passes_axe_in_each_state(live_client, channel_settings, fake_telegram):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_the_console_passes_axe_in_each_state(
+    scheme, live_client, channel_settings, fake_telegram
+):
     await import_kb(live_client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
     key = await issue_key(channel_settings.async_database_url or "", "operator", name="ana")
 
     async with browser() as new_page:
-        page = await new_page(VIEWPORT)
+        page = await new_page(VIEWPORT, color_scheme=scheme)
         await page.goto(str(live_client.make_url("/console")))
         await page.locator("#signin-key").wait_for(timeout=WAIT_MS)
         await assert_accessible(page, "sign-in")
         await sign_in(page, str(live_client.make_url("/console")), key)
         await page.wait_for_selector("#live-status.on", timeout=WAIT_MS)
+        await assert_scheme(page, scheme)
         await assert_accessible(page, "empty queue")
 
         await post_telegram(live_client, telegram_text_update(1, 10, "Qual o prazo pro Nordeste?"))
@@ -59,7 +71,7 @@ async def test_the_console_passes_axe_in_each_state(live_client, channel_setting
         await item.locator(".badge.ai").wait_for(timeout=WAIT_MS)
         await item.click()
         await page.locator(".sources li.source").first.wait_for(timeout=WAIT_MS)
-        await shot(page, "axe-suggestion")
+        await shot(page, f"{scheme}-suggestion")
         await assert_accessible(page, "a suggestion open")
 
         await page.keyboard.press("?")
@@ -99,13 +111,14 @@ async def test_the_console_passes_axe_in_each_state(live_client, channel_setting
         await assert_accessible(page, "a note written, blocking asked")
 
 
-async def test_the_analytics_page_passes_axe(live_client, channel_settings):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_the_analytics_page_passes_axe(scheme, live_client, channel_settings):
     db = channel_settings.async_database_url or ""
     await seed(db)
     key = await issue_key(db, "operator", name="gerente")
 
     async with browser() as new_page:
-        page = await new_page(VIEWPORT)
+        page = await new_page(VIEWPORT, color_scheme=scheme)
         await page.goto(str(live_client.make_url("/console/analytics")))
         await page.locator("#signin-key").wait_for(timeout=WAIT_MS)
         await assert_accessible(page, "analytics sign-in")
@@ -113,7 +126,8 @@ async def test_the_analytics_page_passes_axe(live_client, channel_settings):
         await page.click("#signin-submit")
         await page.locator("#report[data-ready]").wait_for(timeout=WAIT_MS)
         assert await page.inner_text("#stat-messages") not in ("", "–")
-        await shot(page, "axe-analytics")
+        await assert_scheme(page, scheme)
+        await shot(page, f"{scheme}-analytics")
         await assert_accessible(page, "analytics with a history")
 
 
