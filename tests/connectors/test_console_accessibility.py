@@ -13,14 +13,16 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.async_playwright import Axe
 
+from config.settings import ConsoleLanguage
 from tests.analytics_helpers import seed
 from tests.conftest import issue_key
-from tests.connectors.conftest import post_telegram, telegram_text_update
+from tests.connectors.conftest import post_telegram, start_app, telegram_text_update
 from tests.connectors.test_console_browser import ANSWER, QUESTION, WAIT_MS, browser, shot
 from tests.routing_helpers import import_kb
 
 RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 VIEWPORT = {"width": 1280, "height": 860}
+PHONE = {"width": 375, "height": 812}
 
 
 async def assert_accessible(page, state: str) -> None:
@@ -168,3 +170,27 @@ async def test_the_queue_keeps_the_keyboard_in_place_as_messages_arrive(
         # The focus follows once the message's details are loaded.
         await page.locator(f'#queue-list li[data-id="{second_id}"]:focus').wait_for(timeout=WAIT_MS)
         assert await second.get_attribute("aria-current") == "true"
+
+
+async def test_the_console_on_a_phone_in_english_passes_axe(
+    aiohttp_client, channel_settings, fake_telegram
+):
+    settings = channel_settings.model_copy(
+        update={"run_worker": True, "console_language": ConsoleLanguage.EN}
+    )
+    client = await start_app(aiohttp_client, settings)
+    await import_kb(client, [{"question": QUESTION, "answer": ANSWER, "sector": "vendas"}])
+    key = await issue_key(settings.async_database_url or "", "operator", name="ana")
+
+    async with browser() as new_page:
+        page = await new_page(PHONE)
+        await sign_in(page, str(client.make_url("/console")), key)
+        await page.wait_for_selector("#live-status.on", timeout=WAIT_MS)
+        assert await page.evaluate("document.documentElement.lang") == "en"
+        await post_telegram(client, telegram_text_update(1, 10, "Qual o prazo pro Nordeste?"))
+        item = page.locator("#queue-list li", has_text="Nordeste")
+        await item.locator(".badge.ai").wait_for(timeout=WAIT_MS)
+        await item.click()
+        await page.locator(".sources li.source").first.wait_for(timeout=WAIT_MS)
+        await shot(page, "phone-en-suggestion")
+        await assert_accessible(page, "a suggestion open, on a phone, in English")
