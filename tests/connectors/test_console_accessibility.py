@@ -163,6 +163,9 @@ async def test_the_queue_keeps_the_keyboard_in_place_as_messages_arrive(
         await page.locator("#queue-list li", has_text="Terceira").wait_for(timeout=WAIT_MS)
         focused = "document.activeElement.dataset.id || document.activeElement.tagName"
         assert await page.evaluate(focused) == first_id
+        # A screen reader is told of it: the highlight of a new item is only seen.
+        arrived = page.locator("#queue-arrived[aria-live='polite']")
+        assert await arrived.inner_text() == "Nova mensagem na fila (3 esperando)."
 
         # j moves the selection, and the focus with it when the focus is in the queue.
         await page.keyboard.press("j")

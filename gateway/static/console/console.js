@@ -323,6 +323,12 @@ function renderQueue() {
     el("p", { class: "text" }, message.message),
   )));
   if (focused) list.querySelector(`li[data-id="${focused}"]`)?.focus({ preventScroll: true });
+  // Said by a screen reader, which the highlight of a new item is not.
+  const arrived = state.items.filter((m) => state.fresh.has(m.id)).length;
+  if (arrived) {
+    const said = arrived === 1 ? "queue.arrived_one" : "queue.arrived";
+    $("queue-arrived").textContent = t(said, { count: arrived, total: state.total });
+  }
   state.fresh.clear();
   showLate();
   $("queue-note").textContent = "";
