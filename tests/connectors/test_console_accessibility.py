@@ -172,6 +172,15 @@ async def test_the_queue_keeps_the_keyboard_in_place_as_messages_arrive(
         await page.locator("#detail", has_text="Segunda").wait_for(timeout=WAIT_MS)
         # The focus follows once the message's details are loaded.
         await page.locator(f'#queue-list li[data-id="{second_id}"]:focus').wait_for(timeout=WAIT_MS)
+
+        # The keys' help is a modal dialog: Tab stays in it, and Esc gives the focus back.
+        await page.keyboard.press("?")
+        await page.locator("#help-close:focus").wait_for(timeout=WAIT_MS)
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.id") == "help-close"
+        await page.keyboard.press("Escape")
+        assert await page.locator("#help").is_hidden()
+        assert await page.evaluate(focused) == second_id
         assert await second.get_attribute("aria-current") == "true"
 
 

@@ -27,13 +27,31 @@ function nextFree() {
   });
 }
 
+// A modal dialog: the keyboard stays in it while it is open and goes back, when it
+// closes, to where it was (a queue item, the answer box).
+let helpReturn = null;
+
 function toggleHelp(show) {
   $("help").hidden = !show;
-  if (show) $("help-close").focus();
+  if (show) {
+    helpReturn = document.activeElement;
+    $("help-close").focus();
+  } else {
+    // A queue item may have been drawn anew meanwhile: the same message's item, then.
+    const back = helpReturn?.isConnected ? helpReturn
+      : document.querySelector(`#queue-list li[data-id="${helpReturn?.dataset?.id}"]`);
+    back?.focus({ preventScroll: true });
+    helpReturn = null;
+  }
 }
 
 function onKey(event) {
   if ($("app-view").hidden) return;
+  if (event.key === "Tab" && !$("help").hidden) {
+    event.preventDefault(); // its one control is the only place to go
+    $("help-close").focus();
+    return;
+  }
   const typing = event.target.closest("input, textarea, select");
   if (event.key === "Escape") {
     if (!$("help").hidden) toggleHelp(false);
