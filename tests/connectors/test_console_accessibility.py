@@ -184,7 +184,7 @@ async def test_the_queue_keeps_the_keyboard_in_place_as_messages_arrive(
         assert await second.get_attribute("aria-current") == "true"
 
 
-async def test_the_console_on_a_phone_in_english_passes_axe(
+async def test_the_console_and_analytics_on_a_phone_in_english_pass_axe(
     aiohttp_client, channel_settings, fake_telegram
 ):
     settings = channel_settings.model_copy(
@@ -206,3 +206,13 @@ async def test_the_console_on_a_phone_in_english_passes_axe(
         await page.locator(".sources li.source").first.wait_for(timeout=WAIT_MS)
         await shot(page, "phone-en-suggestion")
         await assert_accessible(page, "a suggestion open, on a phone, in English")
+
+        # The analytics page on the same phone: its wide tables scroll inside their cards,
+        # reached by the keyboard, and the page itself never scrolls sideways.
+        await seed(settings.async_database_url or "")
+        await page.goto(str(client.make_url("/console/analytics")))
+        await page.locator("#report[data-ready]").wait_for(timeout=WAIT_MS)
+        await shot(page, "phone-en-analytics")
+        wide = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        assert await page.evaluate(wide) <= 0
+        await assert_accessible(page, "analytics on a phone, in English")
