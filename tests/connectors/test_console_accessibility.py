@@ -93,6 +93,8 @@ async def test_the_console_passes_axe_in_each_state(
         await page.fill("#search-input", "prazo de entrega")
         await page.press("#search-input", "Enter")
         await page.locator(".results li").first.wait_for(timeout=WAIT_MS)
+        found = "mensagens parecidas com “prazo de entrega”."
+        await page.locator("#announce", has_text=found).wait_for(state="attached", timeout=WAIT_MS)
         await assert_accessible(page, "search results")
 
         # Back on the message: the ways out of it that ask first, and a note written.
@@ -157,6 +159,11 @@ async def test_the_queue_keeps_the_keyboard_in_place_as_messages_arrive(
         await page.locator("#detail", has_text="Primeira").wait_for(timeout=WAIT_MS)
         assert await first.get_attribute("aria-current") == "true"
         assert await second.get_attribute("aria-current") is None
+        # The detail is not a live region (it is redrawn on every update of the message):
+        # what opened is said once, through the page's polite announcer.
+        assert await page.locator("#detail").get_attribute("aria-live") is None
+        opened = f"Mensagem #{first_id} aberta: Primeira dúvida sobre boleto"
+        await page.locator("#announce", has_text=opened).wait_for(state="attached", timeout=WAIT_MS)
 
         # A message arrives and the queue is drawn again: the keyboard stays where it was.
         await post_telegram(live_client, telegram_text_update(3, 13, "Terceira dúvida, troca"))
@@ -164,8 +171,8 @@ async def test_the_queue_keeps_the_keyboard_in_place_as_messages_arrive(
         focused = "document.activeElement.dataset.id || document.activeElement.tagName"
         assert await page.evaluate(focused) == first_id
         # A screen reader is told of it: the highlight of a new item is only seen.
-        arrived = page.locator("#queue-arrived[aria-live='polite']")
-        assert await arrived.inner_text() == "Nova mensagem na fila (3 esperando)."
+        said = page.locator("#announce[aria-live='polite']")
+        assert await said.inner_text() == "Nova mensagem na fila (3 esperando)."
 
         # j moves the selection, and the focus with it when the focus is in the queue.
         await page.keyboard.press("j")

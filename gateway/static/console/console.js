@@ -75,6 +75,9 @@ function sayIn(node, text, error = false, size = "") {
   node.setAttribute("role", error ? "alert" : "status");
 }
 
+// Said by a screen reader, politely: what arrived in the queue, what opened in the detail.
+const announce = (text) => { $("announce").textContent = text; };
+
 const percent = (x) => new Intl.NumberFormat(i18n.lang, { style: "percent" }).format(x);
 const when = (iso) => new Date(iso).toLocaleString(i18n.lang, {
   day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit",
@@ -327,7 +330,7 @@ function renderQueue() {
   const arrived = state.items.filter((m) => state.fresh.has(m.id)).length;
   if (arrived) {
     const said = arrived === 1 ? "queue.arrived_one" : "queue.arrived";
-    $("queue-arrived").textContent = t(said, { count: arrived, total: state.total });
+    announce(t(said, { count: arrived, total: state.total }));
   }
   state.fresh.clear();
   showLate();

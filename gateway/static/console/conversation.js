@@ -10,6 +10,7 @@ async function openConversation() {
   state.view = "conversation";
   state.conversation = { client, items: [], page: 0, pages: 1, total: 0 };
   await loadOlder();
+  if (state.view === "conversation") announce(t("conversation.title"));
 }
 
 // Pages come newest first; the view shows them oldest first, newest at the bottom.

@@ -13,6 +13,11 @@ async function select(id) {
   keepPlace();
   renderQueue();
   await loadDetail(id);
+  const message = state.detail?.message;
+  if (state.selected === id && state.view === "message" && message?.id === id) {
+    const text = message.message.length > 200 ? `${message.message.slice(0, 200)}…` : message.message;
+    announce(t("detail.opened", { id, text }));
+  }
 }
 
 async function loadDetail(id) {

@@ -18,6 +18,7 @@ async function search(event) {
     return;
   }
   renderSearch();
+  announce(t("search.found", { count: state.search.items.length, query }));
 }
 
 function renderSearch() {
@@ -28,7 +29,11 @@ function renderSearch() {
       el("ul", { class: "results", id: "search-results" }, items.map((hit) => el("li", {
         tabindex: "0", "data-id": hit.id,
         onclick: () => select(hit.id),
-        onkeydown: (event) => { if (event.key === "Enter") select(hit.id); },
+        onkeydown: (event) => {
+          if (event.key !== "Enter" && event.key !== " ") return;
+          event.preventDefault();
+          select(hit.id);
+        },
       },
       el("div", { class: "when" }, t("search.hit", {
         id: hit.id, sector: hit.sector || t("no_sector"), state: stateName(hit.validated_by),
