@@ -18,11 +18,11 @@ from tests.analytics_helpers import seed
 from tests.conftest import issue_key
 from tests.connectors.conftest import post_telegram, start_app, telegram_text_update
 from tests.connectors.test_console_browser import ANSWER, QUESTION, WAIT_MS, browser, shot
+from tests.connectors.test_console_work import PHONE, sign_in
 from tests.routing_helpers import import_kb
 
 RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 VIEWPORT = {"width": 1280, "height": 860}
-PHONE = {"width": 375, "height": 812}
 
 
 async def assert_accessible(page, state: str) -> None:
@@ -45,12 +45,6 @@ async def assert_scheme(page, scheme: str) -> None:
     assert (sum(channels) < 3 * 80) == (scheme == "dark"), (scheme, rgb)
 
 
-async def sign_in(page, url: str, key: str) -> None:
-    await page.goto(url)
-    await page.fill("#signin-key", key)
-    await page.click("#signin-submit")
-
-
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 async def test_the_console_passes_axe_in_each_state(
     scheme, live_client, channel_settings, fake_telegram
@@ -63,8 +57,7 @@ async def test_the_console_passes_axe_in_each_state(
         await page.goto(str(live_client.make_url("/console")))
         await page.locator("#signin-key").wait_for(timeout=WAIT_MS)
         await assert_accessible(page, "sign-in")
-        await sign_in(page, str(live_client.make_url("/console")), key)
-        await page.wait_for_selector("#live-status.on", timeout=WAIT_MS)
+        await sign_in(page, live_client, key, "Ana")
         await assert_scheme(page, scheme)
         await assert_accessible(page, "empty queue")
 
@@ -142,8 +135,7 @@ async def test_the_queue_keeps_the_keyboard_in_place_as_messages_arrive(
 
     async with browser() as new_page:
         page = await new_page(VIEWPORT)
-        await sign_in(page, str(live_client.make_url("/console")), key)
-        await page.wait_for_selector("#live-status.on", timeout=WAIT_MS)
+        await sign_in(page, live_client, key, "Ana")
         questions = ("Primeira dúvida sobre boleto", "Segunda dúvida sobre frete")
         for update, text in enumerate(questions, start=1):
             await post_telegram(live_client, telegram_text_update(update, 10 + update, text))
@@ -203,8 +195,7 @@ async def test_the_console_and_analytics_on_a_phone_in_english_pass_axe(
 
     async with browser() as new_page:
         page = await new_page(PHONE)
-        await sign_in(page, str(client.make_url("/console")), key)
-        await page.wait_for_selector("#live-status.on", timeout=WAIT_MS)
+        await sign_in(page, client, key, "Ana")
         assert await page.evaluate("document.documentElement.lang") == "en"
         await post_telegram(client, telegram_text_update(1, 10, "Qual o prazo pro Nordeste?"))
         item = page.locator("#queue-list li", has_text="Nordeste")
