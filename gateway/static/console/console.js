@@ -77,6 +77,14 @@ function sayIn(node, text, error = false, size = "") {
 
 // Said by a screen reader, politely: what arrived in the queue, what opened in the detail.
 const announce = (text) => { $("announce").textContent = text; };
+// A queue item by its message's id: the queue is redrawn often, so no node is kept.
+const queueItem = (id) => document.querySelector(`#queue-list li[data-id="${id}"]`);
+// A list item's keys: Enter or Space opens it, as on a button (Space would scroll the page).
+const opensOnKey = (open) => (event) => {
+  if (event.key !== "Enter" && event.key !== " ") return;
+  event.preventDefault();
+  open();
+};
 
 const percent = (x) => new Intl.NumberFormat(i18n.lang, { style: "percent" }).format(x);
 const when = (iso) => new Date(iso).toLocaleString(i18n.lang, {
@@ -310,11 +318,7 @@ function renderQueue() {
       "aria-current": message.id === state.selected && "true",
       tabindex: "0",
       onclick: () => select(message.id),
-      onkeydown: (event) => {
-        if (event.key !== "Enter" && event.key !== " ") return;
-        event.preventDefault(); // Space opens the item, as on a button, rather than scrolling
-        select(message.id);
-      },
+      onkeydown: opensOnKey(() => select(message.id)),
     },
     el("div", { class: "meta" },
       el("strong", {}, `#${message.id}`),
@@ -325,7 +329,7 @@ function renderQueue() {
       whatsappWindow.badge(message), waited(message)), // whatsapp.js: the 24-hour window
     el("p", { class: "text" }, message.message),
   )));
-  if (focused) list.querySelector(`li[data-id="${focused}"]`)?.focus({ preventScroll: true });
+  if (focused) queueItem(focused)?.focus({ preventScroll: true });
   // Said by a screen reader, which the highlight of a new item is not.
   const arrived = state.items.filter((m) => state.fresh.has(m.id)).length;
   if (arrived) {

@@ -10,7 +10,7 @@ function moveSelection(step) {
   const next = at < 0 ? 0 : Math.min(state.items.length - 1, Math.max(0, at + step));
   const inQueue = $("queue-list").contains(document.activeElement);
   select(state.items[next].id).then(() => {
-    const item = document.querySelector(`#queue-list li[data-id="${state.items[next]?.id}"]`);
+    const item = queueItem(state.items[next]?.id);
     item?.scrollIntoView({ block: "nearest" });
     if (inQueue) item?.focus({ preventScroll: true }); // the keyboard's place moves with it
   });
@@ -23,7 +23,7 @@ function nextFree() {
   $("queue-note").textContent = next ? "" : t("queue.none_free");
   if (!next) return;
   select(next.id).then(() => {
-    document.querySelector(`#queue-list li[data-id="${next.id}"]`)?.scrollIntoView({ block: "nearest" });
+    queueItem(next.id)?.scrollIntoView({ block: "nearest" });
   });
 }
 
@@ -38,8 +38,7 @@ function toggleHelp(show) {
     $("help-close").focus();
   } else {
     // A queue item may have been drawn anew meanwhile: the same message's item, then.
-    const back = helpReturn?.isConnected ? helpReturn
-      : document.querySelector(`#queue-list li[data-id="${helpReturn?.dataset?.id}"]`);
+    const back = helpReturn?.isConnected ? helpReturn : queueItem(helpReturn?.dataset?.id);
     back?.focus({ preventScroll: true });
     helpReturn = null;
   }

@@ -29,11 +29,7 @@ function renderSearch() {
       el("ul", { class: "results", id: "search-results" }, items.map((hit) => el("li", {
         tabindex: "0", "data-id": hit.id,
         onclick: () => select(hit.id),
-        onkeydown: (event) => {
-          if (event.key !== "Enter" && event.key !== " ") return;
-          event.preventDefault();
-          select(hit.id);
-        },
+        onkeydown: opensOnKey(() => select(hit.id)),
       },
       el("div", { class: "when" }, t("search.hit", {
         id: hit.id, sector: hit.sector || t("no_sector"), state: stateName(hit.validated_by),
