@@ -26,14 +26,15 @@ const atende = (() => {
     constructor(status, message) { super(message); this.status = status; }
   }
 
-  // A JSON call with the key of this tab; an ApiError names what went wrong.
-  async function api(key, method, path, body, offline) {
+  // A JSON call with the key of this tab; an ApiError names what went wrong. `keepalive`
+  // lets the request outlive the page (an answer sent as the operator leaves it).
+  async function api(key, method, path, body, offline, { keepalive = false } = {}) {
     const headers = { Authorization: `Bearer ${key}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
       response = await fetch(API + path, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body), keepalive,
       });
     } catch {
       throw new ApiError(0, offline);
