@@ -78,6 +78,7 @@ async def test_the_console_page_and_its_files_need_no_key(client):
         "together.js",
         "whatsapp.js",
         "blocking.js",
+        "sending.js",
         "console.css",
     ):
         response = await client.get(f"/console/static/{name}", headers={"Authorization": ""})

@@ -4,8 +4,8 @@
 // search (search.js), the keys (keyboard.js), live updates and desktop alerts (live.js),
 // saved replies (replies.js), closing without an answer (closing.js), internal notes
 // (notes.js), a customer's other waiting lines (together.js), WhatsApp's 24-hour window
-// (whatsapp.js) and blocking a customer (blocking.js). They share this file's state and
-// helpers; plain scripts, no build step.
+// (whatsapp.js), blocking a customer (blocking.js) and undoing a sending (sending.js).
+// They share this file's state and helpers; plain scripts, no build step.
 // Every call goes to the REST API with `Authorization: Bearer <key>`; the key lives in
 // sessionStorage (this tab only). Live updates come from GET /api/v1/operator/events,
 // read with fetch() so it can carry the same header (EventSource cannot).
@@ -67,7 +67,7 @@ const $ = (id) => document.getElementById(id);
 // Replaces a node's children, leaving out the parts a view does not show (null, false).
 const fill = (node, ...children) => node.replaceChildren(
   ...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
-const api = (method, path, body) => atende.api(state.key, method, path, body, t("offline"));
+const api = (method, path, body, options) => atende.api(state.key, method, path, body, t("offline"), options);
 // A status line says an outcome: read out at once when it is an error, politely otherwise.
 function sayIn(node, text, error = false, size = "") {
   node.textContent = text || "";
@@ -135,6 +135,7 @@ async function signIn(event) {
 }
 
 function signOut(message) {
+  sending.flush(); // what the operator sent goes, with the key it was sent with
   if (state.stream) state.stream.abort();
   state.stream = null;
   sessionStorage.removeItem(STORE_KEY);
@@ -252,7 +253,6 @@ async function refreshQueue() {
     state.late = page.late;
     state.target = page.response_target_seconds;
     state.loadedAt = Date.now();
-    $("queue-count").textContent = String(page.total);
     pageError(null);
   } catch (exc) {
     if (reading !== state.queueReading) return;
@@ -269,6 +269,10 @@ function badgeOf(message) {
   }
   return el("span", { class: `badge ${message.validated_by}` }, stateName(message.validated_by));
 }
+
+// The queue as the operator sees it: an answer waiting to go (sending.js) has left it.
+const shownItems = () => state.items.filter((m) => !sending.isHeld(m.id));
+const waitingTotal = () => state.total - (state.items.length - shownItems().length);
 
 const isMine = (message) => Boolean(message.assigned_to) && message.assigned_to === state.me;
 
@@ -294,20 +298,21 @@ function waited(message) {
 // passed it since. Either the late ones are all shown (oldest first), and the shown
 // count is the newer, or every one shown is late, and the server's is the larger.
 function showLate() {
-  const late = Math.max(state.late, state.items.filter(isLate).length);
+  const late = Math.max(state.late, shownItems().filter(isLate).length);
   const target = age(state.target);
   const badge = $("queue-late");
   badge.hidden = late === 0;
   badge.textContent = t("queue.late", { count: late, target });
   badge.title = t("queue.late_title", { target });
-  showCount(state.total, late);
+  showCount(waitingTotal(), late);
 }
 
 function renderQueue() {
   const list = $("queue-list");
   // Redrawn on every arrival and every 30 s: the item the keyboard is on keeps its focus.
   const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
-  list.replaceChildren(...state.items.map((message) => el(
+  const items = shownItems();
+  list.replaceChildren(...items.map((message) => el(
     "li",
     {
       class: ["queue-item", message.id === state.selected && "selected",
@@ -331,19 +336,20 @@ function renderQueue() {
   )));
   if (focused) queueItem(focused)?.focus({ preventScroll: true });
   // Said by a screen reader, which the highlight of a new item is not.
-  const arrived = state.items.filter((m) => state.fresh.has(m.id)).length;
+  const arrived = items.filter((m) => state.fresh.has(m.id)).length;
   if (arrived) {
     const said = arrived === 1 ? "queue.arrived_one" : "queue.arrived";
-    announce(t(said, { count: arrived, total: state.total }));
+    announce(t(said, { count: arrived, total: waitingTotal() }));
   }
   state.fresh.clear();
   showLate();
+  $("queue-count").textContent = String(waitingTotal());
   $("queue-note").textContent = "";
-  $("queue-empty").hidden = state.items.length > 0;
+  $("queue-empty").hidden = items.length > 0;
   $("queue-empty").textContent = t(state.holder ? `queue.empty_${state.holder}` : "queue.empty");
   const more = $("queue-more");
-  more.hidden = state.total <= state.items.length;
-  more.textContent = more.hidden ? "" : t("queue.more", { shown: state.items.length, total: state.total });
+  more.hidden = waitingTotal() <= items.length;
+  more.textContent = more.hidden ? "" : t("queue.more", { shown: items.length, total: waitingTotal() });
 }
 
 // --- Start ----------------------------------------------------------------------------
@@ -360,6 +366,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("help-close").addEventListener("click", () => toggleHelp(false));
   $("help").addEventListener("click", (event) => { if (event.target.id === "help") toggleHelp(false); });
   document.addEventListener("keydown", onKey);
+  sending.setUp(); // the wait before an answer goes, and sending what waits as the page goes
   $("sector-filter").addEventListener("change", (event) => {
     state.sector = event.target.value;
     keepPlace();
@@ -372,7 +379,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     refreshQueue();
   });
   // Waiting times move on by themselves.
-  setInterval(() => { if (!$("app-view").hidden && state.items.length) renderQueue(); }, 30_000);
+  setInterval(() => { if (!$("app-view").hidden && shownItems().length) renderQueue(); }, 30_000);
   if (state.key) showApp();
   else $("signin-view").hidden = false;
 });

@@ -248,8 +248,10 @@ function keepFocus(node) {
 function renderDetail() {
   const { message, candidates, answers, history } = state.detail;
   const restoreFocus = keepFocus($("detail"));
-  // Closed without an answer (closing.js): nothing to answer until it is reopened.
-  const open = message.validated_by !== "human" && !closing.isClosed(message);
+  // Closed without an answer (closing.js): nothing to answer until it is reopened. An
+  // answer waiting to go (sending.js) is undone, not answered again.
+  const held = sending.isHeld(message.id);
+  const open = message.validated_by !== "human" && !closing.isClosed(message) && !held;
   const elsewhere = Boolean(message.assigned_to) && !isMine(message);
   const suggested = open && message.validated_by === "ai" && !elsewhere;
   const draft = state.draft && state.draft.id === message.id ? state.draft.text : null;
@@ -259,7 +261,7 @@ function renderDetail() {
       state.draft = { id: message.id, text: event.target.value };
       keepPlace();
     } },
-  open && draft !== null ? draft : message.answer || "");
+  sending.text(message.id) ?? (open && draft !== null ? draft : message.answer || ""));
   const status = state.status && state.status.id === message.id ? state.status : null;
   const sector = message.sector
     ? `${message.sector} ${message.sector_confidence !== null
@@ -312,7 +314,7 @@ function renderDetail() {
         onclick: () => act("reject") }, t("action.reject")),
       el("button", { type: "button", disabled: !open || elsewhere || message.validated_by === "ai",
         onclick: () => act("reply") }, t("action.reply")),
-      closer.button),
+      held ? sending.control(message) : closer.button),
     closer.choice,
     el("p", { class: `status-line${status && status.error ? " error" : ""}`, id: "action-status",
       role: status && status.error ? "alert" : "status" }, status ? status.text : ""),
@@ -321,48 +323,61 @@ function renderDetail() {
   restoreFocus();
 }
 
-// Each action's call; `input` is what the page holds: {text, who, sector}.
+// Each action's call, as [method, path, body]; `input` is what the page holds: {text, who, sector}.
 const ACTIONS = {
-  approve: (id, { who }) => api("POST", `/operator/messages/${id}/approve`, who),
-  edit: (id, { text, who }) => api("POST", `/operator/messages/${id}/approve`, { answer: text, ...who }),
-  reject: (id) => api("POST", `/operator/messages/${id}/reject`),
-  reply: (id, { text, who }) => api("PUT", `/messages/${id}`, { answer: text, validated_by: "human", ...who }),
-  take: (id, { who }) => api("POST", `/operator/messages/${id}/take`, who),
-  release: (id, { who }) => api("POST", `/operator/messages/${id}/release`, who),
-  transfer: (id, { sector, who }) => api("POST", `/operator/messages/${id}/transfer`, { sector, ...who }),
+  approve: (id, { who }) => ["POST", `/operator/messages/${id}/approve`, who],
+  edit: (id, { text, who }) => ["POST", `/operator/messages/${id}/approve`, { answer: text, ...who }],
+  reject: (id) => ["POST", `/operator/messages/${id}/reject`],
+  reply: (id, { text, who }) => ["PUT", `/messages/${id}`, { answer: text, validated_by: "human", ...who }],
+  take: (id, { who }) => ["POST", `/operator/messages/${id}/take`, who],
+  release: (id, { who }) => ["POST", `/operator/messages/${id}/release`, who],
+  transfer: (id, { sector, who }) => ["POST", `/operator/messages/${id}/transfer`, { sector, ...who }],
 };
+// What sends an answer to the customer: it waits a few seconds, to be undone (sending.js).
+const SENDS = new Set(["approve", "edit", "reply"]);
+const call = (action, id, input, options) => api(...ACTIONS[action](id, input), options);
 
 async function act(action) {
   const id = state.selected;
-  if (id === null || !state.detail) return;
+  if (id === null || !state.detail || sending.isHeld(id)) return;
   const text = $("answer").value.trim();
   const who = state.operator ? { operator_name: state.operator } : {};
-  const say = (line, error) => showStatus(id, line, error);
   if ((action === "edit" || action === "reply") && !text) {
-    say(t("status.write_first"), true);
+    showStatus(id, t("status.write_first"), true);
     return;
   }
   const sector = action === "transfer" ? $("transfer-sector").value : null;
   for (const button of document.querySelectorAll("#detail button")) button.disabled = true;
+  const input = { text, who, sector };
+  if (SENDS.has(action)) sending.hold(id, action, input, together.take(id));
+  else await run(id, action, input);
+}
+
+// An action's call and what follows it; `ticked`, the customer's other lines this answer
+// covers (together.js). The error's text when the call failed, null otherwise (or when a
+// key that stopped working signed the page out).
+async function run(id, action, input, ticked = []) {
+  const say = (line, error) => showStatus(id, line, error);
   say(t("status.sending"));
   let row;
   try {
-    row = await ACTIONS[action](id, { text, who, sector });
+    row = await call(action, id, input);
   } catch (exc) {
     const line = failed(exc, id);
-    if (line === null) return;
+    if (line === null) return null;
     say(line, true);
-    await Promise.all([loadDetail(id), refreshQueue()]);
-    return;
+    await Promise.all([state.selected === id && loadDetail(id), refreshQueue()]);
+    return line;
   }
   if (action === "take" && row && row.assigned_to) state.me = row.assigned_to;
   let covered = null; // together.js: the customer's other lines this answer covered
   if (action !== "take" && action !== "release" && action !== "transfer") {
-    state.draft = null;
+    if (state.draft && state.draft.id === id) state.draft = null;
     keepPlace();
-    if (action !== "reject") covered = await together.after(id);
+    if (action !== "reject") covered = await together.after(ticked);
   }
-  say([t(`status.${action}`, { sector }), covered && covered.text].filter(Boolean).join(" "),
+  say([t(`status.${action}`, { sector: input.sector }), covered && covered.text].filter(Boolean).join(" "),
     Boolean(covered && covered.error));
-  await Promise.all([loadDetail(id), refreshQueue()]);
+  await Promise.all([state.selected === id && loadDetail(id), refreshQueue()]);
+  return null;
 }

@@ -5,12 +5,13 @@
 // --- Keyboard -------------------------------------------------------------------------
 
 function moveSelection(step) {
-  if (!state.items.length) return;
-  const at = state.items.findIndex((m) => m.id === state.selected);
-  const next = at < 0 ? 0 : Math.min(state.items.length - 1, Math.max(0, at + step));
+  const items = shownItems();
+  if (!items.length) return;
+  const at = items.findIndex((m) => m.id === state.selected);
+  const next = at < 0 ? 0 : Math.min(items.length - 1, Math.max(0, at + step));
   const inQueue = $("queue-list").contains(document.activeElement);
-  select(state.items[next].id).then(() => {
-    const item = queueItem(state.items[next]?.id);
+  select(items[next].id).then(() => {
+    const item = queueItem(items[next].id);
     item?.scrollIntoView({ block: "nearest" });
     if (inQueue) item?.focus({ preventScroll: true }); // the keyboard's place moves with it
   });
@@ -19,7 +20,7 @@ function moveSelection(step) {
 // The oldest message that nobody else holds, other than the one open: where an operator
 // goes after answering, without opening what a colleague is already answering.
 function nextFree() {
-  const next = state.items.find((m) => m.id !== state.selected && (!m.assigned_to || isMine(m)));
+  const next = shownItems().find((m) => m.id !== state.selected && (!m.assigned_to || isMine(m)));
   $("queue-note").textContent = next ? "" : t("queue.none_free");
   if (!next) return;
   select(next.id).then(() => {
@@ -47,8 +48,10 @@ function toggleHelp(show) {
 function onKey(event) {
   if ($("app-view").hidden) return;
   if (event.key === "Tab" && !$("help").hidden) {
-    event.preventDefault(); // its one control is the only place to go
-    $("help-close").focus();
+    event.preventDefault(); // its own controls are the only places to go, in a ring
+    const stops = [...$("help").querySelectorAll("select, button")];
+    const at = stops.indexOf(document.activeElement);
+    stops[at < 0 ? 0 : (at + (event.shiftKey ? stops.length - 1 : 1)) % stops.length].focus();
     return;
   }
   const typing = event.target.closest("input, textarea, select");
@@ -84,6 +87,7 @@ function onKey(event) {
     x: () => message && closing.key(),
     o: () => message && notes.focus(),
     b: () => message && together.key(),
+    z: () => sending.key(),
     n: nextFree,
     1: () => message && useAnswer(0), 2: () => message && useAnswer(1), 3: () => message && useAnswer(2),
     "/": () => $("search-input").focus(),

@@ -6,8 +6,8 @@
 // an answer went to the customer after they arrived). The queue marks a customer's lines.
 // Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, clock and isMine it uses;
 // the console (detail.js, mostly) calls together.load(message) (in loadDetail),
-// .section(message, canAnswer), .badge(message), .key() (`b`) and, once an answer is sent,
-// .after(id).
+// .section(message, canAnswer), .badge(message), .key() (`b`), .take(id) as an answer is
+// sent, .after(ticked) once it went, and .restore(id, ticked) when its sending is undone.
 "use strict";
 
 Object.assign(STRINGS["pt-BR"], {
@@ -117,11 +117,21 @@ const together = (() => {
       t("together.badge", { count: total - 1 }));
   }
 
-  // Once the answer to `id` is sent: closes the messages ticked beside it. What came of it,
-  // {text, error}, for the status line; null when none was ticked.
-  async function after(id) {
+  // The lines ticked beside `id`, as its answer is sent; the ticks are cleared.
+  function take(id) {
     const ticked = view.id === id ? [...view.ticked] : [];
     view.ticked = new Set();
+    return ticked;
+  }
+
+  // Ticks them again: the answer's sending was undone (sending.js).
+  function restore(id, ticked) {
+    Object.assign(view, { id, ticked: new Set(ticked) });
+  }
+
+  // Once the answer they were ticked beside went: closes those lines. What came of it,
+  // {text, error}, for the status line; null when none was ticked.
+  async function after(ticked) {
     if (!ticked.length) return null;
     const body = { reason: "answered_together", operator_name: state.operator || null };
     const results = await Promise.allSettled(
@@ -134,5 +144,5 @@ const together = (() => {
     return { text: lines.join(" "), error: done < ticked.length };
   }
 
-  return { load, section, badge, after, key };
+  return { load, section, badge, take, restore, after, key };
 })();
