@@ -107,6 +107,18 @@ async def test_the_console_passes_axe_in_each_state(
         assert await page.locator(".blocking.asking").is_visible()
         await assert_accessible(page, "a note written, blocking asked")
 
+        # An answer waiting to go, with its Desfazer in the bar (a wait longer than the
+        # check, chosen in the keys' help), then taken back.
+        await page.locator("#customer-message").click()  # out of the note's box
+        await page.keyboard.press("?")
+        await page.select_option("#undo-seconds", "30")
+        await page.keyboard.press("Escape")
+        await page.keyboard.press("a")
+        await page.locator("#sending-bar .sending-line").wait_for(timeout=WAIT_MS)
+        await assert_accessible(page, "an answer waiting to go")
+        await page.keyboard.press("z")
+        await page.locator("#sending-bar").wait_for(state="hidden", timeout=WAIT_MS)
+
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 async def test_the_analytics_page_passes_axe(scheme, live_client, channel_settings):
@@ -172,11 +184,15 @@ async def test_the_queue_keeps_the_keyboard_in_place_as_messages_arrive(
         # The focus follows once the message's details are loaded.
         await page.locator(f'#queue-list li[data-id="{second_id}"]:focus').wait_for(timeout=WAIT_MS)
 
-        # The keys' help is a modal dialog: Tab stays in it, and Esc gives the focus back.
+        # The keys' help is a modal dialog: Tab goes round its two controls (the wait before
+        # an answer goes, and Fechar), and Esc gives the focus back.
         await page.keyboard.press("?")
         await page.locator("#help-close:focus").wait_for(timeout=WAIT_MS)
-        await page.keyboard.press("Tab")
-        assert await page.evaluate("document.activeElement.id") == "help-close"
+        ring = []
+        for key in ("Tab", "Tab", "Shift+Tab"):
+            await page.keyboard.press(key)
+            ring.append(await page.evaluate("document.activeElement.id"))
+        assert ring == ["undo-seconds", "help-close", "undo-seconds"]
         await page.keyboard.press("Escape")
         assert await page.locator("#help").is_hidden()
         assert await page.evaluate(focused) == second_id
