@@ -236,6 +236,33 @@ async def test_bad_input_is_a_422_naming_the_field(client, params, field):
         assert [d["field"] for d in body["error"]["details"]] == [field], body
 
 
+def contrast(colour: str, ground: str = "#ffffff") -> float:
+    """WCAG 2's contrast ratio of two #rrggbb colours."""
+
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(colour), luminance(ground)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def unreadable(root: ET.Element) -> list[str]:
+    """What in a chart falls short of WCAG 2.2 AA on its white ground: text under 4.5:1
+    (1.4.3), a bar under 3:1 (1.4.11, a graphical object the chart is read by)."""
+    short = []
+    for node in root.iter():
+        tag = node.tag.rsplit("}", 1)[-1]
+        fill = node.get("fill", "#000000" if tag == "text" else None)
+        if fill is None or fill == "white" or tag not in ("text", "rect"):
+            continue
+        need = 4.5 if tag == "text" else 3.0
+        if contrast(fill) < need:
+            short.append(f"{tag} {fill} at {contrast(fill):.2f}:1 ({node.text or ''})")
+    return short
+
+
 async def test_the_charts_are_svg_with_every_label_escaped(client, settings):
     history = await seed(settings.async_database_url or "")
     params = {"from": history.start.isoformat(), "to": history.end.isoformat()}
@@ -252,6 +279,8 @@ async def test_the_charts_are_svg_with_every_label_escaped(client, settings):
             assert root.tag == "{http://www.w3.org/2000/svg}svg"
             assert "<script" not in svg
             assert "style=" not in svg  # the console's policy forbids inline styles
+            # Drawn on white in either theme of the page (analytics.css keeps their ground).
+            assert unreadable(root) == [], (name, unreadable(root))
     failures = await (
         await client.get(f"{API}/analytics/charts/failures.svg", params=params)
     ).text()
