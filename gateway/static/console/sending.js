@@ -56,7 +56,10 @@ const sending = (() => {
   const CHOICES = [0, 5, 10, 20, 30];
   const stored = Number(localStorage.getItem(STORE_WAIT));
   let wait = localStorage.getItem(STORE_WAIT) !== null && CHOICES.includes(stored) ? stored : 5;
-  // id -> {id, action, input, ticked, due, timer}: the answers waiting, in the order sent.
+  // id -> {id, action, input, ticked, due, timer, going}: the answers waiting, in the order
+  // sent; `going` once the wait is over and the call is on its way. Until that call and the
+  // queue read after it are done, the message stays out of the queue: a read that started
+  // before the approval would otherwise list it again, for `n` to open.
   const held = new Map();
   // {id, text}: answers that did not go, said in the bar until opened or dismissed.
   const failures = [];
@@ -78,27 +81,51 @@ const sending = (() => {
     showStatus(id, t("sending.held", { seconds: wait }));
     announce(t("sending.said", { id, seconds: wait }));
     renderQueue(); // it leaves the queue now, as it will once sent
-    if (state.selected === id && state.detail) renderDetail();
+    redrawIfOpen(id);
     drawBar();
     return null;
   }
 
   async function send(entry) {
     clearTimeout(entry.timer);
-    held.delete(entry.id);
+    entry.going = true;
+    held.set(entry.id, entry);
     drawBar();
-    const error = await run(entry.id, entry.action, entry.input, entry.ticked);
-    if (error && state.selected !== entry.id) {
-      failures.push({ id: entry.id, text: t("sending.failed", { id: entry.id, message: error }) });
-      drawBar();
+    let error;
+    try {
+      error = await run(entry.id, entry.action, entry.input, entry.ticked);
+    } finally {
+      held.delete(entry.id);
     }
+    if (error && (state.selected !== entry.id || state.view !== "message")) {
+      failures.push({ id: entry.id, text: t("sending.failed", { id: entry.id, message: error }) });
+    }
+    if (!error) forget(entry.id);
+    drawBar();
+    renderQueue(); // back in it if it did not go
+    redrawIfOpen(entry.id);
   }
+
+  // It went: out of the queue now. The queue's read after it may have been overtaken by a
+  // later one, still on its way: until that one answers, the list is the one read before
+  // the answer went, which still holds the message, for `n` to open.
+  function forget(id) {
+    const before = state.items.length;
+    state.items = state.items.filter((m) => m.id !== id);
+    if (state.items.length < before) state.total = Math.max(0, state.total - 1);
+  }
+
+  function redrawIfOpen(id) {
+    if (state.view === "message" && state.detail && state.detail.message.id === id) renderDetail();
+  }
+
+  const waiting = () => [...held.values()].filter((entry) => !entry.going);
 
   // Takes back the latest answer waiting (or `id`'s), and opens its message as it was:
   // the text typed, the lines ticked beside it.
   function undo(id) {
-    const entry = id === undefined ? [...held.values()].pop() : held.get(id);
-    if (!entry) return false;
+    const entry = id === undefined ? waiting().pop() : held.get(id);
+    if (!entry || entry.going) return false;
     clearTimeout(entry.timer);
     held.delete(entry.id);
     if (state.selected !== entry.id || state.view !== "message") {
@@ -123,7 +150,7 @@ const sending = (() => {
   // the page is still there when it went; otherwise they stay in the queue, for an
   // operator to close.
   function flush() {
-    for (const entry of [...held.values()]) {
+    for (const entry of waiting()) {
       clearTimeout(entry.timer);
       held.delete(entry.id);
       call(entry.action, entry.id, entry.input, { keepalive: true })
@@ -139,7 +166,7 @@ const sending = (() => {
 
   // In the detail of a message whose answer waits: its own Desfazer.
   function control(message) {
-    if (!held.has(message.id)) return null;
+    if (!held.has(message.id) || held.get(message.id).going) return null;
     return el("button", { type: "button", id: "undo-send", onclick: () => undo(message.id) },
       t("sending.undo_detail"));
   }
@@ -150,7 +177,7 @@ const sending = (() => {
   function drawBar() {
     const bar = $("sending-bar");
     bar.replaceChildren(
-      ...[...held.values()].map((entry) => el("p", { class: "sending-line", "data-id": entry.id },
+      ...waiting().map((entry) => el("p", { class: "sending-line", "data-id": entry.id },
         el("span", { class: "sending-left" }, t("sending.line", { id: entry.id, seconds: left(entry) })),
         el("button", { type: "button", class: "undo", "aria-label": t("sending.undo_id", { id: entry.id }),
           onclick: () => undo(entry.id) }, t("sending.undo")))),
@@ -159,13 +186,13 @@ const sending = (() => {
         el("button", { type: "button", "aria-label": t("sending.open_id", { id: failure.id }),
           onclick: () => { dismiss(failure); select(failure.id); } }, t("sending.open")),
         el("button", { type: "button", onclick: () => dismiss(failure) }, t("sending.dismiss")))));
-    bar.hidden = !held.size && !failures.length;
+    bar.hidden = !waiting().length && !failures.length;
     clearInterval(ticker);
-    ticker = held.size ? setInterval(tick, 250) : null;
+    ticker = waiting().length ? setInterval(tick, 250) : null;
   }
 
   function tick() {
-    for (const entry of held.values()) {
+    for (const entry of waiting()) {
       const line = document.querySelector(`#sending-bar .sending-line[data-id="${entry.id}"] .sending-left`);
       if (line) line.textContent = t("sending.line", { id: entry.id, seconds: left(entry) });
     }
