@@ -57,6 +57,7 @@ const state = {
   notify: localStorage.getItem(STORE_NOTIFY) === "on", // this browser's choice, not a secret
   refreshTimer: null,
   queueReading: 0,   // counts the queue's reads: only the latest one's answer is shown
+  queueRead: null,   // the latest read (a Promise), which answers for the ones it overtook
   // {id, text}: what the operator typed, kept across live re-renders and reloads
   draft: place.draft && Number.isInteger(place.draft.id) && typeof place.draft.text === "string"
     ? place.draft : null,
@@ -236,10 +237,17 @@ function scheduleRefresh() {
   state.refreshTimer = setTimeout(refreshQueue, 150);
 }
 
-async function refreshQueue() {
-  // Reads overlap (a live event's, then a filter changed): an earlier one answering last
-  // would show the queue of a sector no longer chosen.
+// Reads overlap (a live event's, then a filter changed): an earlier one answering last
+// would show the queue of a sector no longer chosen, so only the latest is shown. An
+// overtaken read resolves once the latest is shown: whoever awaits a read started after
+// their change (an answer sent) then sees a queue read after it, never one from before.
+function refreshQueue() {
   const reading = ++state.queueReading;
+  state.queueRead = readQueue(reading);
+  return state.queueRead;
+}
+
+async function readQueue(reading) {
   const query = new URLSearchParams({ per_page: "100" });
   if (state.sector) query.set("sector", state.sector);
   if (state.holder === "free") query.set("free", "true");
@@ -247,7 +255,7 @@ async function refreshQueue() {
   if (state.holder === "mine" && state.me) query.set("held_by", state.me);
   try {
     const page = await api("GET", `/operator/queue?${query}`);
-    if (reading !== state.queueReading) return;
+    if (reading !== state.queueReading) return state.queueRead;
     state.items = page.items;
     state.total = page.total;
     state.late = page.late;
@@ -255,7 +263,7 @@ async function refreshQueue() {
     state.loadedAt = Date.now();
     pageError(null);
   } catch (exc) {
-    if (reading !== state.queueReading) return;
+    if (reading !== state.queueReading) return state.queueRead;
     const text = failed(exc);
     if (text) pageError(text);
     return;
@@ -272,7 +280,6 @@ function badgeOf(message) {
 
 // The queue as the operator sees it: an answer waiting to go (sending.js) has left it.
 const shownItems = () => state.items.filter((m) => !sending.isHeld(m.id));
-const waitingTotal = () => state.total - (state.items.length - shownItems().length);
 
 const isMine = (message) => Boolean(message.assigned_to) && message.assigned_to === state.me;
 
@@ -297,14 +304,14 @@ function waited(message) {
 // How many wait past the target. The server counts the whole queue; those shown may have
 // passed it since. Either the late ones are all shown (oldest first), and the shown
 // count is the newer, or every one shown is late, and the server's is the larger.
-function showLate() {
-  const late = Math.max(state.late, shownItems().filter(isLate).length);
+function showLate(items, total) {
+  const late = Math.max(state.late, items.filter(isLate).length);
   const target = age(state.target);
   const badge = $("queue-late");
   badge.hidden = late === 0;
   badge.textContent = t("queue.late", { count: late, target });
   badge.title = t("queue.late_title", { target });
-  showCount(waitingTotal(), late);
+  showCount(total, late);
 }
 
 function renderQueue() {
@@ -312,6 +319,7 @@ function renderQueue() {
   // Redrawn on every arrival and every 30 s: the item the keyboard is on keeps its focus.
   const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
   const items = shownItems();
+  const total = state.total - (state.items.length - items.length);
   list.replaceChildren(...items.map((message) => el(
     "li",
     {
@@ -339,17 +347,17 @@ function renderQueue() {
   const arrived = items.filter((m) => state.fresh.has(m.id)).length;
   if (arrived) {
     const said = arrived === 1 ? "queue.arrived_one" : "queue.arrived";
-    announce(t(said, { count: arrived, total: waitingTotal() }));
+    announce(t(said, { count: arrived, total }));
   }
   state.fresh.clear();
-  showLate();
-  $("queue-count").textContent = String(waitingTotal());
+  showLate(items, total);
+  $("queue-count").textContent = String(total);
   $("queue-note").textContent = "";
   $("queue-empty").hidden = items.length > 0;
   $("queue-empty").textContent = t(state.holder ? `queue.empty_${state.holder}` : "queue.empty");
   const more = $("queue-more");
-  more.hidden = waitingTotal() <= items.length;
-  more.textContent = more.hidden ? "" : t("queue.more", { shown: items.length, total: waitingTotal() });
+  more.hidden = total <= items.length;
+  more.textContent = more.hidden ? "" : t("queue.more", { shown: items.length, total });
 }
 
 // --- Start ----------------------------------------------------------------------------

@@ -100,19 +100,9 @@ const sending = (() => {
     if (error && (state.selected !== entry.id || state.view !== "message")) {
       failures.push({ id: entry.id, text: t("sending.failed", { id: entry.id, message: error }) });
     }
-    if (!error) forget(entry.id);
     drawBar();
     renderQueue(); // back in it if it did not go
     redrawIfOpen(entry.id);
-  }
-
-  // It went: out of the queue now. The queue's read after it may have been overtaken by a
-  // later one, still on its way: until that one answers, the list is the one read before
-  // the answer went, which still holds the message, for `n` to open.
-  function forget(id) {
-    const before = state.items.length;
-    state.items = state.items.filter((m) => m.id !== id);
-    if (state.items.length < before) state.total = Math.max(0, state.total - 1);
   }
 
   function redrawIfOpen(id) {
