@@ -87,7 +87,7 @@ function onKey(event) {
     x: () => message && closing.key(),
     o: () => message && notes.focus(),
     b: () => message && together.key(),
-    z: () => sending.key(),
+    z: () => sending.undo(), // the latest answer waiting comes back
     n: nextFree,
     1: () => message && useAnswer(0), 2: () => message && useAnswer(1), 3: () => message && useAnswer(2),
     "/": () => $("search-input").focus(),

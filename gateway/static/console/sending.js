@@ -8,7 +8,7 @@
 // (none, 5, 10, 20 or 30 s; 5 by default), made in the keys' help and kept in localStorage.
 // Loaded after console.js and detail.js, whose state, t, el, announce, showStatus, select,
 // call and run it uses; the console calls sending.hold(), .isHeld(id), .text(id),
-// .control(message), .key() (`z`) and .flush().
+// .control(message), .undo() (`z`) and .flush().
 "use strict";
 
 Object.assign(STRINGS["pt-BR"], {
@@ -54,8 +54,8 @@ Object.assign(STRINGS.en, {
 const sending = (() => {
   const STORE_WAIT = "atende.console.undo_seconds";
   const CHOICES = [0, 5, 10, 20, 30];
-  const stored = Number(localStorage.getItem(STORE_WAIT));
-  let wait = localStorage.getItem(STORE_WAIT) !== null && CHOICES.includes(stored) ? stored : 5;
+  const stored = localStorage.getItem(STORE_WAIT);
+  let wait = stored !== null && CHOICES.includes(Number(stored)) ? Number(stored) : 5;
   // id -> {id, action, input, ticked, due, timer, going}: the answers waiting, in the order
   // sent; `going` once the wait is over and the call is on its way. Until that call and the
   // queue read after it are done, the message stays out of the queue: a read that started
@@ -151,9 +151,6 @@ const sending = (() => {
     drawBar();
   }
 
-  // `z`: the latest answer waiting comes back.
-  const key = () => undo();
-
   // In the detail of a message whose answer waits: its own Desfazer.
   function control(message) {
     if (!held.has(message.id) || held.get(message.id).going) return null;
@@ -166,8 +163,9 @@ const sending = (() => {
   // focus stays on its buttons); the seconds are written in place.
   function drawBar() {
     const bar = $("sending-bar");
+    const lines = waiting();
     bar.replaceChildren(
-      ...waiting().map((entry) => el("p", { class: "sending-line", "data-id": entry.id },
+      ...lines.map((entry) => el("p", { class: "sending-line", "data-id": entry.id },
         el("span", { class: "sending-left" }, t("sending.line", { id: entry.id, seconds: left(entry) })),
         el("button", { type: "button", class: "undo", "aria-label": t("sending.undo_id", { id: entry.id }),
           onclick: () => undo(entry.id) }, t("sending.undo")))),
@@ -176,9 +174,9 @@ const sending = (() => {
         el("button", { type: "button", "aria-label": t("sending.open_id", { id: failure.id }),
           onclick: () => { dismiss(failure); select(failure.id); } }, t("sending.open")),
         el("button", { type: "button", onclick: () => dismiss(failure) }, t("sending.dismiss")))));
-    bar.hidden = !waiting().length && !failures.length;
+    bar.hidden = !lines.length && !failures.length;
     clearInterval(ticker);
-    ticker = waiting().length ? setInterval(tick, 250) : null;
+    ticker = lines.length ? setInterval(tick, 250) : null;
   }
 
   function tick() {
@@ -206,5 +204,5 @@ const sending = (() => {
     window.addEventListener("pagehide", flush);
   }
 
-  return { hold, isHeld, text, undo, flush, key, control, setUp };
+  return { hold, isHeld, text, undo, flush, control, setUp };
 })();
