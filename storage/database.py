@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -10,6 +10,7 @@ import asyncpg
 from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -67,7 +68,19 @@ def driver_dsn(url: str | URL) -> str:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # A Session class of its own, so that `on_commit` hears this factory's commits only
+    # (a test process opens many).
+    own = type("AtendeSession", (Session,), {})
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=own)
+
+
+def on_commit(sessions: async_sessionmaker, callback: Callable[[], None]) -> None:
+    """Call `callback` after each commit of a session from `sessions` (session_factory's),
+    once the transaction is durable. Writes without the sessions are not heard."""
+    own = sessions.kw["sync_session_class"]
+    if own is Session:
+        raise ValueError("on_commit needs sessions from session_factory")
+    event.listen(own, "after_commit", lambda session: callback())
 
 
 async def ping(engine: AsyncEngine) -> None:

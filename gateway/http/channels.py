@@ -68,6 +68,10 @@ async def channels_ctx(app: web.Application) -> AsyncIterator[None]:
         outbox.on_wake = partial(notifier.notify, notices.OUTBOX)
 
     def stored() -> None:
+        # The ingest writes without the sessions, whose commits wake the feed themselves.
+        activity = app.get(keys.ACTIVITY)
+        if activity is not None:
+            activity.wake()
         if notifier is not None:
             notifier.notify(notices.STORED)
             return

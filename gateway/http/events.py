@@ -11,7 +11,6 @@ stream and notices a client that left. Shutting the app down ends every open str
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -25,24 +24,34 @@ from gateway.http.middlewares import REQUEST_ID, REQUEST_ID_HEADER
 from gateway.http.operations import Operation, allow
 from gateway.schemas.messages import MessageOut
 from gateway.services.access import Role
-from gateway.services.activity import POLL_SECONDS, ActivityFeed
+from gateway.services.activity import ActivityHub, Change, Subscription
 from storage.activity import ActivityRepository
+from storage.database import on_commit
 
 log = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
-EVENTS_STOP = web.AppKey("events_stop", asyncio.Event)
+
+
+def _encode(change: Change) -> bytes:
+    return json.dumps(
+        {"kind": change.kind, "message": MessageOut.of(change.row).model_dump(mode="json")}
+    ).encode()
 
 
 async def events_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The signal that ends the open streams; set on shutdown, before the server waits
-    for its handlers, so stopping the app never waits on a console left open."""
-    app[EVENTS_STOP] = asyncio.Event()
+    """The process's feed, read for every open stream, and woken by the commits of this
+    process's sessions (and by a stored message: gateway.http.channels)."""
+    hub = ActivityHub(ActivityRepository(app[keys.SESSIONS]), _encode)
+    app[keys.ACTIVITY] = hub
+    on_commit(app[keys.SESSIONS], hub.wake)
     yield
 
 
 async def _stop_streams(app: web.Application) -> None:
-    app[EVENTS_STOP].set()
+    """On shutdown, before the server waits for its handlers: stopping the app never
+    waits on a console left open."""
+    await app[keys.ACTIVITY].close()
 
 
 def add_shutdown(app: web.Application) -> None:
@@ -50,18 +59,19 @@ def add_shutdown(app: web.Application) -> None:
     app.on_shutdown.append(_stop_streams)
 
 
-def _frame(event_id: int, kind: str, message: MessageOut) -> bytes:
-    data = json.dumps({"kind": kind, "message": message.model_dump(mode="json")})
-    return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n".encode()
-
-
 async def events(request: web.Request) -> web.StreamResponse:
-    stop = request.app[EVENTS_STOP]
-    feed = ActivityFeed(ActivityRepository(request.app[keys.SESSIONS]))
+    hub = request.app[keys.ACTIVITY]
     try:
-        await feed.start()
+        subscription = await hub.subscribe()
     except (SQLAlchemyError, OSError) as exc:
         raise ServiceUnavailable("cannot read the database; try again shortly") from exc
+    try:
+        return await _stream(request, subscription)
+    finally:
+        hub.unsubscribe(subscription)
+
+
+async def _stream(request: web.Request, subscription: Subscription) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -77,26 +87,20 @@ async def events(request: web.Request) -> web.StreamResponse:
     bound = log.bind(path=request.path)
     try:
         await response.write(b"retry: 2000\n: connected\n\n")
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), POLL_SECONDS)
-            if stop.is_set():
-                break
-            try:
-                changes = await feed.poll()
-            except (SQLAlchemyError, OSError) as exc:
-                # The stream stays open; the next poll tries again.
-                bound.warning("events_database_unavailable", error=str(exc).splitlines()[0])
-                changes = []
-            for change in changes:
+        while not subscription.ended:
+            for event in await subscription.take(max(0.0, next_heartbeat - loop.time())):
                 sent += 1
-                await response.write(_frame(sent, change.kind, MessageOut.of(change.row)))
+                frame = f"id: {sent}\nevent: {event.kind}\ndata: ".encode()
+                await response.write(frame + event.data + b"\n\n")
             if loop.time() >= next_heartbeat:
                 next_heartbeat = loop.time() + HEARTBEAT_SECONDS
                 await response.write(b": keep-alive\n\n")
     except ConnectionResetError:
         bound.info("events_client_gone", events=sent)
         return response
+    if subscription.overflowed:
+        # Its console reconnects and reads the queue again.
+        bound.warning("events_stream_fell_behind", events=sent)
     bound.info("events_stream_closed", events=sent)
     return response
 

@@ -36,6 +36,8 @@ OUTBOX = web.AppKey("outbox", "Outbox")
 DELIVERY_WORKER = web.AppKey("delivery_worker", "DeliveryWorker")
 # Called once a new message is durable: wakes whichever worker will embed it.
 ON_STORED = web.AppKey("on_stored", Callable[[], None])
+# The consoles' live feed (gateway.services.activity), woken by this process's changes.
+ACTIVITY = web.AppKey("activity", "ActivityHub")
 API_KEYS = web.AppKey("api_keys", "ApiKeyService")
 METRICS = web.AppKey("metrics", Metrics)
 ANALYTICS = web.AppKey("analytics", "AnalyticsService")
