@@ -8,6 +8,7 @@ even when the operator is on another message. Screenshots go to tests/artifacts/
 from __future__ import annotations
 
 import asyncio
+import re
 
 from tests.conftest import issue_key, query_sql
 from tests.connectors.conftest import send_telegram_texts
@@ -200,3 +201,38 @@ async def test_an_answer_that_could_not_go_is_said_in_the_bar(
         await telegram_got(fake_telegram, ANSWER)
         assert [sent["text"] for sent in fake_telegram.sent] == [ANSWER]  # Bruno's, once
         assert (await stored(client, other))["validated_by"] == "pending"
+
+
+async def test_the_sending_bar_covers_no_line_of_the_queue(live_client, channel_settings):
+    client = live_client
+    customers = [(f"Pergunta {n} sobre o meu pedido", 7000 + n, f"Cliente {n}") for n in range(20)]
+    await send_telegram_texts(client, customers)
+    db = channel_settings.async_database_url or ""
+
+    async with browser() as new_page:
+        ana = await signed_in(new_page, client, db)
+        queue = ana.locator("#queue-list li")
+        await queue.nth(19).wait_for(timeout=WAIT_MS)
+        for n in range(2):
+            first = await queue.first.get_attribute("data-id")
+            await queue.first.click()
+            await ana.locator("#detail h2", has_text=re.compile(rf"#{first}$")).wait_for()
+            if n == 0:
+                await page_key(ana, "?")
+                await ana.select_option("#undo-seconds", "30")  # the bar stays to be measured
+                await ana.keyboard.press("Escape")
+            await ana.fill("#answer", REPLY)
+            await ana.press("#answer", "Control+Enter")
+        await ana.locator("#sending-bar .sending-line").nth(1).wait_for(timeout=WAIT_MS)
+
+        # The queue and the page scrolled to their ends: the queue's last line and the
+        # open message's last controls sit above the bar, not under it.
+        await ana.eval_on_selector("#queue-list", "list => { list.scrollTop = list.scrollHeight; }")
+        await ana.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        bar = await ana.locator("#sending-bar").bounding_box()
+        assert bar is not None
+        for last in (queue.last, ana.locator("#detail")):
+            box = await last.bounding_box()
+            assert box is not None
+            assert box["y"] + box["height"] <= bar["y"]
+        await shot(ana, "sending-bar-over-a-long-queue")

@@ -175,6 +175,9 @@ const sending = (() => {
           onclick: () => { dismiss(failure); select(failure.id); } }, t("sending.open")),
         el("button", { type: "button", onclick: () => dismiss(failure) }, t("sending.dismiss")))));
     bar.hidden = !lines.length && !failures.length;
+    // Room under the queue and the page for the bar, so that it covers none of their lines.
+    const room = bar.hidden ? 0 : bar.offsetHeight + 16;
+    document.documentElement.style.setProperty("--sending-room", `${room}px`);
     clearInterval(ticker);
     ticker = lines.length ? setInterval(tick, 250) : null;
   }
