@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -243,8 +245,13 @@ def verdict(blocks: list[dict[str, float]]) -> None:
           f"max {max(heaps):.1f} MiB")  # fmt: skip
 
 
-async def measure(args: argparse.Namespace, folder: Path) -> int:
-    async with throwaway_database(args.database_url, folder) as dsn:
+@contextlib.asynccontextmanager
+async def serving(
+    database_url: str | None, folder: Path
+) -> AsyncIterator[tuple[Fleet, FakeBotApi]]:
+    """`atende serve` on a throwaway database, migrated and live, its Telegram a fake Bot
+    API on loopback."""
+    async with throwaway_database(database_url, folder) as dsn:
         bot_api = FakeBotApi()
         runner, bot_api_url = await serve_on_loopback(bot_api.app())
         fleet = Fleet(
@@ -252,25 +259,29 @@ async def measure(args: argparse.Namespace, folder: Path) -> int:
             dsn,
             ATENDE_TELEGRAM_API_URL=bot_api_url,
             ATENDE_LOG_LEVEL="warning",
-            ATENDE_RATE_LIMIT_PER_MINUTE="0",  # one fast operator, not what is measured
+            ATENDE_RATE_LIMIT_PER_MINUTE="0",  # fast clients, not what is measured
         )
         try:
             fleet.run("migrate")
             fleet.start("gateway", "serve")
             await fleet.wait_live()
-            async with aiohttp.ClientSession() as session:
-                key = await prepare(fleet, session)
-                print(f"load average (1 min) at start: {load_average():.2f}; "
-                      f"{os.cpu_count()} cores")  # fmt: skip
-                blocks = await day(args, fleet.base, key, session)
-            verdict(blocks)
-            await wait_sent(bot_api, args.messages)
-            sent = sum(bot_api.sent.values())
-            print(f"  the fake Bot API got {sent} answers for {args.messages} messages answered")
-            return 0
+            yield fleet, bot_api
         finally:
             fleet.stop()
             await runner.cleanup()
+
+
+async def measure(args: argparse.Namespace, folder: Path) -> int:
+    async with serving(args.database_url, folder) as (fleet, bot_api):
+        async with aiohttp.ClientSession() as session:
+            key = await prepare(fleet, session)
+            print(f"load average (1 min) at start: {load_average():.2f}; {os.cpu_count()} cores")
+            blocks = await day(args, fleet.base, key, session)
+        verdict(blocks)
+        await wait_sent(bot_api, args.messages)
+        sent = sum(bot_api.sent.values())
+        print(f"  the fake Bot API got {sent} answers for {args.messages} messages answered")
+        return 0
 
 
 def main() -> int:
