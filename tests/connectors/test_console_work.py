@@ -279,3 +279,24 @@ async def test_the_console_speaks_english_by_a_setting(english, aiohttp_client):
         assert await page.inner_text("#possible-answers button") == "Use (1)"
         assert await page.evaluate("document.documentElement.lang") == "en"
         await shot(page, "18-english")
+
+
+async def test_the_queue_is_read_again_while_events_keep_coming(client, settings):
+    """A busy hour: the live feed's events never pause for long, and the queue must not
+    wait for a lull to show what arrived."""
+    db = settings.async_database_url or ""
+    async with browser() as new_page:
+        ana = await new_page(DESKTOP)
+        await sign_in(ana, client, await issue_key(db, "operator", name="ana"), "Ana")
+        reads: list[str] = []
+        ana.on("request", lambda r: reads.append(r.url) if "/operator/queue" in r.url else None)
+        # An event every 25 ms for a second, as the feed sends them at 40 messages a second.
+        await ana.evaluate(
+            """async () => {
+                for (let i = 0; i < 40; i++) {
+                    onEvent("message.updated", { message: { id: -1, client_id: "nobody" } });
+                    await new Promise((resolve) => setTimeout(resolve, 25));
+                }
+            }"""
+        )
+        assert len(reads) >= 4, f"the queue was read {len(reads)} times in the second"

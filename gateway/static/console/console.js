@@ -232,9 +232,15 @@ async function loadSectors() {
   select.value = state.sector;
 }
 
+// A live event reads the queue 150 ms later, and the events meanwhile share that read
+// (it starts after them). Not put off by each new event: while messages keep arriving,
+// the queue is still read about every 150 ms, never only in a lull.
 function scheduleRefresh() {
-  clearTimeout(state.refreshTimer);
-  state.refreshTimer = setTimeout(refreshQueue, 150);
+  if (state.refreshTimer !== null) return;
+  state.refreshTimer = setTimeout(() => {
+    state.refreshTimer = null;
+    refreshQueue();
+  }, 150);
 }
 
 // Reads overlap (a live event's, then a filter changed): an earlier one answering last
