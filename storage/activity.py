@@ -35,9 +35,14 @@ class ActivityRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def stamps_within(self, seconds: float) -> tuple[datetime, dict[int, Stamp]]:
-        """The database's time, and the stamp of each message (not knowledge-base pairs)
-        stored or changed, or whose delivery changed, in the `seconds` before it."""
+    async def now(self) -> datetime:
+        """The database's time, which the stamps are in."""
+        async with self._sessions() as session:
+            return await session.scalar(select(func.now()))
+
+    async def stamps_within(self, seconds: float) -> dict[int, Stamp]:
+        """The stamp of each message (not knowledge-base pairs) stored or changed, or whose
+        delivery changed, in the last `seconds` by the database's clock."""
         since = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, seconds)
         delivered = select(Delivery.interaction_id).where(Delivery.updated_at > since)
         latest_delivery = (
@@ -46,14 +51,13 @@ class ActivityRepository:
             .scalar_subquery()
         )
         async with self._sessions() as session:
-            now = await session.scalar(select(func.now()))
             result = await session.execute(
                 select(ChatInteraction.id, ChatInteraction.updated_at, latest_delivery).where(
                     or_(ChatInteraction.updated_at > since, ChatInteraction.id.in_(delivered)),
                     _not_knowledge_base(),
                 )
             )
-            return now, {row[0]: (row[1], row[2]) for row in result}
+            return {row[0]: (row[1], row[2]) for row in result}
 
     async def rows(self, ids: Sequence[int]) -> list[ChatInteraction]:
         """The messages `ids` as they are now, by id."""

@@ -136,16 +136,16 @@ class ActivityFeed:
 
     async def start(self) -> None:
         """Remember what changed lately without telling it: the client reads the queue."""
-        now, stamps = await self._repository.stamps_within(self._window)
+        now = await self._repository.now()
+        stamps = await self._repository.stamps_within(self._window)
         self._since = now - timedelta(seconds=self._window)
-        for row in await self._repository.rows(sorted(stamps)):
+        for row in await self._repository.rows(list(stamps)):
             self._remember(row.id, stamps[row.id], MessageState.of(row))
 
     async def poll(self) -> list[Change]:
-        _, stamps = await self._repository.stamps_within(self._window)
-        touched = sorted(
-            id_ for id_, stamp in stamps.items() if (self._seen.get(id_) or (None,))[0] != stamp
-        )
+        stamps = await self._repository.stamps_within(self._window)
+        seen = self._seen
+        touched = [id_ for id_, stamp in stamps.items() if id_ not in seen or seen[id_][0] != stamp]
         changes = []
         for row in await self._repository.rows(touched):
             state = MessageState.of(row)
