@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased, defer
 
 from storage.models import DERIVED, ChatInteraction
 
 Decide = Callable[[ChatInteraction], dict[str, Any]]
+
+# How long change_each waits for a row another transaction holds.
+LOCK_WAIT = "2s"
+# lock_not_available (lock_timeout ran out), deadlock_detected.
+_BUSY = {"55P03", "40P01"}
 
 
 class AssignmentRepository:
@@ -40,16 +47,39 @@ class AssignmentRepository:
             values = decide(row)
             if not values:
                 return row
-            taker = values.get("assigned_to")
-            if taker is not None and taker != row.assigned_to:
-                values["assigned_at"] = func.now()
-            if values.get("close_reason") is not None and row.closed_at is None:
-                values["closed_at"] = func.now()
-            for name, value in values.items():
-                setattr(row, name, value)
+            _write(row, values)
             await session.flush()
             await session.refresh(row, attribute_names=[*values, "updated_at", *DERIVED])
             return row
+
+    @staticmethod
+    async def owners(session: AsyncSession, ids: Sequence[int]) -> dict[int, uuid.UUID]:
+        """Whose each of `ids` is, inside the caller's transaction; unknown ids are left out."""
+        query = select(ChatInteraction.id, ChatInteraction.client_id).where(
+            ChatInteraction.id.in_(ids)
+        )
+        return {row.id: row.client_id for row in await session.execute(query)}
+
+    @staticmethod
+    async def change_each(session: AsyncSession, ids: Sequence[int], decide: Decide) -> set[int]:
+        """As `change`, for several rows inside the caller's transaction: lock `ids` in id
+        order and write what `decide` returns for each. The ids it locked.
+
+        A row another transaction holds is waited for up to LOCK_WAIT (the worker routing
+        a message holds it that long at most). Past that, or when two operators answering
+        two lines of one customer at once each wait for the other's line, it is skipped:
+        each answer gets the lines nobody else is changing, and is told of the others.
+        """
+        try:
+            async with session.begin_nested():
+                await session.execute(
+                    text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": LOCK_WAIT}
+                )
+                return await _change_locked(session, ids, decide, skip_locked=False)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _BUSY:
+                raise
+        return await _change_locked(session, ids, decide, skip_locked=True)
 
     async def answered_since(self, interaction_id: int) -> bool | None:
         """Whether the customer who sent the message got an answer, to another of their
@@ -68,3 +98,33 @@ class AssignmentRepository:
         query = select(answered).where(ChatInteraction.id == interaction_id)
         async with self._sessions() as session:
             return await session.scalar(query)
+
+
+def _write(row: ChatInteraction, values: dict[str, Any]) -> None:
+    taker = values.get("assigned_to")
+    if taker is not None and taker != row.assigned_to:
+        values["assigned_at"] = func.now()
+    if values.get("close_reason") is not None and row.closed_at is None:
+        values["closed_at"] = func.now()
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+async def _change_locked(
+    session: AsyncSession, ids: Sequence[int], decide: Decide, *, skip_locked: bool
+) -> set[int]:
+    query = (
+        select(ChatInteraction)
+        .options(defer(ChatInteraction.embedding))
+        .where(ChatInteraction.id.in_(ids))
+        .order_by(ChatInteraction.id)
+        .with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    )
+    rows = (await session.scalars(query)).all()
+    for row in rows:
+        values = decide(row)
+        if values:
+            _write(row, values)
+    await session.flush()
+    return {row.id for row in rows}

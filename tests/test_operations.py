@@ -75,6 +75,15 @@ async def test_suggestions_and_their_timing_are_counted(client, db_url):
     assert value(samples, "atende_suggestions_total", event="rejected") == 0
     assert value(samples, "atende_operator_queue_depth") == 0
 
+    # An answer written for a message with no suggestion (the console's Responder) approves
+    # no suggestion.
+    unknown = await post(client, "Vocês abrem no sábado?")
+    assert (await wait_until_triaged(client, unknown["id"]))["validated_by"] == "pending"
+    body = {"answer": "Abrimos, das 9h às 13h."}
+    response = await client.post(f"{API}/operator/messages/{unknown['id']}/approve", json=body)
+    assert response.status == 200, await response.text()
+    assert value(await scrape(client), "atende_suggestions_total", event="approved") == 1
+
 
 async def test_metrics_can_require_a_key(db_url, aiohttp_client):
     app = create_app(make_settings(db_url, metrics_require_key=True, run_worker=False))

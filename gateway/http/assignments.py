@@ -74,17 +74,24 @@ async def reopen(request: web.Request) -> web.Response:
     return json_model(MessageOut.of(row))
 
 
-def message_action(verb: str, handler: Handler, summary: str, body: type[BaseModel]) -> Operation:
+def message_action(
+    verb: str,
+    handler: Handler,
+    summary: str,
+    body: type[BaseModel],
+    response: type[MessageOut] = MessageOut,
+) -> Operation:
     """An operator's POST on one message (take, release, transfer, approve, reject): it
-    answers with the message as it now stands, and fails alike. A body whose fields all
-    have defaults (who acts, an edited answer) may be left out."""
+    answers with the message as it now stands (and, approving, what became of the lines
+    answered together), and fails alike. A body whose fields all have defaults (who acts,
+    an edited answer) may be left out."""
     return Operation(
         "POST",
         f"/operator/messages/{{id}}/{verb}",
         handler,
         summary,
         "operators",
-        MessageOut,
+        response,
         body=body,
         body_optional=not body.model_json_schema().get("required"),
         path_params=(MESSAGE_ID,),

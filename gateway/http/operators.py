@@ -17,6 +17,7 @@ from gateway.schemas.messages import MessageOut, MessagePage
 from gateway.schemas.operators import (
     AnswerList,
     AnswersQuery,
+    ApprovedOut,
     ApproveRequest,
     AssignmentRequest,
     CandidateList,
@@ -31,8 +32,10 @@ from gateway.schemas.operators import (
     QueuePage,
     QueueQuery,
     RankedAnswerOut,
+    TogetherOutcome,
 )
 from gateway.services.access import Role
+from gateway.services.assignments import Together
 from gateway.services.knowledge import KnowledgePair
 
 # Raw files may be sent as they are, besides the JSON form.
@@ -126,13 +129,25 @@ async def answers(request: web.Request) -> web.Response:
 async def approve(request: web.Request) -> web.Response:
     interaction_id = path_int(request, "id")
     body = await parse_body(request, ApproveRequest) if request.can_read_body else ApproveRequest()
+    actor = actor_of(request, body.operator_name)
+    together = Together(body.together, actor) if body.together else None
     row = await request.app[keys.OPERATORS].approve(
         interaction_id,
         answer=body.answer,
         operator_name=body.operator_name,
-        actor=actor_of(request, body.operator_name),
+        actor=actor,
+        together=together,
     )
-    return json_model(MessageOut.of(row))
+    outcomes = together.outcomes if together is not None else {}
+    return json_model(
+        ApprovedOut(
+            **MessageOut.of(row).model_dump(),
+            together=[
+                TogetherOutcome(id=i, closed=reason is None, reason=reason)
+                for i, reason in outcomes.items()
+            ],
+        )
+    )
 
 
 async def reject(request: web.Request) -> web.Response:
@@ -222,8 +237,11 @@ OPERATIONS = (
     message_action(
         "approve",
         approve,
-        "Approve the suggested (or an edited) answer: validated_by becomes human",
+        "Approve the suggested (or an edited) answer, or answer a message with no "
+        "suggestion: validated_by becomes human, the answer goes to the customer, and the "
+        "customer's other lines in `together` leave the queue with it",
         ApproveRequest,
+        ApprovedOut,
     ),
     message_action(
         "reject",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
@@ -108,9 +108,41 @@ class AnswerList(BaseModel):
 
 class ApproveRequest(_Strict):
     answer: str | None = Field(
-        default=None, min_length=1, description="The answer as edited; omitted: as suggested."
+        default=None,
+        min_length=1,
+        description="The answer as edited, or written for a message with no suggestion; "
+        "omitted: as suggested.",
     )
     operator_name: str | None = Field(default=None, min_length=1, max_length=200)
+    together: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description='The customer\'s other waiting messages this answer also answers ("oi", '
+        '"bom dia" before the question): they leave the queue as answered_together in the '
+        "same transaction as the answer, and nothing more is sent. 422, and nothing changes, "
+        "if one is not another message of this customer's; one someone answered, closed or "
+        "took meanwhile is left as it is, and `together` in the response says why.",
+    )
+
+    @field_validator("together")
+    @classmethod
+    def _once_each(cls, ids: list[int]) -> list[int]:
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"each message once; repeated: {', '.join(map(str, repeated))}")
+        return ids
+
+
+class TogetherOutcome(BaseModel):
+    id: int
+    closed: bool = Field(description="Whether this answer closed it as answered_together.")
+    reason: str | None = Field(description="Why it was left as it is; null when closed.")
+
+
+class ApprovedOut(MessageOut):
+    together: list[TogetherOutcome] = Field(
+        description="What became of each message in the request's `together`, in its order."
+    )
 
 
 class AssignmentRequest(_Strict):

@@ -9,12 +9,14 @@ left for the day). Approving or rejecting ends the assignment (see MessageServic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from config.errors import Conflict, NotFound
+from config.errors import Conflict, NotFound, ValidationFailed
 from config.sectors import SectorCatalog
 from storage.assignments import AssignmentRepository, Decide
 from storage.models import REOPENED, ChatInteraction
@@ -47,6 +49,53 @@ def not_answered(row: ChatInteraction) -> None:
     if row.validated_by == "human":
         by = f" by {row.operator_name}" if row.operator_name else ""
         raise Conflict(f"message {row.id} is already answered{by}")
+
+
+@dataclass
+class Together:
+    """The customer's other waiting messages an answer also answers ("oi", "bom dia" before
+    the question), closed as answered_together in the answer's own transaction: they leave
+    the queue if and only if the answer is recorded, even when the page that sent it is
+    gone before it hears back.
+
+    Called with the answer's session and row once the answer is written. An id that is not
+    one of this customer's other messages refuses the whole answer (422), which then
+    changes nothing. A line someone answered, closed or took meanwhile, or that another
+    transaction is changing, is left as it is: `outcomes` says why (None: closed)."""
+
+    ids: Sequence[int]
+    actor: Actor
+    outcomes: dict[int, str | None] = field(default_factory=dict)
+
+    async def __call__(self, session: AsyncSession, answered: ChatInteraction) -> None:
+        owners = await AssignmentRepository.owners(session, self.ids)
+        for index, other in enumerate(self.ids):
+            where = f"together[{index}]"
+            if other == answered.id:
+                raise ValidationFailed.on(where, f"message {other} is the one being answered")
+            if other not in owners:
+                raise ValidationFailed.on(where, f"no message with id {other}")
+            if owners[other] != answered.client_id:
+                raise ValidationFailed.on(where, f"message {other} is another customer's")
+        refused: dict[int, str] = {}
+
+        def decide(row: ChatInteraction) -> dict[str, Any]:
+            try:
+                not_answered(row)
+                if row.closed_at is not None:
+                    raise Conflict(f"message {row.id} was closed already by {row.closed_by}")
+                self.actor.check_holds(row, "close")
+            except Conflict as exc:
+                refused[row.id] = str(exc)
+                return {}
+            return {**UNASSIGNED, "closed_by": self.actor.name, "close_reason": "answered_together"}
+
+        locked = await AssignmentRepository.change_each(session, self.ids, decide)
+        busy = "was being changed by someone else at that moment; close it from its detail"
+        self.outcomes = {
+            other: refused.get(other) if other in locked else f"message {other} {busy}"
+            for other in self.ids
+        }
 
 
 class AssignmentService:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.errors import NotFound, ServiceUnavailable, ValidationFailed
 from config.sectors import SectorCatalog
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from gateway.services.delivery import Outbox
 
 log = structlog.get_logger(__name__)
+
+# A step of a change's own transaction, given its session and the changed row.
+InTransaction = Callable[[AsyncSession, ChatInteraction], Awaitable[object]]
 
 
 class MessageService:
@@ -77,8 +81,10 @@ class MessageService:
         *,
         precondition: Callable[[ChatInteraction], None] | None = None,
         actor: Actor | None = None,
+        also: InTransaction | None = None,
     ) -> ChatInteraction:
-        """Apply `body`; `precondition` checks the locked row first and may refuse.
+        """Apply `body`; `precondition` checks the locked row first and may refuse; `also`
+        runs after the change, in its transaction (closing the lines an answer covers).
 
         With an `actor`, a message someone else has taken is refused (409), unless the
         actor is an admin; a change of `validated_by` (approved, rejected, reset) ends
@@ -96,9 +102,15 @@ class MessageService:
                 actor.check_holds(row, "change")
 
         # An answer approved by a human is queued for the customer in the same transaction.
-        queue = self._outbox.enqueue_if_approved if self._outbox is not None else None
+        steps = [self._outbox.enqueue_if_approved] if self._outbox is not None else []
+        steps += [also] if also is not None else []
+
+        async def in_transaction(session: AsyncSession, row: ChatInteraction) -> None:
+            for step in steps:
+                await step(session, row)
+
         row = await self._repository.update(
-            interaction_id, changes, in_transaction=queue, precondition=check
+            interaction_id, changes, in_transaction=in_transaction, precondition=check
         )
         if self._outbox is not None:
             self._outbox.wake()

@@ -17,7 +17,7 @@ import structlog
 from config.errors import Conflict, NotFound, ValidationFailed
 from config.sectors import SectorCatalog
 from gateway.schemas.messages import MessageUpdate
-from gateway.services.assignments import Actor
+from gateway.services.assignments import Actor, Together
 from gateway.services.messages import MessageService
 from gateway.services.suggestions import Candidate, SuggestionMaker
 from gateway.telemetry.metrics import Metrics
@@ -152,9 +152,12 @@ class OperatorService:
         answer: str | None,
         operator_name: str | None,
         actor: Actor | None = None,
+        together: Together | None = None,
     ) -> ChatInteraction:
-        """Validate the suggestion (or `answer`); refused (409) once a human answered, or
-        when someone else than `actor` holds the message. Ends its assignment."""
+        """Validate the suggestion (or `answer`: an edit, or a reply to a message with no
+        suggestion); refused (409) once a human answered, or when someone else than `actor`
+        holds the message. Ends its assignment, and closes the customer's other lines in
+        `together` in the same transaction."""
         row = await self._messages.get(interaction_id)
         check = _open_to(actor, "approve")
         check(row)
@@ -167,15 +170,17 @@ class OperatorService:
         # Checked again under the row's lock: of two operators approving at once, the
         # second gets the 409, and the customer one answer.
         updated = await self._messages.update(
-            interaction_id, MessageUpdate(**changes), precondition=check
+            interaction_id, MessageUpdate(**changes), precondition=check, also=together
         )
+        suggested = row.validated_by == "ai" and bool(row.answer)
         log.info(
-            "suggestion_approved",
+            "suggestion_approved" if suggested else "message_answered",
             interaction_id=interaction_id,
-            edited=answer is not None and answer != row.answer,
-            had_suggestion=row.suggestion is not None,
+            edited=suggested and answer is not None and answer != row.answer,
+            together=together.outcomes if together is not None else {},
         )
-        if self._metrics is not None:
+        if self._metrics is not None and suggested:
+            # A reply to a message with no suggestion approves none.
             self._metrics.suggestion("approved")
         return updated
 
