@@ -14,7 +14,9 @@ from tests.conftest import issue_key, query_sql
 from tests.connectors.conftest import send_telegram_texts
 from tests.connectors.test_console_browser import WAIT_MS, browser, shot
 from tests.connectors.test_console_close import arrived, stored
-from tests.connectors.test_console_together import page_key
+from tests.connectors.test_console_together import ANSWER as BURST_ANSWER
+from tests.connectors.test_console_together import HELLO, MORNING, page_key, send_burst
+from tests.connectors.test_console_together import QUESTION as BURST_QUESTION
 from tests.connectors.test_console_work import DESKTOP, sign_in
 from tests.routing_helpers import API, import_kb
 
@@ -236,3 +238,30 @@ async def test_the_sending_bar_covers_no_line_of_the_queue(live_client, channel_
             assert box is not None
             assert box["y"] + box["height"] <= bar["y"]
         await shot(ana, "sending-bar-over-a-long-queue")
+
+
+async def test_leaving_the_page_while_an_answer_waits_closes_the_lines_ticked_beside_it(
+    live_client, channel_settings, fake_telegram
+):
+    client = live_client
+    await send_burst(client)
+    db = channel_settings.async_database_url or ""
+
+    async with browser() as new_page:
+        ana = await signed_in(new_page, client, db)
+        hello, morning, question = [await arrived(ana, t) for t in (HELLO, MORNING, BURST_QUESTION)]
+        await ana.click(f'#queue-list li[data-id="{question}"]')
+        await ana.locator("#together .together-tick").first.wait_for(timeout=WAIT_MS)
+        await page_key(ana, "b")
+        await ana.fill("#answer", BURST_ANSWER)
+        await ana.get_by_role("button", name="Responder", exact=True).click()
+        await ana.locator("#sending-bar .sending-line").wait_for(timeout=WAIT_MS)
+
+        # Gone elsewhere before the wait is over, so the page never hears back from the
+        # answer's call: the lines ticked beside it leave the queue with it all the same.
+        await ana.goto("about:blank")
+        await telegram_got(fake_telegram, BURST_ANSWER, within=10)
+        for line in (hello, morning):
+            row = await stored(client, line)
+            assert (row["close_reason"], row["closed_by"]) == ("answered_together", "Ana")
+        assert [(s["chat_id"], s["text"]) for s in fake_telegram.sent] == [("4242", BURST_ANSWER)]

@@ -323,12 +323,17 @@ function renderDetail() {
   restoreFocus();
 }
 
-// Each action's call, as [method, path, body]; `input` is what the page holds: {text, who, sector}.
+// Each action's call, as [method, path, body]; `input` is what the page holds: {text, who,
+// sector, ticked}. An answer closes the customer's lines ticked beside it (together.js) in
+// its own call: they leave the queue if and only if it is recorded, even when the page
+// that sent it is gone by then.
+const answering = (id, answer, { who, ticked }) => ["POST", `/operator/messages/${id}/approve`,
+  { ...answer, ...who, ...(ticked.length ? { together: ticked } : {}) }];
 const ACTIONS = {
-  approve: (id, { who }) => ["POST", `/operator/messages/${id}/approve`, who],
-  edit: (id, { text, who }) => ["POST", `/operator/messages/${id}/approve`, { answer: text, ...who }],
+  approve: (id, input) => answering(id, {}, input),
+  edit: (id, input) => answering(id, { answer: input.text }, input),
   reject: (id) => ["POST", `/operator/messages/${id}/reject`],
-  reply: (id, { text, who }) => ["PUT", `/messages/${id}`, { answer: text, validated_by: "human", ...who }],
+  reply: (id, input) => answering(id, { answer: input.text }, input),
   take: (id, { who }) => ["POST", `/operator/messages/${id}/take`, who],
   release: (id, { who }) => ["POST", `/operator/messages/${id}/release`, who],
   transfer: (id, { sector, who }) => ["POST", `/operator/messages/${id}/transfer`, { sector, ...who }],
@@ -348,15 +353,14 @@ async function act(action) {
   }
   const sector = action === "transfer" ? $("transfer-sector").value : null;
   for (const button of document.querySelectorAll("#detail button")) button.disabled = true;
-  const input = { text, who, sector };
-  if (SENDS.has(action)) sending.hold(id, action, input, together.take(id));
+  const input = { text, who, sector, ticked: SENDS.has(action) ? together.take(id) : [] };
+  if (SENDS.has(action)) sending.hold(id, action, input);
   else await run(id, action, input);
 }
 
-// An action's call and what follows it; `ticked`, the customer's other lines this answer
-// covers (together.js). The error's text when the call failed, null otherwise (or when a
-// key that stopped working signed the page out).
-async function run(id, action, input, ticked = []) {
+// An action's call and what follows it. The error's text when the call failed, null
+// otherwise (or when a key that stopped working signed the page out).
+async function run(id, action, input) {
   const say = (line, error) => showStatus(id, line, error);
   say(t("status.sending"));
   let row;
@@ -370,11 +374,11 @@ async function run(id, action, input, ticked = []) {
     return line;
   }
   if (action === "take" && row && row.assigned_to) state.me = row.assigned_to;
-  let covered = null; // together.js: the customer's other lines this answer covered
+  let covered = null; // together.js: what became of the customer's other lines it named
   if (action !== "take" && action !== "release" && action !== "transfer") {
     if (state.draft && state.draft.id === id) state.draft = null;
     keepPlace();
-    if (action !== "reject") covered = await together.after(ticked);
+    if (action !== "reject") covered = together.said(row);
   }
   say([t(`status.${action}`, { sector: input.sector }), covered && covered.text].filter(Boolean).join(" "),
     Boolean(covered && covered.error));

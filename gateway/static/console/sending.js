@@ -56,7 +56,7 @@ const sending = (() => {
   const CHOICES = [0, 5, 10, 20, 30];
   const stored = localStorage.getItem(STORE_WAIT);
   let wait = stored !== null && CHOICES.includes(Number(stored)) ? Number(stored) : 5;
-  // id -> {id, action, input, ticked, due, timer, going}: the answers waiting, in the order
+  // id -> {id, action, input, due, timer, going}: the answers waiting, in the order
   // sent; `going` once the wait is over and the call is on its way. Until that call and the
   // queue read after it are done, the message stays out of the queue: a read that started
   // before the approval would otherwise list it again, for `n` to open.
@@ -73,9 +73,9 @@ const sending = (() => {
     return entry && entry.action !== "approve" ? entry.input.text : null;
   };
 
-  function hold(id, action, input, ticked) {
-    if (wait === 0) return send({ id, action, input, ticked });
-    const entry = { id, action, input, ticked, due: Date.now() + wait * 1000 };
+  function hold(id, action, input) {
+    if (wait === 0) return send({ id, action, input });
+    const entry = { id, action, input, due: Date.now() + wait * 1000 };
     entry.timer = setTimeout(() => send(entry), wait * 1000);
     held.set(id, entry);
     showStatus(id, t("sending.held", { seconds: wait }));
@@ -93,7 +93,7 @@ const sending = (() => {
     drawBar();
     let error;
     try {
-      error = await run(entry.id, entry.action, entry.input, entry.ticked);
+      error = await run(entry.id, entry.action, entry.input);
     } finally {
       held.delete(entry.id);
     }
@@ -122,7 +122,7 @@ const sending = (() => {
       Object.assign(state, { selected: entry.id, view: "message", detail: null });
     }
     if (entry.action !== "approve") state.draft = { id: entry.id, text: entry.input.text };
-    together.restore(entry.id, entry.ticked);
+    together.restore(entry.id, entry.input.ticked);
     state.status = { id: entry.id, text: t("sending.undone"), error: false };
     keepPlace();
     renderQueue();
@@ -136,15 +136,12 @@ const sending = (() => {
   }
 
   // The page is going (a reload, the tab closed, signing out): what waits goes now, in
-  // requests that outlive the page. The lines ticked beside an answer are closed only if
-  // the page is still there when it went; otherwise they stay in the queue, for an
-  // operator to close.
+  // requests that outlive the page, each closing the lines ticked beside it as it goes.
   function flush() {
     for (const entry of waiting()) {
       clearTimeout(entry.timer);
       held.delete(entry.id);
-      call(entry.action, entry.id, entry.input, { keepalive: true })
-        .then(() => together.after(entry.ticked)).catch(() => {});
+      call(entry.action, entry.id, entry.input, { keepalive: true }).catch(() => {});
       if (state.draft && state.draft.id === entry.id) state.draft = null; // it went
     }
     keepPlace();

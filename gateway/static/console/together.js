@@ -1,13 +1,13 @@
 // Respondidas junto: customers on Telegram and WhatsApp write in bursts ("oi", "bom dia",
 // "meu pix não caiu"), and each line is a message in the queue. The detail lists the
 // customer's other messages still waiting, under theirs; those the operator ticks leave the
-// queue as answered together once the answer to this one is sent (POST
-// /operator/messages/{id}/close with reason answered_together, which the API refuses unless
-// an answer went to the customer after they arrived). The queue marks a customer's lines.
+// queue as answered together with the answer to this one, in its own call (`together` in
+// POST /operator/messages/{id}/approve), so they leave if and only if the answer is
+// recorded. The queue marks a customer's lines.
 // Loaded after console.js and its parts, whose STRINGS (strings.js), state, t, api, el, clock and isMine it uses;
 // the console (detail.js, mostly) calls together.load(message) (in loadDetail),
 // .section(message, canAnswer), .badge(message), .key() (`b`), .take(id) as an answer is
-// sent, .after(ticked) once it went, and .restore(id, ticked) when its sending is undone.
+// sent, .said(answered) once it went, and .restore(id, ticked) when its sending is undone.
 "use strict";
 
 Object.assign(STRINGS["pt-BR"], {
@@ -129,20 +129,19 @@ const together = (() => {
     Object.assign(view, { id, ticked: new Set(ticked) });
   }
 
-  // Once the answer they were ticked beside went: closes those lines. What came of it,
-  // {text, error}, for the status line; null when none was ticked.
-  async function after(ticked) {
-    if (!ticked.length) return null;
-    const body = { reason: "answered_together", operator_name: state.operator || null };
-    const results = await Promise.allSettled(
-      ticked.map((other) => api("POST", `/operator/messages/${other}/close`, body)));
-    const done = results.filter((r) => r.status === "fulfilled").length;
+  // What became of the lines the answer named (its call closed them, or said why not:
+  // someone else took one meanwhile), as {text, error} for the status line; null when none
+  // was ticked.
+  function said(answered) {
+    const outcomes = (answered && answered.together) || [];
+    if (!outcomes.length) return null;
+    const done = outcomes.filter((o) => o.closed).length;
     const lines = done === 0 ? [] : [done === 1 ? t("together.done_one") : t("together.done", { count: done })];
-    results.forEach((r, i) => {
-      if (r.status === "rejected") lines.push(t("together.failed", { id: ticked[i], message: r.reason.message }));
-    });
-    return { text: lines.join(" "), error: done < ticked.length };
+    for (const o of outcomes) {
+      if (!o.closed) lines.push(t("together.failed", { id: o.id, message: o.reason }));
+    }
+    return { text: lines.join(" "), error: done < outcomes.length };
   }
 
-  return { load, section, badge, take, restore, after, key };
+  return { load, section, badge, take, restore, said, key };
 })();
