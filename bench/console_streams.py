@@ -8,9 +8,16 @@ second for `--seconds` seconds. It prints, per count:
 - stored: the webhook's POST to its `message.stored` event, on every stream (p50 / p95);
 - triaged: the POST to `message.triaged` (routed and suggested), on every stream;
 - the CPU the gateway's process and the database's processes used in that time, in cores.
+With `--consoles`, each stream is read as the console reads it: every event reads the
+queue (`GET /operator/queue?per_page=100`) 150 ms later, the events meanwhile sharing that
+read, and operators close each message `--answer-after` seconds after its triage, so the
+queue stays as long as a team at work keeps it. It prints besides:
+- listed: the POST to the first queue read that lists the message, on every console;
+- the queue reads all the consoles made, a second.
 The baseline is the first count (one console), in the same run.
 
     python bench/console_streams.py [--streams 1,10,30] [--rate 20] [--seconds 20]
+                                    [--consoles] [--answer-after 3]
 """
 
 from __future__ import annotations
@@ -57,35 +64,111 @@ def database_cpu() -> float:
     return cpu_seconds(pids, children=True)
 
 
+def mark_of(message: dict) -> str:
+    return message["message"].rsplit("(", 1)[-1]
+
+
 class Stream:
     """One console's event stream: when each marked message's events arrived."""
 
-    def __init__(self) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base: str, key: str) -> None:
         self.seen: dict[tuple[str, str], float] = {}
         self.ready = asyncio.Event()
+        self.session, self.base = session, base
+        self.headers = {"Authorization": f"Bearer {key}"}
 
-    async def read(self, session: aiohttp.ClientSession, url: str, key: str) -> None:
-        headers = {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
-        async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout()) as response:
+    async def read(self) -> None:
+        url = f"{self.base}/api/v1/operator/events"
+        headers = {**self.headers, "Accept": "text/event-stream"}
+        timeout = aiohttp.ClientTimeout()
+        async with self.session.get(url, headers=headers, timeout=timeout) as response:
             assert response.status == 200, await response.text()
             self.ready.set()
             async for raw in response.content:
                 line = raw.decode().strip()
                 if line.startswith("data: "):
                     event = json.loads(line[6:])
-                    mark = event["message"]["message"].rsplit("(", 1)[-1]
-                    self.seen.setdefault((event["kind"], mark), time.perf_counter())
+                    self.seen.setdefault(
+                        (event["kind"], mark_of(event["message"])), time.perf_counter()
+                    )
+                    self.on_event(event)
+
+    def on_event(self, event: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class Console(Stream):
+    """A stream read as the console reads it (console.js's scheduleRefresh): an event reads
+    the queue 150 ms later, and the events meanwhile share that read."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, key: str) -> None:
+        super().__init__(session, base, key)
+        self.listed: dict[str, float] = {}  # when a read first listed each marked message
+        self.reads = 0
+        self._timer: asyncio.Task[None] | None = None
+        self._reads: set[asyncio.Task[None]] = set()
+
+    def on_event(self, event: dict) -> None:
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._read_later())
+
+    async def _read_later(self) -> None:
+        await asyncio.sleep(0.15)
+        self._timer = None  # the events from now on schedule the next read
+        url = f"{self.base}/api/v1/operator/queue?per_page=100"
+        async with self.session.get(url, headers=self.headers) as response:
+            assert response.status == 200, await response.text()
+            page = await response.json()
+        self.reads += 1
+        now = time.perf_counter()
+        for item in page["items"]:
+            self.listed.setdefault(mark_of(item), now)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class Operators(Stream):
+    """The operators at work: each message leaves the queue `after` seconds after it was
+    triaged (closed without an answer: nothing to deliver), so the queue stays as long as
+    a busy team keeps it, not growing through the run."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, key: str, after: float) -> None:
+        super().__init__(session, base, key)
+        self.after = after
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def on_event(self, event: dict) -> None:
+        if event["kind"] == "message.triaged":
+            task = asyncio.create_task(self._close(event["message"]["id"]))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _close(self, message_id: int) -> None:
+        await asyncio.sleep(self.after)
+        url = f"{self.base}/api/v1/operator/messages/{message_id}/close"
+        body = {"reason": "no_reply_needed"}
+        async with self.session.post(url, json=body, headers=self.headers) as response:
+            assert response.status == 200, await response.text()
+
+    def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
 
 
 async def phase(
     fleet: Fleet, session: aiohttp.ClientSession, key: str, count: int, args, first_id: int
 ) -> dict[str, float]:
-    streams = [Stream() for _ in range(count)]
-    readers = [
-        asyncio.create_task(s.read(session, f"{fleet.base}/api/v1/operator/events", key))
-        for s in streams
-    ]
-    await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in streams)), 60)
+    kind = Console if args.consoles else Stream
+    streams = [kind(session, fleet.base, key) for _ in range(count)]
+    team = Operators(session, fleet.base, key, args.answer_after)
+    everyone = [*streams, team] if args.consoles else streams
+    readers = [asyncio.create_task(s.read()) for s in everyone]
+    await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in everyone)), 60)
     await asyncio.sleep(1)
     gateway = [fleet.processes["gateway"].pid]
     cpu_before = cpu_seconds(gateway), database_cpu()
@@ -103,18 +186,27 @@ async def phase(
     await asyncio.sleep(5)  # the last messages' events
     elapsed = time.perf_counter() - started_at
     cpu_after = cpu_seconds(gateway), database_cpu()
+    for stream in everyone:
+        stream.close()
     for reader in readers:
         reader.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
     figures: dict[str, float] = {"streams": count}
-    for kind in ("message.stored", "message.triaged"):
+    seen = {
+        name: [[s.seen.get((f"message.{name}", mark)) for s in streams] for mark in posted]
+        for name in ("stored", "triaged")
+    }
+    consoles = [s for s in streams if isinstance(s, Console)]
+    if consoles:
+        seen["listed"] = [[c.listed.get(mark) for c in consoles] for mark in posted]
+        figures["queue_reads"] = sum(c.reads for c in consoles) / elapsed
+    for name, times in seen.items():
         delays = [
-            stream.seen[(kind, mark)] - at
-            for mark, at in posted.items()
-            for stream in streams
-            if (kind, mark) in stream.seen
+            when - at
+            for at, row in zip(posted.values(), times, strict=True)
+            for when in row
+            if when is not None
         ]
-        name = kind.split(".")[1]
         figures[f"{name}_missing"] = len(posted) * count - len(delays)
         figures[f"{name}_p50"] = quantile(delays, 0.5)
         figures[f"{name}_p95"] = quantile(delays, 0.95)
@@ -125,11 +217,18 @@ async def phase(
 
 def report(row: dict[str, float]) -> None:
     ms = {k: v * 1000 for k, v in row.items() if k.endswith(("p50", "p95"))}
+    listed = (
+        f"  listed {ms['listed_p50']:5.0f} / {ms['listed_p95']:5.0f} ms"
+        f"  {row['queue_reads']:5.1f} queue reads/s"
+        if "queue_reads" in row
+        else ""
+    )
+    missing = sum(v for k, v in row.items() if k.endswith("_missing"))
     print(
-        f"{row['streams']:>4.0f} streams"
+        f"{row['streams']:>4.0f} {'consoles' if listed else 'streams'}"
         f"  stored {ms['stored_p50']:5.0f} / {ms['stored_p95']:5.0f} ms"
-        f"  triaged {ms['triaged_p50']:5.0f} / {ms['triaged_p95']:5.0f} ms"
-        f"  missing {row['stored_missing'] + row['triaged_missing']:.0f}"
+        f"  triaged {ms['triaged_p50']:5.0f} / {ms['triaged_p95']:5.0f} ms{listed}"
+        f"  missing {missing:.0f}"
         f"  gateway {row['gateway_cores']:.2f} cores  database {row['database_cores']:.2f} cores",
         flush=True,
     )
@@ -141,7 +240,8 @@ async def measure(args: argparse.Namespace, folder: Path) -> int:
         print(f"load average (1 min) at start: {load_average():.2f}; {os.cpu_count()} cores")
         print(f"{args.rate:g} messages/s for {args.seconds:g} s per count of streams")
         # Warm up: the model loaded, the first messages routed.
-        await phase(fleet, session, key, 1, argparse.Namespace(rate=5, seconds=2), 1)
+        warm = argparse.Namespace(**{**vars(args), "rate": 5, "seconds": 2})
+        await phase(fleet, session, key, 1, warm, 1)
         rows = []
         for n, count in enumerate(args.streams):
             rows.append(await phase(fleet, session, key, count, args, 1_000 + n * 100_000))
@@ -150,6 +250,9 @@ async def measure(args: argparse.Namespace, folder: Path) -> int:
         print(f"\nbaseline: {base['streams']:.0f} stream(s), same run")
         for row in rows[1:]:
             ratio = {k: row[k] / base[k] for k in ("stored_p95", "triaged_p95")}
+            if args.consoles:
+                listed = row["listed_p95"] / base["listed_p95"]
+                print(f"  {row['streams']:>4.0f} consoles: listed p95 x{listed:.2f}")
             extra = {k: row[k] - base[k] for k in ("gateway_cores", "database_cores")}
             print(
                 f"  {row['streams']:>4.0f} streams: stored p95 x{ratio['stored_p95']:.2f},"
@@ -167,6 +270,13 @@ def main() -> int:
     )
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--consoles",
+        action="store_true",
+        help="read each stream as the console does: the queue read after events, and "
+        "operators closing each message --answer-after seconds after its triage",
+    )
+    parser.add_argument("--answer-after", type=float, default=3.0)
     parser.add_argument("--database-url", default=None, help="a server to use, not embedded")
     args = parser.parse_args()
     return run_in_temporary_folder(measure, args, "atende-console-streams-")
