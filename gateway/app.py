@@ -37,6 +37,7 @@ from gateway.http.access import POLICY, AccessPolicy, access_control
 from gateway.http.channels import channels_ctx
 from gateway.http.cors import add_cors
 from gateway.http.middlewares import request_context, request_metrics
+from gateway.http.shared_reads import SharedReads
 from gateway.services.access import ApiKeyService, check_auth_switch
 from gateway.services.analytics import AnalyticsService
 from gateway.services.assignments import AssignmentService
@@ -158,6 +159,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.SECTORS],
         metrics=app[keys.METRICS],
     )
+    app[keys.QUEUE_READS] = SharedReads()
     app[keys.ASSIGNMENTS] = AssignmentService(
         AssignmentRepository(app[keys.SESSIONS]), app[keys.SECTORS]
     )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from config.sectors import SectorCatalog
 from config.settings import Settings
 from gateway.embeddings import Embedder
+from gateway.http.shared_reads import SharedReads
 from gateway.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ DELIVERY_WORKER = web.AppKey("delivery_worker", "DeliveryWorker")
 ON_STORED = web.AppKey("on_stored", Callable[[], None])
 # The consoles' live feed (gateway.services.activity), woken by this process's changes.
 ACTIVITY = web.AppKey("activity", "ActivityHub")
+QUEUE_READS = web.AppKey("queue_reads", SharedReads)
 API_KEYS = web.AppKey("api_keys", "ApiKeyService")
 METRICS = web.AppKey("metrics", Metrics)
 ANALYTICS = web.AppKey("analytics", "AnalyticsService")

@@ -49,6 +49,14 @@ async def identity(request: web.Request) -> web.Response:
 
 async def queue(request: web.Request) -> web.Response:
     query = parse_query(request, QueueQuery)
+    # Every open console reads the queue after each live event: the reads of one page
+    # asked at once are made once (shared_reads), each after its callers asked.
+    key = tuple(sorted(query.model_dump(mode="json").items()))
+    body = await request.app[keys.QUEUE_READS].read(key, lambda: _queue_page(request, query))
+    return web.Response(body=body, content_type="application/json")
+
+
+async def _queue_page(request: web.Request, query: QueueQuery) -> bytes:
     target = request.app[keys.SETTINGS].response_target
     now = datetime.now(UTC)
     found = await request.app[keys.OPERATORS].queue(
@@ -69,12 +77,14 @@ async def queue(request: web.Request) -> web.Response:
         for r in found.items
     ]
     paged = dict(MessagePage.of(items, found.total, query))  # type: ignore[arg-type]
-    return json_model(
+    return (
         QueuePage(
             **{**paged, "items": items},
             late=found.tallied,  # the open queue's tally: past the target, unanswered
             response_target_seconds=int(target.total_seconds()),
         )
+        .model_dump_json()
+        .encode()
     )
 
 
