@@ -9,6 +9,7 @@ import asyncio
 import itertools
 
 import pytest
+from sqlalchemy import event
 
 from gateway.http import keys
 from gateway.http.shared_reads import SharedReads
@@ -97,3 +98,19 @@ async def test_thirty_consoles_reading_the_queue_at_once_are_answered_alike(clie
     newer = await post(client, "E o meu reembolso?", "suporte")
     page = await (await client.get(f"{API}/operator/queue", params={"per_page": "100"})).json()
     assert page["items"][-1]["id"] == newer["id"]
+
+
+async def test_a_burst_of_requests_opens_no_connection_beyond_the_pool(client):
+    """Every request looks its key up: thirty consoles reading at once must wait for the
+    pooled connections a moment, not open (and close again) a server process each."""
+    pool = client.server.app[keys.ENGINE].sync_engine.pool
+    beyond = []
+    listener = lambda *_: beyond.append(pool.overflow())  # noqa: E731
+    event.listen(pool, "checkout", listener)
+    try:
+        responses = await asyncio.gather(*(client.get(f"{API}/sectors") for _ in range(60)))
+    finally:
+        event.remove(pool, "checkout", listener)
+    assert [r.status for r in responses] == [200] * 60
+    assert len(beyond) >= 60  # each request's key was looked up
+    assert max(beyond) <= 0, f"{max(beyond)} connections beyond the pool's {pool.size()}"
