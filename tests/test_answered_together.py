@@ -12,18 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import query_sql
-from tests.routing_helpers import API, CLIENT
-from tests.test_closing import close, operator, queue, url
+from tests.test_closing import STRANGER, close, operator, queue, say, url
 
-STRANGER = "0e0c1d52-8d0a-4b7e-9d6c-3f1b2a4c5d6e"
 ANSWER = "Oi! O Pix cai em até 30 min."
-
-
-async def say(client, text_: str, client_id: str = CLIENT) -> int:
-    body = {"client_id": client_id, "message": text_, "sector": "financeiro"}
-    response = await client.post(f"{API}/messages/", json=body)
-    assert response.status == 201, await response.text()
-    return (await response.json())["id"]
 
 
 async def answer(

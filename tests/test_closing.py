@@ -10,6 +10,8 @@ from tests.routing_helpers import API, CLIENT, post
 from tests.test_console import next_event, open_stream
 from tests.test_operations import scrape, value
 
+STRANGER = "0e0c1d52-8d0a-4b7e-9d6c-3f1b2a4c5d6e"  # another customer
+
 
 def url(message_id: int, action: str) -> str:
     return f"{API}/operator/messages/{message_id}/{action}"
@@ -23,6 +25,14 @@ async def queue(client, headers=None, **query) -> dict:
     response = await client.get(f"{API}/operator/queue", params=query, headers=headers)
     assert response.status == 200, await response.text()
     return await response.json()
+
+
+async def say(client, text: str, client_id: str = CLIENT) -> int:
+    """A customer's message over REST, in financeiro; its id."""
+    body = {"client_id": client_id, "message": text, "sector": "financeiro"}
+    response = await client.post(f"{API}/messages/", json=body)
+    assert response.status == 201, await response.text()
+    return (await response.json())["id"]
 
 
 async def close(client, message_id: int, status: int = 200, headers=None, **body) -> dict:
@@ -151,15 +161,9 @@ async def test_answering_a_closed_message_opens_it_and_the_feed_tells(client, se
 async def test_a_burst_of_messages_is_closed_as_answered_together_once_answered(client, settings):
     db = settings.async_database_url or ""
     ana = await operator(settings, "key-ana")
-
-    async def say(text: str, client_id: str = CLIENT) -> int:
-        body = {"client_id": client_id, "message": text, "sector": "financeiro"}
-        response = await client.post(f"{API}/messages/", json=body)
-        assert response.status == 201, await response.text()
-        return (await response.json())["id"]
-
-    hello, morning, question = [await say(t) for t in ("oi", "bom dia", "meu pix nao caiu")]
-    stranger = await say("oi", "0e0c1d52-8d0a-4b7e-9d6c-3f1b2a4c5d6e")
+    burst = ("oi", "bom dia", "meu pix nao caiu")
+    hello, morning, question = [await say(client, t) for t in burst]
+    stranger = await say(client, "oi", STRANGER)
 
     # Nobody answered the customer yet: refused, and the message stays in the queue.
     refused = await close(client, hello, 409, headers=ana, reason="answered_together")
@@ -178,7 +182,7 @@ async def test_a_burst_of_messages_is_closed_as_answered_together_once_answered(
 
     # Another customer's answer does not cover them, nor one sent before the message came.
     await close(client, stranger, 409, headers=ana, reason="answered_together")
-    later = await say("obrigado")
+    later = await say(client, "obrigado")
     await close(client, later, 409, headers=ana, reason="answered_together")
     assert await close(client, 999_999, 404, reason="answered_together")
 

@@ -51,6 +51,11 @@ def not_answered(row: ChatInteraction) -> None:
         raise Conflict(f"message {row.id} is already answered{by}")
 
 
+def closing(actor: Actor, reason: str) -> dict[str, Any]:
+    """What a message closed without an answer holds: nobody holds it any more."""
+    return {**UNASSIGNED, "closed_by": actor.name, "close_reason": reason}
+
+
 @dataclass
 class Together:
     """The customer's other waiting messages an answer also answers ("oi", "bom dia" before
@@ -88,7 +93,7 @@ class Together:
             except Conflict as exc:
                 refused[row.id] = str(exc)
                 return {}
-            return {**UNASSIGNED, "closed_by": self.actor.name, "close_reason": "answered_together"}
+            return closing(self.actor, "answered_together")
 
         locked = await AssignmentRepository.change_each(session, self.ids, decide)
         busy = "was being changed by someone else at that moment; close it from its detail"
@@ -175,7 +180,7 @@ class AssignmentService:
             if row.closed_at is not None:
                 return {}  # closed already: the first close, and its reason, stand
             actor.check_holds(row, "close")
-            return {**UNASSIGNED, "closed_by": actor.name, "close_reason": reason}
+            return closing(actor, reason)
 
         row = await self._change(interaction_id, decide)
         log.info("message_closed", interaction_id=interaction_id, reason=reason, by=actor.name)
